@@ -1,0 +1,1 @@
+"""Lang2Motion: language-guided 2D point trajectories."""
