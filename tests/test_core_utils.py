@@ -1,0 +1,98 @@
+"""Shared utilities: parameter loading, atomic writes, coordinate normalisation, tracks table."""
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from lang2motion.config import ModelParams, load_params
+from lang2motion.errors import ConfigError, DataError
+from lang2motion.geometry import denormalise, normalise
+from lang2motion.io import atomic_path, write_json_atomic
+from lang2motion.store import TrackRow, read_tracks, write_tracks
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_repository_params_load_with_paper_defaults():
+    params = load_params(REPO / "params.yaml")
+    assert params["grid"].size == 6
+    assert params["model"] == ModelParams()  # params.yaml and the dataclass defaults agree
+    assert params["loss"].text_recon == 0.5
+    assert params["data"].frames == 30
+
+
+def test_unknown_parameter_is_named(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("loss:\n  l1: true\n  velocity: 0.1\n")
+    with pytest.raises(ConfigError, match=r"loss\.velocity"):
+        load_params(path, "loss")
+
+
+def test_unknown_section_and_wrong_type_are_refused(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("lossy:\n  a: 1\n")
+    with pytest.raises(ConfigError, match="lossy"):
+        load_params(path)
+    path.write_text("train:\n  epochs: many\n")
+    with pytest.raises(ConfigError, match=r"train\.epochs must be an integer"):
+        load_params(path, "train")
+    path.write_text("model:\n  decoder: lstm\n")
+    with pytest.raises(ConfigError, match="lstm"):
+        load_params(path, "model")
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+    write_json_atomic(target, {"a": 1})
+    assert target.read_text().strip() == '{\n  "a": 1\n}'
+
+
+def test_normalise_matches_eq3_and_round_trips():
+    pts = np.array([[0.0, 0.0], [640.0, 480.0], [160.0, 360.0]], dtype=np.float32)
+    norm = normalise(pts, 640, 480)
+    np.testing.assert_allclose(norm, [[-1, -1], [1, 1], [-0.5, 0.5]], atol=1e-7)
+    np.testing.assert_allclose(denormalise(norm, 640, 480), pts, atol=1e-4)
+
+
+def _row(track_id="v/1/00000", tracks=None):
+    tracks = np.linspace(-1, 1, 3 * 4 * 2, dtype=np.float32).reshape(3, 4, 2) \
+        if tracks is None else tracks
+    return TrackRow(track_id=track_id, video_id="v", anno_ids=("1",), start=0, exp_ids=("0", "2"),
+                    texts=("a", "b"), tracks=tracks, visible=np.ones((3, 4), bool), width=64,
+                    height=48, tracker="lk")
+
+
+def test_tracks_table_round_trip(tmp_path):
+    path = tmp_path / "t.parquet"
+    write_tracks(path, [_row()], frames=3, points=4)
+    (back,) = read_tracks(path)
+    np.testing.assert_array_equal(back.tracks, _row().tracks)
+    np.testing.assert_array_equal(back.grid, _row().tracks[0])
+    assert back.exp_ids == ("0", "2") and back.width == 64
+
+
+def test_tracks_table_refuses_nan_and_wrong_shapes(tmp_path):
+    bad = _row(tracks=np.full((3, 4, 2), np.nan, np.float32))
+    with pytest.raises(DataError, match="NaN"):
+        write_tracks(tmp_path / "t.parquet", [bad], frames=3, points=4)
+    with pytest.raises(DataError, match="T=5"):
+        write_tracks(tmp_path / "t.parquet", [_row()], frames=5, points=4)
+    assert not (tmp_path / "t.parquet").exists()
+    pq.write_table(pq.read_table(_write_plain(tmp_path)), tmp_path / "plain.parquet")
+    with pytest.raises(DataError, match="not a lang2motion tracks table"):
+        read_tracks(tmp_path / "plain.parquet")
+
+
+def _write_plain(tmp_path):
+    import pyarrow as pa
+    path = tmp_path / "src.parquet"
+    pq.write_table(pa.table({"x": [1, 2]}), path)
+    return path
