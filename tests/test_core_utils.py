@@ -96,3 +96,14 @@ def _write_plain(tmp_path):
     path = tmp_path / "src.parquet"
     pq.write_table(pa.table({"x": [1, 2]}), path)
     return path
+
+
+def test_atomic_write_gives_normal_permissions(tmp_path):
+    import os
+    import stat
+    umask = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "m.json", {})
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "m.json").stat().st_mode) == 0o644

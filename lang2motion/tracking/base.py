@@ -1,0 +1,86 @@
+"""The point-tracker interface shared by every backend, and the factory that picks one.
+
+Legend: T frames, N points, H height, W width. Coordinates are pixel (x, y) of the input frames,
+pixel centres at integer coordinates.
+
+Contract of ``Tracker.track``: every point is tracked from its query frame forward; frames before
+a point's query frame hold the query position and ``visible=False``; the query frame itself holds
+the query position and ``visible=True``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from lang2motion.config import TrackConfig
+from lang2motion.errors import ConfigError, DataError
+
+
+class Tracker(Protocol):
+    """A point tracker: queries (t, x, y) in, per-frame positions and visibility out."""
+
+    name: str
+
+    def track(
+        self,
+        frames: np.ndarray,   # (T, H, W, 3) uint8 RGB
+        queries: np.ndarray,  # (N, 3) float32 (t, x, y): query frame index and pixel position
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Returns tracks (T, N, 2) float32 pixels and visible (T, N) bool."""
+        ...
+
+
+def check_inputs(frames: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Validate tracker inputs; return the query frame index of every point, (N,) int64.
+
+    frames: (T, H, W, 3) uint8; queries: (N, 3) with 0 <= t < T and integral t.
+    """
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise DataError(f"tracker: frames must be (T, H, W, 3) uint8, got {frames.shape} "
+                        f"{frames.dtype}")
+    if queries.ndim != 2 or queries.shape[1] != 3:
+        raise DataError(f"tracker: queries must be (N, 3) (t, x, y), got {queries.shape}")
+    if not np.isfinite(queries).all():
+        raise DataError("tracker: queries contain NaN or infinite values")
+    t = np.asarray(queries[:, 0])
+    t_int = np.round(t).astype(np.int64)
+    if not np.array_equal(t_int, t):
+        raise DataError("tracker: query frame indices (column 0) must be whole numbers")
+    num_frames = frames.shape[0]
+    bad = (t_int < 0) | (t_int >= num_frames)
+    if bad.any():
+        raise DataError(f"tracker: query frame {int(t_int[bad][0])} outside the video's "
+                        f"{num_frames} frames")
+    return t_int
+
+
+def hold_before_query(tracks: np.ndarray, visible: np.ndarray, queries: np.ndarray) -> None:
+    """Apply the contract in place: before and at its query frame a point sits at its query.
+
+    tracks: (T, N, 2); visible: (T, N); queries: (N, 3) (t, x, y).
+    """
+    num_frames = tracks.shape[0]
+    t_query = np.round(queries[:, 0]).astype(np.int64)
+    frame = np.arange(num_frames)[:, None]
+    before = frame < t_query[None, :]
+    at = frame == t_query[None, :]
+    fixed = before | at
+    tracks[fixed] = np.broadcast_to(queries[None, :, 1:], tracks.shape)[fixed]
+    visible[before] = False
+    visible[at] = True
+
+
+def make_tracker(cfg: TrackConfig) -> Tracker:
+    """The backend named by ``cfg.backend`` (lk | cotracker3), built from the track params."""
+    cfg.validate()
+    if cfg.backend == "lk":
+        from lang2motion.tracking.lk import LKTracker
+
+        return LKTracker()
+    if cfg.backend == "cotracker3":
+        from lang2motion.tracking.cotracker import CoTracker3Tracker
+
+        return CoTracker3Tracker(checkpoint=cfg.checkpoint, device=cfg.device)
+    raise ConfigError(f"track.backend: unknown tracker {cfg.backend!r}")
