@@ -14,15 +14,21 @@ schema metadata and checked on read. Legend: T frames, N points, D CLIP embeddin
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lang2motion.errors import DataError
 from lang2motion.io import atomic_path
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMA_VERSION = "1"
 
@@ -167,3 +173,186 @@ def read_tracks(path: str | Path) -> list[TrackRow]:
             visible=visible.reshape(frames, points), width=int(data["width"][i]),
             height=int(data["height"][i]), tracker=data["tracker"][i]))
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Features table
+# ---------------------------------------------------------------------------------------------
+
+SHARD_GLOB = "part-*.parquet"
+
+
+def shard_name(index: int) -> str:
+    """File name of the ``index``-th feature shard: part-00000.parquet, part-00001.parquet..."""
+    return f"part-{index:05d}.parquet"
+
+
+@dataclass(frozen=True)
+class FeatureSample:
+    """One row of the features table: a sample (video, expression, window) and its embeddings."""
+
+    sample_id: str                # f"{track_id}/{exp_id}"
+    video_id: str
+    exp_id: str
+    text: str
+    track_id: str                 # the tracks-table row this sample uses
+    motion_kind: str              # "" when unknown (real data)
+    template_id: int              # -1 when unknown
+    start: int
+    width: int
+    height: int
+    tracks: np.ndarray            # (T, N, 2) float32, normalised to [-1, 1]
+    visible: np.ndarray           # (T, N) bool
+    text_emb: np.ndarray          # (D,) float32
+    image_emb: np.ndarray         # (T, D) float32
+    image_emb_pooled: np.ndarray  # (D,) float32
+    clip_model: str
+    clip_pretrained: str
+
+
+FEATURES_SCHEMA = pa.schema([
+    ("sample_id", pa.string()), ("video_id", pa.string()), ("exp_id", pa.string()),
+    ("text", pa.string()), ("track_id", pa.string()), ("motion_kind", pa.string()),
+    ("template_id", pa.int32()), ("start", pa.int32()), ("width", pa.int32()),
+    ("height", pa.int32()), ("tracks", pa.list_(pa.float32())), ("visible", pa.list_(pa.bool_())),
+    ("grid", pa.list_(pa.float32())), ("text_emb", pa.list_(pa.float32())),
+    ("image_emb", pa.list_(pa.float32())), ("image_emb_pooled", pa.list_(pa.float32())),
+    ("clip_model", pa.string()), ("clip_pretrained", pa.string()),
+])
+
+
+def _feature_sizes(frames: int, points: int, dim: int) -> dict[str, int]:
+    """Elements per row of every list column of the features table."""
+    return {"tracks": frames * points * 2, "visible": frames * points, "grid": points * 2,
+            "text_emb": dim, "image_emb": frames * dim, "image_emb_pooled": dim}
+
+
+def _list_column(arrays: list[np.ndarray], dtype: np.dtype, size: int) -> pa.Array:
+    """Flat fixed-size rows -> an Arrow list array, built from one contiguous buffer (fast)."""
+    values = (np.concatenate([np.asarray(a, dtype=dtype).ravel() for a in arrays])
+              if arrays else np.empty(0, dtype=dtype))
+    offsets = np.arange(len(arrays) + 1, dtype=np.int32) * size
+    return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), pa.array(values))
+
+
+def write_feature_shard(path: str | Path, samples: list[FeatureSample], *, frames: int,
+                        points: int, dim: int) -> None:
+    """Write one features shard atomically; every sample must have T=frames, N=points, D=dim."""
+    expected = {"tracks": (frames, points, 2), "visible": (frames, points), "text_emb": (dim,),
+                "image_emb": (frames, dim), "image_emb_pooled": (dim,)}
+    for s in samples:
+        for name, shape in expected.items():
+            if np.shape(getattr(s, name)) != shape:
+                raise DataError(f"{path}: sample {s.sample_id} has {name} "
+                                f"{np.shape(getattr(s, name))}, expected {shape}")
+        for name in ("tracks", "text_emb", "image_emb", "image_emb_pooled"):
+            if not np.isfinite(getattr(s, name)).all():
+                raise DataError(f"{path}: sample {s.sample_id} has NaN or infinite {name}")
+    sizes = _feature_sizes(frames, points, dim)
+    columns: dict[str, pa.Array | list] = {
+        name: [getattr(s, name) for s in samples]
+        for name in ("sample_id", "video_id", "exp_id", "text", "track_id", "motion_kind",
+                     "template_id", "start", "width", "height", "clip_model", "clip_pretrained")
+    }
+    columns["tracks"] = _list_column([s.tracks for s in samples], np.float32, sizes["tracks"])
+    columns["visible"] = _list_column([s.visible for s in samples], np.bool_, sizes["visible"])
+    columns["grid"] = _list_column([s.tracks[0] for s in samples], np.float32, sizes["grid"])
+    for name in ("text_emb", "image_emb", "image_emb_pooled"):
+        columns[name] = _list_column([getattr(s, name) for s in samples], np.float32, sizes[name])
+    meta = {b"lang2motion": json.dumps({"table": "features", "version": SCHEMA_VERSION,
+                                        "frames": frames, "points": points,
+                                        "dim": dim}).encode()}
+    schema = FEATURES_SCHEMA.with_metadata(meta)
+    table = pa.Table.from_arrays([pa.array(columns[f.name], type=f.type)
+                                  if isinstance(columns[f.name], list) else columns[f.name]
+                                  for f in FEATURES_SCHEMA], schema=schema)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def _read_shard(path: Path) -> tuple[pa.Table, dict]:
+    """Read one shard and check its metadata, columns, types and per-row sizes."""
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise DataError(f"{path}: not a readable Parquet file: {exc}") from None
+    meta = _table_meta(path, table, "features")
+    try:
+        frames, points, dim = int(meta["frames"]), int(meta["points"]), int(meta["dim"])
+    except (KeyError, TypeError, ValueError):
+        raise DataError(f"{path}: features metadata lacks frames/points/dim: {meta}") from None
+    missing = [n for n in FEATURES_SCHEMA.names if n not in table.schema.names]
+    if missing:
+        raise DataError(f"{path}: features shard lacks column(s) {missing}")
+    table = table.select(FEATURES_SCHEMA.names)
+    try:
+        table = table.cast(FEATURES_SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise DataError(f"{path}: features shard has wrong column types: {exc}") from None
+    sample_ids = table.column("sample_id")
+    for name, size in _feature_sizes(frames, points, dim).items():
+        lengths = pc.list_value_length(table.column(name)).to_numpy(zero_copy_only=False)
+        bad = np.flatnonzero(lengths != size)
+        if len(bad):
+            raise DataError(f"{path}: sample {sample_ids[int(bad[0])].as_py()} has {name} of "
+                            f"{lengths[bad[0]]} values, expected {size} (T={frames}, N={points}, "
+                            f"D={dim}); the shard's dimension does not match its metadata")
+    return table, {"frames": frames, "points": points, "dim": dim}
+
+
+def _read_shards(directory: str | Path) -> tuple[pa.Table, dict]:
+    """All shards of a features folder, checked and concatenated in file-name order."""
+    directory = Path(directory)
+    paths = sorted(directory.glob(SHARD_GLOB))
+    if not paths:
+        raise DataError(f"{directory}: no feature shards ({SHARD_GLOB}); run the embed stage")
+    tables, first = [], None
+    for path in paths:
+        table, meta = _read_shard(path)
+        if first is None:
+            first = (path, meta)
+        elif meta != first[1]:
+            raise DataError(f"{path}: shape {meta} differs from {first[0].name} {first[1]}")
+        tables.append(table)
+    table = pa.concat_tables(tables)
+    counts = Counter(table.column("sample_id").to_pylist())
+    if len(counts) != table.num_rows:
+        dupes = sorted(i for i, c in counts.items() if c > 1)[:5]
+        raise DataError(f"{directory}: duplicate sample ids across shards, e.g. {dupes}")
+    return table, first[1]
+
+
+def read_feature_shards(directory: str | Path) -> pd.DataFrame:
+    """Every shard of ``directory`` as one DataFrame (list columns as flat numpy arrays).
+
+    Every shard is checked: a missing column, a wrong type or a list of the wrong size raises a
+    DataError naming the shard. ``df.attrs["lang2motion"]`` holds frames, points and dim.
+    """
+    table, meta = _read_shards(directory)
+    df = table.to_pandas()
+    df.attrs["lang2motion"] = meta
+    return df
+
+
+def _flat(table: pa.Table, name: str, dtype: type) -> np.ndarray:
+    values = table.column(name).combine_chunks().flatten()
+    return np.ascontiguousarray(values.to_numpy(zero_copy_only=False), dtype=dtype)
+
+
+def load_feature_tensors(directory: str | Path) -> FeatureTensors:
+    """Every shard of ``directory`` stacked into contiguous arrays (see FeatureTensors)."""
+    table, meta = _read_shards(directory)
+    s, t, n, d = table.num_rows, meta["frames"], meta["points"], meta["dim"]
+    return FeatureTensors(
+        sample_ids=table.column("sample_id").to_pylist(),
+        track_ids=table.column("track_id").to_pylist(),
+        texts=table.column("text").to_pylist(),
+        motion_kinds=table.column("motion_kind").to_pylist(),
+        template_ids=table.column("template_id").to_numpy().astype(np.int64),
+        tracks=_flat(table, "tracks", np.float32).reshape(s, t, n, 2),
+        visible=_flat(table, "visible", np.bool_).reshape(s, t, n),
+        text_emb=_flat(table, "text_emb", np.float32).reshape(s, d),
+        image_emb=_flat(table, "image_emb", np.float32).reshape(s, t, d),
+        image_emb_pooled=_flat(table, "image_emb_pooled", np.float32).reshape(s, d),
+        sizes=np.stack([table.column("width").to_numpy(), table.column("height").to_numpy()],
+                       axis=1).astype(np.int64))

@@ -461,7 +461,7 @@ class MevisSplit:
             if image.shape[:2] != size:
                 raise DataError(f"{path}: frame size {image.shape[:2]} differs from the first "
                                 f"frame's {size}")
-            out[i] = image[:, :, ::-1]
+            cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=out[i])  # far faster than a numpy flip
         return out
 
     # -- masks ---------------------------------------------------------------------------------

@@ -1,0 +1,257 @@
+"""The embed stage's work: CLIP text and overlay-image features of every sample, as Parquet shards.
+
+A sample is one (video, expression, window); several expressions share one track row (same
+objects, same window), so overlays are rendered and encoded once per track row, and each caption
+is encoded once however many samples use it. Overlays are re-rendered in memory with the same
+function the render stage uses for its MP4s: CLIP sees exactly the pixels a person watches,
+without a lossy video decode.
+
+Throughput: worker threads read and render the next rows while CLIP encodes the captions, then
+the current batch (cv2 and JPEG decoding release the GIL); frames of consecutive rows are packed
+into full batches of ``batch_size`` images. The frame source's ``read_frames`` is therefore
+called from worker threads and must be thread-safe (reading image files is).
+
+Legend: T frames, N points, D CLIP embedding size, S overlay side.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+from tqdm import tqdm
+
+from lang2motion.config import ClipConfig, OverlayConfig, as_dict
+from lang2motion.embed.clip import ClipEncoder
+from lang2motion.errors import ConfigError, DataError
+from lang2motion.render.overlay import FrameSource, overlay_track_row, prefetch, render_threads
+from lang2motion.store import SHARD_GLOB, FeatureSample, TrackRow, shard_name, write_feature_shard
+
+log = logging.getLogger(__name__)
+
+PREFETCH_ROWS_PER_THREAD = 2   # rows rendered ahead per thread: keeps CLIP fed, bounds memory
+UNKNOWN_MOTION_KIND = ""
+UNKNOWN_TEMPLATE_ID = -1
+
+_Item = TypeVar("_Item")
+_END = object()   # end-of-iteration sentinel of _timed
+
+
+class GroundTruth(Protocol):
+    """Synthetic-data labels of an expression (``lang2motion.data.synth.SynthGroundTruth``)."""
+
+    def motion_kind(self, video_id: str, exp_id: str) -> str: ...
+
+    def template_id(self, video_id: str, exp_id: str) -> int: ...
+
+
+def _check_rows(rows: list[TrackRow]) -> tuple[int, int]:
+    """(T, N) shared by every row; DataError on empty input, ragged shapes or duplicate ids."""
+    if not rows:
+        raise DataError("embed: no track rows to embed (is the tracks table empty?)")
+    shape = rows[0].tracks.shape
+    seen: set[str] = set()
+    for row in rows:
+        if row.tracks.shape != shape or row.visible.shape != shape[:2]:
+            raise DataError(f"{row.track_id}: tracks {row.tracks.shape} / visible "
+                            f"{row.visible.shape} differ from the first row's {shape}")
+        if len(row.exp_ids) != len(row.texts) or not row.exp_ids:
+            raise DataError(f"{row.track_id}: {len(row.exp_ids)} expression ids for "
+                            f"{len(row.texts)} texts (need the same number, at least one)")
+        if row.track_id in seen:
+            raise DataError(f"{row.track_id}: duplicate track id in the tracks table")
+        seen.add(row.track_id)
+    return shape[0], shape[1]
+
+
+class _ShardWriter:
+    """Buffers samples and writes part-NNNNN.parquet every ``shard_size``; drops stale shards."""
+
+    def __init__(self, out_dir: Path, *, shard_size: int, frames: int, points: int, dim: int):
+        self.out_dir, self.shard_size = out_dir, shard_size
+        self.shape = {"frames": frames, "points": points, "dim": dim}
+        self.buffer: list[FeatureSample] = []
+        self.written: list[Path] = []
+        self.seconds = 0.0
+
+    def add(self, samples: list[FeatureSample]) -> None:
+        self.buffer.extend(samples)
+        while len(self.buffer) >= self.shard_size:
+            self._write(self.buffer[:self.shard_size])
+            self.buffer = self.buffer[self.shard_size:]
+
+    def _write(self, samples: list[FeatureSample]) -> None:
+        start = time.perf_counter()
+        path = self.out_dir / shard_name(len(self.written))
+        write_feature_shard(path, samples, **self.shape)
+        self.written.append(path)
+        self.seconds += time.perf_counter() - start
+
+    def close(self) -> None:
+        """Write the last partial shard, then delete shards of an earlier run not rewritten."""
+        if self.buffer:
+            self._write(self.buffer)
+            self.buffer = []
+        keep = {p.name for p in self.written}
+        for stale in self.out_dir.glob(SHARD_GLOB):
+            if stale.name not in keep:
+                log.info("removing stale shard %s", stale)
+                stale.unlink()
+
+
+def _samples_of_row(row: TrackRow, image_emb: np.ndarray, text_emb: dict[str, np.ndarray], *,
+                    encoder: ClipEncoder, ground_truth: GroundTruth | None) -> list[FeatureSample]:
+    """One FeatureSample per expression of ``row``.  image_emb: (T, D)."""
+    pooled = image_emb.mean(axis=0)
+    samples = []
+    for exp_id, text in zip(row.exp_ids, row.texts):
+        kind, template = UNKNOWN_MOTION_KIND, UNKNOWN_TEMPLATE_ID
+        if ground_truth is not None:
+            kind = ground_truth.motion_kind(row.video_id, exp_id)
+            template = int(ground_truth.template_id(row.video_id, exp_id))
+        samples.append(FeatureSample(
+            sample_id=f"{row.track_id}/{exp_id}", video_id=row.video_id, exp_id=exp_id,
+            text=text, track_id=row.track_id, motion_kind=kind, template_id=template,
+            start=row.start, width=row.width, height=row.height, tracks=row.tracks,
+            visible=row.visible, text_emb=text_emb[text], image_emb=image_emb,
+            image_emb_pooled=pooled, clip_model=encoder.name, clip_pretrained=encoder.pretrained))
+    return samples
+
+
+class _ImageBatcher:
+    """Packs the frames of consecutive rows into full CLIP batches; hands back finished rows.
+
+    ``on_row(index, image_emb)`` is called in row order once all T frames of a row are encoded.
+    image_emb: (T, D).
+    """
+
+    def __init__(self, encoder: ClipEncoder, *, batch_size: int, frames: int, side: int,
+                 on_row: Callable[[int, np.ndarray], None]):
+        self.encoder, self.batch_size, self.frames, self.on_row = encoder, batch_size, frames, on_row
+        self.batch = np.empty((batch_size, side, side, 3), dtype=np.uint8)
+        self.slots: list[tuple[int, int]] = []    # (row index, frame) of each batch image
+        self.row_emb: dict[int, np.ndarray] = {}  # row index -> (T, D) being filled
+        self.remaining: dict[int, int] = {}       # row index -> frames still to encode
+        self.next_row = 0                         # rows are handed back in this order
+        self.seconds = 0.0
+
+    def add(self, index: int, images: np.ndarray) -> None:
+        """Queue the (T, S, S, 3) overlays of row ``index``; encode every full batch."""
+        self.row_emb[index] = np.empty((self.frames, self.encoder.dim), dtype=np.float32)
+        self.remaining[index] = self.frames
+        for t in range(self.frames):
+            self.batch[len(self.slots)] = images[t]
+            self.slots.append((index, t))
+            if len(self.slots) == self.batch_size:
+                self.flush()
+
+    def flush(self) -> None:
+        """Encode the queued images (a partial batch at the end) and hand back finished rows."""
+        if self.slots:
+            start = time.perf_counter()
+            emb = self.encoder.encode_images(self.batch[:len(self.slots)],
+                                             batch_size=self.batch_size)
+            self.seconds += time.perf_counter() - start
+            for (index, t), vector in zip(self.slots, emb):
+                self.row_emb[index][t] = vector
+                self.remaining[index] -= 1
+            self.slots.clear()
+        while self.remaining.get(self.next_row) == 0:
+            del self.remaining[self.next_row]
+            self.on_row(self.next_row, self.row_emb.pop(self.next_row))
+            self.next_row += 1
+
+
+def _timed(items: Iterator[_Item], clock: list[float]) -> Iterator[_Item]:
+    """Yield from ``items``, adding the seconds spent waiting for each item to ``clock[0]``."""
+    while True:
+        start = time.perf_counter()
+        item = next(items, _END)
+        clock[0] += time.perf_counter() - start
+        if item is _END:
+            return
+        yield item
+
+
+def embed_split(
+    rows: list[TrackRow],
+    split: FrameSource,
+    *,
+    encoder: ClipEncoder,
+    overlay: OverlayConfig,
+    out_dir: str | os.PathLike[str],
+    shard_size: int,
+    ground_truth: GroundTruth | None,
+    batch_size: int = ClipConfig.batch_size,
+) -> dict[str, Any]:
+    """Embed every sample of ``rows`` and write ``out_dir/part-NNNNN.parquet``; return a summary.
+
+    ``split`` reads the frames (a prepared split from ``lang2motion.data.prepare.resolve_split``);
+    ``ground_truth`` labels synthetic samples (motion kind, template id), None for real data.
+    Text embeddings: one batched call over the unique captions. Image embeddings: per frame of
+    each track row's overlays, pooled by the mean over T. Shards of a previous run that this run
+    did not rewrite are deleted after the new set is written.
+    """
+    if shard_size < 1:
+        raise ConfigError(f"shard_size must be >= 1, got {shard_size}")
+    if batch_size < 1:
+        raise ConfigError(f"clip.batch_size must be >= 1, got {batch_size}")
+    start_time = time.perf_counter()
+    frames, points = _check_rows(rows)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    unique_texts = list(dict.fromkeys(text for row in rows for text in row.texts))
+    writer = _ShardWriter(out_dir, shard_size=shard_size, frames=frames, points=points,
+                          dim=encoder.dim)
+    text_emb: dict[str, np.ndarray] = {}
+
+    def prepare(index: int) -> tuple[int, np.ndarray]:
+        return index, overlay_track_row(rows[index], split, overlay=overlay)
+
+    def finish_row(index: int, image_emb: np.ndarray) -> None:
+        writer.add(_samples_of_row(rows[index], image_emb, text_emb, encoder=encoder,
+                                   ground_truth=ground_truth))
+
+    threads = render_threads()
+    wait_clock = [0.0]
+    # Workers start rendering the first rows at once, while the captions are encoded.
+    with prefetch(prepare, range(len(rows)), threads=threads,
+                  depth=threads * PREFETCH_ROWS_PER_THREAD) as prepared:
+        text_start = time.perf_counter()
+        text_emb.update(zip(unique_texts, encoder.encode_text(unique_texts,
+                                                              batch_size=batch_size)))
+        text_seconds = time.perf_counter() - text_start
+        image_start = time.perf_counter()
+        batcher = _ImageBatcher(encoder, batch_size=batch_size, frames=frames,
+                                side=overlay.size, on_row=finish_row)
+        for index, images in tqdm(_timed(prepared, wait_clock), total=len(rows), desc="embed",
+                                  unit="row"):
+            batcher.add(index, images)
+        batcher.flush()
+    writer.close()
+    image_seconds = time.perf_counter() - image_start
+
+    n_images = len(rows) * frames
+    return {
+        "rows": len(rows),
+        "samples": sum(len(row.exp_ids) for row in rows),
+        "unique_texts": len(unique_texts),
+        "images": n_images,
+        "shards": len(writer.written),
+        "frames": frames, "points": points, "dim": encoder.dim,
+        "batch_size": batch_size,
+        "seconds": round(time.perf_counter() - start_time, 3),
+        "text_seconds": round(text_seconds, 3),
+        "image_seconds": round(image_seconds, 3),
+        "images_per_s": round(n_images / image_seconds, 2) if image_seconds > 0 else None,
+        "clip_seconds": round(batcher.seconds, 3),
+        "prepare_wait_seconds": round(wait_clock[0], 3),
+        "write_seconds": round(writer.seconds, 3),
+        "clip": encoder.describe(),
+        "overlay": as_dict(overlay),
+    }

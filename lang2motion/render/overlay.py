@@ -1,0 +1,229 @@
+"""Trajectory overlays: point trails drawn over video frames (Lang2Motion section 3, Table 7).
+
+Each frame is squashed to ``size x size`` (the CLIP input) and every point's trail up to that
+frame is drawn as line segments between its consecutive positions, alpha-blended in one colour.
+These are the images the frozen CLIP image encoder sees, and what the render stage writes as MP4s.
+
+Why squash instead of CLIP's resize-shortest-side + centre-crop: a crop would cut away trails
+near the left/right edges of a wide frame, and motion there is part of the caption ("moving to the
+left"). We resize the whole frame to a square ourselves, so CLIP's own preprocessing of a
+``size x size`` image is the identity (no resize, no crop) when ``size`` equals its input size.
+
+``prefetch`` streams rows through worker threads for the two stages that render (render, embed).
+
+Legend: T frames, N points, H height, W width, S output side (``size``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+import cv2
+import numpy as np
+
+from lang2motion.config import OverlayConfig
+from lang2motion.errors import ConfigError, DataError
+from lang2motion.geometry import denormalise
+
+if TYPE_CHECKING:
+    from lang2motion.store import TrackRow
+
+# RGB values of the colour names of the paper's Table 7.
+COLORS: dict[str, tuple[int, int, int]] = {
+    "cyan": (0, 255, 255),
+    "blue": (0, 0, 255),
+    "white": (255, 255, 255),
+    "red": (255, 0, 0),
+    "green": (0, 255, 0),
+    "yellow": (255, 255, 0),
+    "black": (0, 0, 0),
+}
+
+# Sub-pixel precision of the drawn segments: cv2 takes fixed-point coordinates with this many
+# fractional bits, so trails do not jitter by rounding each position to a whole pixel.
+SUBPIXEL_BITS = 4
+_SUBPIXEL_SCALE = float(1 << SUBPIXEL_BITS)
+_MASK_ON = 255          # value drawn into the single-channel trail mask
+_UINT8_LEVELS = 256     # size of the per-channel blending lookup table
+
+# Threads that read and render rows ahead of their consumer (CLIP, the MP4 encoder): cv2 and
+# JPEG decoding release the GIL, so they scale with cores up to this many.
+RENDER_THREADS_MAX = 8
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+
+
+class FrameSource(Protocol):
+    """Anything that reads RGB frames of a video (a prepared MeViS or synthetic split)."""
+
+    def read_frames(self, video_id: str, start: int, stop: int) -> np.ndarray:
+        """(T, H, W, 3) uint8 RGB frames ``start`` (inclusive) to ``stop`` (exclusive)."""
+        ...
+
+
+def color_rgb(name: str) -> tuple[int, int, int]:
+    """The RGB triple of a Table 7 colour name; a ConfigError lists the known names."""
+    try:
+        return COLORS[name]
+    except KeyError:
+        raise ConfigError(f"overlay.color {name!r} is not a known colour; known: "
+                          f"{', '.join(COLORS)}") from None
+
+
+def _blend_lut(color: tuple[int, int, int], opacity: float) -> np.ndarray:
+    """(256, 1, 3) uint8: round((1 - a) * v + a * c) for every input value v and channel c."""
+    values = np.arange(_UINT8_LEVELS, dtype=np.float64)[:, None]
+    blended = (1.0 - opacity) * values + opacity * np.asarray(color, dtype=np.float64)[None, :]
+    return np.clip(np.rint(blended), 0, _UINT8_LEVELS - 1).astype(np.uint8)[:, None, :]
+
+
+def render_overlays(
+    frames: np.ndarray,     # (T, H, W, 3) uint8 RGB
+    tracks_px: np.ndarray,  # (T, N, 2) float, (x, y) in source pixels
+    visible: np.ndarray,    # (T, N) bool
+    *,
+    size: int,
+    color: str,
+    opacity: float,
+    line_width: int,
+) -> np.ndarray:            # (T, S, S, 3) uint8
+    """Draw every point's trail up to each frame over that frame, resized to ``size x size``.
+
+    Frames are resized with ``cv2.INTER_AREA`` to a square (aspect squashed, see the module
+    docstring) and positions scaled alike. At frame t each visible point with finite coordinates
+    contributes the segment from its position at t-1 to its position at t, or a dot at t where it
+    was not drawable at t-1 (always at t = 0); hidden points draw nothing. Trails accumulate, so
+    frame t shows everything drawn at 0..t. ``line_width`` is in output pixels. Trails are drawn into one binary mask and
+    blended once per frame: pixel = round((1 - opacity) * frame + opacity * colour), so the colour
+    does not get darker where trails cross. Opacity 0 returns the resized frames unchanged.
+    """
+    frames = np.asarray(frames)
+    tracks_px = np.asarray(tracks_px, dtype=np.float64)
+    visible = np.asarray(visible, dtype=bool)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise DataError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    n_frames, height, width = frames.shape[:3]
+    if tracks_px.ndim != 3 or tracks_px.shape[0] != n_frames or tracks_px.shape[2] != 2:
+        raise DataError(f"tracks_px must be (T={n_frames}, N, 2), got {tracks_px.shape}")
+    if visible.shape != tracks_px.shape[:2]:
+        raise DataError(f"visible must be (T, N) = {tracks_px.shape[:2]}, got {visible.shape}")
+    if size < 1 or line_width < 1:
+        raise ConfigError(f"overlay size ({size}) and line_width ({line_width}) must be >= 1")
+    if not 0.0 <= opacity <= 1.0:
+        raise ConfigError(f"overlay.opacity must be in [0, 1], got {opacity}")
+    rgb = color_rgb(color)
+
+    out = np.empty((n_frames, size, size, 3), dtype=np.uint8)
+    for t in range(n_frames):
+        if (height, width) == (size, size):
+            out[t] = frames[t]
+        else:
+            cv2.resize(frames[t], (size, size), dst=out[t], interpolation=cv2.INTER_AREA)
+    if opacity == 0.0 or tracks_px.shape[1] == 0:
+        return out
+
+    # Positions in output pixels, fixed point for cv2; a segment needs both ends drawable.
+    scale = np.array([size / width, size / height])
+    fixed = np.rint(tracks_px * scale * _SUBPIXEL_SCALE)
+    drawable = visible & np.isfinite(fixed).all(axis=-1)
+    fixed = np.where(drawable[..., None], fixed, 0).astype(np.int32)
+    # Segment ends: the position at t-1, or at t itself (a dot) at t = 0 and where the point
+    # was hidden at t-1, so a point that starts or reappears is seen at once.
+    previous = np.concatenate([fixed[:1], fixed[:-1]])
+    previous_ok = np.concatenate([np.zeros_like(drawable[:1]), drawable[:-1]])
+    previous = np.where(previous_ok[..., None], previous, fixed)
+    segments = np.stack([previous, fixed], axis=2)                  # (T, N, 2 ends, 2)
+    draw = drawable                                                 # (T, N)
+
+    mask = np.zeros((size, size), dtype=np.uint8)
+    masks = np.empty((n_frames, size, size), dtype=bool)
+    for t in range(n_frames):
+        chosen = segments[t][draw[t]]
+        if len(chosen):
+            cv2.polylines(mask, list(chosen[:, :, None, :]), isClosed=False, color=_MASK_ON,
+                          thickness=line_width, lineType=cv2.LINE_8, shift=SUBPIXEL_BITS)
+        np.not_equal(mask, 0, out=masks[t])
+
+    # One lookup-table pass over all frames at once, then copy where any trail lies.
+    flat = out.reshape(n_frames * size, size, 3)
+    blended = cv2.LUT(flat, _blend_lut(rgb, opacity)).reshape(out.shape)
+    np.copyto(out, blended, where=masks[..., None])
+    return out
+
+
+def overlay_track_row(
+    row: TrackRow,
+    source: FrameSource,
+    *,
+    overlay: OverlayConfig,
+) -> np.ndarray:  # (T, S, S, 3) uint8
+    """Read a track row's frames from ``source`` and render its overlays with ``overlay``.
+
+    The single definition used by the render stage (MP4s) and the embed stage (CLIP inputs), so
+    CLIP sees exactly the pixels a person watches. Tracks are denormalised with the row's own
+    width and height; the frames read must have that size.
+    """
+    n_frames = row.tracks.shape[0]
+    frames = source.read_frames(row.video_id, row.start, row.start + n_frames)
+    expected = (n_frames, row.height, row.width, 3)
+    if frames.shape != expected or frames.dtype != np.uint8:
+        raise DataError(f"{row.track_id}: frames {row.start}..{row.start + n_frames} of video "
+                        f"{row.video_id} are {frames.shape} {frames.dtype}, expected {expected} "
+                        "uint8 (the tracks table and the raw split disagree)")
+    tracks_px = denormalise(row.tracks, row.width, row.height)
+    return render_overlays(frames, tracks_px, row.visible, size=overlay.size,
+                           color=overlay.color, opacity=overlay.opacity,
+                           line_width=overlay.line_width)
+
+
+def render_threads() -> int:
+    """Worker threads for reading and rendering rows: one per core, at most RENDER_THREADS_MAX."""
+    return max(1, min(RENDER_THREADS_MAX, os.cpu_count() or 1))
+
+
+class prefetch(Iterator[_Out]):
+    """``map(fn, items)`` in order, computed by ``threads`` workers up to ``depth`` items ahead.
+
+    Work starts at construction, so a caller can do something else (encode texts) while the
+    first items are prepared. Use as a context manager, or exhaust it, to stop the workers; on an
+    error in ``fn`` the error is raised from ``next`` and pending work is cancelled.
+    """
+
+    def __init__(self, fn: Callable[[_In], _Out], items: Iterable[_In], *, threads: int,
+                 depth: int):
+        self._fn, self._source = fn, iter(items)
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="l2m-prefetch")
+        self._pending: deque[Future[_Out]] = deque(
+            self._pool.submit(fn, item) for item in itertools.islice(self._source, depth))
+
+    def __next__(self) -> _Out:
+        if not self._pending:
+            self.close()
+            raise StopIteration
+        future = self._pending.popleft()
+        for item in itertools.islice(self._source, 1):  # keep the workers busy meanwhile
+            self._pending.append(self._pool.submit(self._fn, item))
+        try:
+            return future.result()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Cancel what has not started, wait for what has, release the threads."""
+        for future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> prefetch[_Out]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
