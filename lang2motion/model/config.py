@@ -1,0 +1,79 @@
+"""ModelConfig: everything needed to rebuild a Lang2Motion model, and nothing else.
+
+A checkpoint stores this beside its weights (``model.json``) so that ``load_model`` rebuilds the
+model from the checkpoint alone. Legend: N points, T frames, D feature (latent = CLIP size).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from lang2motion.config import ModelParams
+from lang2motion.errors import ConfigError
+
+DECODERS = ("autoregressive", "direct", "transformer")
+MIN_FRAMES = 2  # frame 0 is the given grid: at least one frame must be predicted
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    points: int                      # N, grid.size ** 2
+    frames: int                      # T, data.frames
+    latent: int = 512                # D of z; must equal clip_dim (z lives in CLIP space)
+    clip_dim: int = 512              # D of the CLIP text / image features
+    layers: int = 4
+    heads: int = 4
+    ff: int = 1024
+    dropout: float = 0.1
+    decoder: str = "autoregressive"
+    decoder_hidden: int = 1024
+    use_overlay: bool = True
+
+    def __post_init__(self) -> None:
+        if self.latent != self.clip_dim:
+            raise ConfigError(f"model.latent ({self.latent}) must equal the CLIP embedding size "
+                              f"({self.clip_dim})")
+        if self.decoder not in DECODERS:
+            raise ConfigError(f"model.decoder must be one of {', '.join(DECODERS)}, "
+                              f"got {self.decoder!r}")
+        if self.points < 1:
+            raise ConfigError(f"model points (grid.size ** 2) must be >= 1, got {self.points}")
+        if self.frames < MIN_FRAMES:
+            raise ConfigError(f"model frames (data.frames) must be >= {MIN_FRAMES}, "
+                              f"got {self.frames}")
+        for name in ("latent", "layers", "heads", "ff", "decoder_hidden"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
+        if self.latent % self.heads:
+            raise ConfigError(f"model.latent ({self.latent}) must be divisible by model.heads "
+                              f"({self.heads})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+
+    @classmethod
+    def from_params(cls, params: ModelParams, *, points: int, frames: int,
+                    clip_dim: int) -> ModelConfig:
+        """The model section of params.yaml plus the data shapes it is trained on."""
+        return cls(points=points, frames=frames, latent=params.latent, clip_dim=clip_dim,
+                   layers=params.layers, heads=params.heads, ff=params.ff,
+                   dropout=params.dropout, decoder=params.decoder,
+                   decoder_hidden=params.decoder_hidden, use_overlay=params.use_overlay)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], *, where: str = "model config") -> ModelConfig:
+        """Rebuild from :meth:`to_dict` output; unknown or missing keys are a ConfigError."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(values).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"{where}: unknown model config key(s) {unknown}")
+        missing = sorted({"points", "frames"} - set(values))
+        if missing:
+            raise ConfigError(f"{where}: model config lacks {missing}")
+        return cls(**values)

@@ -1,0 +1,121 @@
+"""The six Lang2Motion losses (eqs. 4-9) and their weighted sum.
+
+Every term is averaged over the batch. Legend: B batch, T frames, N points, D feature.
+
+A batch is a dict of tensors (see ``BATCH_KEYS``):
+  tracks (B, T, N, 2) ground truth, normalised; frame 0 is the grid p_0
+  overlay (B, T, D) per-frame CLIP overlay features (needed when model.use_overlay)
+  text_emb (B, D) CLIP text embeddings
+  image_emb_pooled (B, D) time-pooled CLIP overlay features (eq. 8)
+
+Points the tracker marks occluded are supervised like visible ones: eqs. 4-6 have no mask, and
+the tracker's estimate of an occluded point is still the best target available.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from lang2motion.config import LossConfig
+
+BATCH_KEYS = ("tracks", "overlay", "text_emb", "image_emb_pooled")
+TERMS = ("recon", "vel", "range", "text", "image", "text_recon")
+
+
+def _check_pair(pred: torch.Tensor, target: torch.Tensor) -> None:
+    if pred.shape != target.shape or pred.ndim != 4 or pred.shape[-1] != 2:
+        raise ValueError(f"loss: prediction {tuple(pred.shape)} and target "
+                         f"{tuple(target.shape)} must both be (B, T, N, 2)")
+
+
+def recon_loss(pred: torch.Tensor,    # (B, T, N, 2)
+               target: torch.Tensor,  # (B, T, N, 2)
+               *,
+               l1: bool = True,
+               ) -> torch.Tensor:     # () scalar
+    """Eq. 4: (1/NT) sum_i ||p_i - p^_i||_1 per sample, i.e. the mean over N and T of the per-point
+    |dx| + |dy|; with ``l1=False`` the per-point squared L2 norm dx^2 + dy^2 instead."""
+    _check_pair(pred, target)
+    diff = pred.float() - target.float()
+    per_point = diff.abs().sum(-1) if l1 else diff.square().sum(-1)          # (B, T, N)
+    return per_point.mean()
+
+
+def velocity_loss(pred: torch.Tensor,    # (B, T, N, 2)
+                  target: torch.Tensor,  # (B, T, N, 2)
+                  ) -> torch.Tensor:     # () scalar
+    """Eq. 5: (1/(N(T-1))) sum_i ||(p_{i+1} - p_i) - (p^_{i+1} - p^_i)||_2^2."""
+    _check_pair(pred, target)
+    dv = torch.diff(target.float(), dim=1) - torch.diff(pred.float(), dim=1)  # (B, T-1, N, 2)
+    return dv.square().sum(-1).mean()
+
+
+def coordinate_range(tracks: torch.Tensor,  # (B, T, N, 2)
+                     ) -> torch.Tensor:     # (B, T, 2)
+    """r(p_i) = max_j p_ij - min_j p_ij, separately for x and y, over the N points."""
+    return tracks.amax(dim=2) - tracks.amin(dim=2)
+
+
+def range_loss(pred: torch.Tensor,    # (B, T, N, 2)
+               target: torch.Tensor,  # (B, T, N, 2)
+               ) -> torch.Tensor:     # () scalar
+    """Eq. 6: sum over the T frames of ||r(p_i) - r(p^_i)||_2^2, averaged over the batch."""
+    _check_pair(pred, target)
+    diff = coordinate_range(target.float()) - coordinate_range(pred.float())  # (B, T, 2)
+    return diff.square().sum(dim=(1, 2)).mean()
+
+
+def cosine_loss(embedding: torch.Tensor,  # (B, D) CLIP text or pooled image embedding
+                z: torch.Tensor,          # (B, D) trajectory latent
+                ) -> torch.Tensor:        # () scalar
+    """Eqs. 7 and 8: 1 - cos(embedding, z), averaged over the batch."""
+    if embedding.shape != z.shape or z.ndim != 2:
+        raise ValueError(f"loss: embedding {tuple(embedding.shape)} and latent "
+                         f"{tuple(z.shape)} must both be (B, D)")
+    return (1.0 - F.cosine_similarity(embedding.float(), z.float(), dim=-1)).mean()
+
+
+def compute_losses(model: torch.nn.Module,
+                   batch: dict[str, torch.Tensor],
+                   cfg: LossConfig,
+                   *,
+                   teacher_forcing: bool = True,
+                   ) -> dict[str, torch.Tensor]:
+    """Every term of the Lang2Motion objective and ``total`` = recon + sum of weight * term.
+
+    ``model`` is a :class:`lang2motion.model.Lang2Motion`. A term whose weight is zero is not
+    computed at all (no second decode when ``text_recon`` is 0) and reported as 0. Reconstruction
+    always counts with weight 1. With ``teacher_forcing`` (training) both the reconstruction and
+    the text reconstruction decode with the ground truth as p*_{t-1} (eq. 2); without, each uses
+    its own outputs.
+    """
+    missing = [k for k in ("tracks", "text_emb") if k not in batch]
+    if missing:
+        raise KeyError(f"compute_losses: batch lacks {missing}; expected keys {BATCH_KEYS}")
+    tracks = batch["tracks"]                                                   # (B, T, N, 2)
+    grid = tracks[:, 0]
+    teacher = tracks if teacher_forcing else None
+    z = model.encode(tracks, batch.get("overlay"))
+    recon = model.decode(z, grid, teacher=teacher)
+    zero = tracks.new_zeros((), dtype=torch.float32)
+    out = {"recon": recon_loss(recon, tracks, l1=cfg.l1)}
+    out["vel"] = velocity_loss(recon, tracks) if cfg.vel else zero
+    out["range"] = range_loss(recon, tracks) if cfg.range else zero
+    out["text"] = cosine_loss(batch["text_emb"], z) if cfg.text else zero
+    if cfg.image:
+        if "image_emb_pooled" not in batch:
+            raise KeyError("compute_losses: loss.image is on but the batch lacks "
+                           "image_emb_pooled (B, D)")
+        out["image"] = cosine_loss(batch["image_emb_pooled"], z)
+    else:
+        out["image"] = zero
+    if cfg.text_recon:
+        text_decoded = model.decode(batch["text_emb"], grid, teacher=teacher)
+        out["text_recon"] = recon_loss(text_decoded, tracks, l1=cfg.l1)
+    else:
+        out["text_recon"] = zero
+    weights = {"recon": 1.0, "vel": cfg.vel, "range": cfg.range, "text": cfg.text,
+               "image": cfg.image, "text_recon": cfg.text_recon}
+    out["total"] = sum(weights[k] * out[k] for k in TERMS if weights[k])
+    return out

@@ -1,0 +1,306 @@
+"""The training loop: AdamW on the six Lang2Motion losses, resumable, deterministic on CPU.
+
+The whole data set lives on the training device as tensors; each epoch draws its order from a
+torch.Generator seeded from (seed, epoch), so a resumed run sees exactly the batches an
+uninterrupted one would. Every ``checkpoint_every`` epochs the run writes
+
+- ``out_dir/model.safetensors`` + ``model.json``: the model so far (see model/checkpoint.py),
+- ``out_dir/last/``: weights, optimizer state, epoch and RNG state to resume from.
+
+Re-running with the same parameters and data resumes from ``last/``; anything else starts
+fresh (and says why). Legend: B batch, S samples, T frames, N points, D feature.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from lang2motion.config import LossConfig, ModelParams, TrainConfig, as_dict
+from lang2motion.errors import ConfigError, DataError
+from lang2motion.evaluate.inline import inline_metrics
+from lang2motion.model.autoencoder import Lang2Motion, build_model
+from lang2motion.model.checkpoint import (
+    load_train_state,
+    read_train_state_meta,
+    save_model,
+    save_train_state,
+)
+from lang2motion.model.config import ModelConfig
+from lang2motion.model.losses import TERMS, compute_losses
+from lang2motion.store import FeatureTensors
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cpu", "cuda")
+LAST_DIR = "last"
+# (seed, epoch) -> one generator seed; a prime stride keeps (seed, epoch) pairs from colliding
+# for any realistic number of epochs.
+EPOCH_SEED_STRIDE = 1_000_003
+# Reading the running loss forces a GPU sync; do it every few steps only.
+PROGRESS_EVERY = 10
+# Parameters that may change between a run and its resumption without invalidating it.
+RESUMABLE_CHANGES = ("epochs", "checkpoint_every", "device")
+
+
+def resolve_device(name: str) -> torch.device:
+    """train.device -> a torch device: auto = CUDA when present, else CPU."""
+    if name not in DEVICES:
+        raise ConfigError(f"train.device must be one of {', '.join(DEVICES)}, got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device is 'cuda' but no CUDA device is available "
+                          "(use auto or cpu)")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def check_features(data: FeatureTensors, *, name: str) -> None:
+    """Raise DataError when a split is empty, mis-shaped or holds non-finite values."""
+    if len(data) == 0:
+        raise DataError(f"{name} split: no samples")
+    if data.tracks.ndim != 4 or data.tracks.shape[-1] != 2:
+        raise DataError(f"{name} split: tracks must be (S, T, N, 2), got {data.tracks.shape}")
+    s, t = data.tracks.shape[:2]
+    d = data.text_emb.shape[-1]
+    expected = {"text_emb": (s, d), "image_emb": (s, t, d), "image_emb_pooled": (s, d)}
+    for key, shape in expected.items():
+        if getattr(data, key).shape != shape:
+            raise DataError(f"{name} split: {key} has shape {getattr(data, key).shape}, "
+                            f"expected {shape} (S, T, D) from tracks {data.tracks.shape}")
+    for key in ("tracks", "text_emb", "image_emb", "image_emb_pooled"):
+        bad = ~np.isfinite(getattr(data, key)).reshape(s, -1).all(axis=1)
+        if bad.any():
+            raise DataError(f"{name} split: {key} of sample {data.sample_ids[int(bad.argmax())]} "
+                            f"holds NaN or infinite values ({int(bad.sum())} samples affected)")
+    if len(data.track_ids) != s:
+        raise DataError(f"{name} split: {len(data.track_ids)} track ids for {s} samples")
+
+
+def to_device_tensors(data: FeatureTensors, *, device: torch.device,
+                      use_overlay: bool) -> dict[str, torch.Tensor]:
+    """The batch keys of compute_losses for the whole split, on ``device``:
+    tracks (S, T, N, 2), text_emb (S, D), image_emb_pooled (S, D) and, when the model uses
+    overlays, overlay (S, T, D). float32."""
+    arrays = {"tracks": data.tracks, "text_emb": data.text_emb,
+              "image_emb_pooled": data.image_emb_pooled}
+    if use_overlay:
+        arrays["overlay"] = data.image_emb
+    # np.require copies only arrays torch cannot share (read-only Arrow buffers, other dtypes)
+    return {k: torch.from_numpy(np.require(v, np.float32, ["C", "W"])).to(device)
+            for k, v in arrays.items()}
+
+
+def epoch_order(samples: int, *, seed: int, epoch: int) -> torch.Tensor:
+    """(S,) the shuffled sample order of one epoch; a pure function of (seed, epoch)."""
+    generator = torch.Generator().manual_seed(seed * EPOCH_SEED_STRIDE + epoch)
+    return torch.randperm(samples, generator=generator)
+
+
+def iterate_batches(data: dict[str, torch.Tensor], order: torch.Tensor,
+                    *, batch_size: int) -> Iterator[dict[str, torch.Tensor]]:
+    """Batches of ``data`` in ``order`` (the last one may be smaller): indexing on device."""
+    order = order.to(next(iter(data.values())).device)
+    for index in order.split(batch_size):
+        yield {k: v[index] for k, v in data.items()}
+
+
+def autocast_context(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA; plain fp32 on CPU (bf16 matmuls are slow on most CPUs)."""
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def train_step(model: Lang2Motion, optimizer: torch.optim.Optimizer,
+               batch: dict[str, torch.Tensor], loss: LossConfig,
+               *, device: torch.device) -> dict[str, torch.Tensor]:
+    """One optimisation step; returns the detached loss terms (scalars on device)."""
+    with autocast_context(device):
+        losses = compute_losses(model, batch, loss)
+    optimizer.zero_grad(set_to_none=True)
+    losses["total"].backward()
+    optimizer.step()
+    return {k: v.detach() for k, v in losses.items()}
+
+
+@torch.no_grad()
+def mean_losses(model: Lang2Motion, data: dict[str, torch.Tensor], loss: LossConfig,
+                *, batch_size: int, device: torch.device) -> dict[str, float]:
+    """Teacher-forced loss terms averaged over a whole split, in eval mode (no dropout)."""
+    was_training = model.training
+    model.eval()
+    samples = data["tracks"].shape[0]
+    sums = {k: torch.zeros((), device=device) for k in (*TERMS, "total")}
+    for batch in iterate_batches(data, torch.arange(samples), batch_size=batch_size):
+        with autocast_context(device):
+            losses = compute_losses(model, batch, loss)
+        for k, v in losses.items():
+            sums[k] += v.float() * batch["tracks"].shape[0]
+    model.train(was_training)
+    return {k: (v / samples).item() for k, v in sums.items()}
+
+
+def git_revision() -> str:
+    """``git rev-parse HEAD`` of the working directory, or "unknown"."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def data_signature(data: FeatureTensors) -> dict[str, Any]:
+    """Identifies a split cheaply: its size, shapes and a hash of its sample ids."""
+    digest = hashlib.sha256("\n".join(data.sample_ids).encode()).hexdigest()
+    return {"samples": len(data), "tracks_shape": list(data.tracks.shape),
+            "sample_ids_sha256": digest}
+
+
+def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _signature_diff(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    keys = sorted(set(saved) | set(current))
+    return [k for k in keys if saved.get(k) != current.get(k)]
+
+
+def train(*, train_data: FeatureTensors, valid_data: FeatureTensors, model_params: ModelParams,
+          loss: LossConfig, train_cfg: TrainConfig, out_dir: Path, live: Any | None,
+          extra_meta: dict[str, Any]) -> dict[str, Any]:
+    """Train a Lang2Motion model; returns {"epoch", "train": {term: mean}, "valid": {...}}.
+
+    ``live`` is a ``dvclive.Live`` (or None: no logging). ``extra_meta`` is stored in
+    model.json beside the config, parameters, git revision, epoch and metrics.
+    """
+    out_dir = Path(out_dir)
+    check_features(train_data, name="train")
+    check_features(valid_data, name="valid")
+    if train_data.tracks.shape[1:] != valid_data.tracks.shape[1:] \
+            or train_data.text_emb.shape[1] != valid_data.text_emb.shape[1]:
+        raise DataError(f"train tracks {train_data.tracks.shape} / text {train_data.text_emb.shape}"
+                        f" and valid tracks {valid_data.tracks.shape} / text "
+                        f"{valid_data.text_emb.shape} disagree on T, N or D")
+    if train_cfg.batch_size < 1 or train_cfg.epochs < 0 or train_cfg.checkpoint_every < 1:
+        raise ConfigError(f"train.batch_size and train.checkpoint_every must be >= 1 and "
+                          f"train.epochs >= 0, got {train_cfg}")
+    _, frames, points, _ = train_data.tracks.shape
+    cfg = ModelConfig.from_params(model_params, points=points, frames=frames,
+                                  clip_dim=train_data.text_emb.shape[1])
+    device = resolve_device(train_cfg.device)
+    deterministic_before = torch.are_deterministic_algorithms_enabled()
+    if device.type == "cpu":
+        # Every op we use has a deterministic CPU kernel; on CUDA this would also need
+        # CUBLAS_WORKSPACE_CONFIG and cost speed, so GPU runs are reproducible only roughly.
+        torch.use_deterministic_algorithms(True)
+    try:
+        return _train(train_data=train_data, valid_data=valid_data, cfg=cfg, loss=loss,
+                      train_cfg=train_cfg, out_dir=out_dir, live=live, extra_meta=extra_meta,
+                      device=device, params={"model": as_dict(model_params),
+                                             "loss": as_dict(loss), "train": as_dict(train_cfg)})
+    finally:
+        torch.use_deterministic_algorithms(deterministic_before)
+
+
+def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: ModelConfig,
+           loss: LossConfig, train_cfg: TrainConfig, out_dir: Path, live: Any | None,
+           extra_meta: dict[str, Any], device: torch.device,
+           params: dict[str, Any]) -> dict[str, Any]:
+    torch.manual_seed(train_cfg.seed)
+    model = build_model(cfg).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr,
+                                  weight_decay=train_cfg.weight_decay)
+    signature = {
+        "model_config": cfg.to_dict(), "loss": params["loss"],
+        "train": {k: v for k, v in params["train"].items() if k not in RESUMABLE_CHANGES},
+        "train_data": data_signature(train_data), "valid_data": data_signature(valid_data),
+    }
+    start_epoch, metrics = 0, {}
+    last_dir = out_dir / LAST_DIR
+    saved = read_train_state_meta(last_dir)
+    if saved is not None:
+        differs = _signature_diff(saved.get("signature", {}), signature)
+        if int(saved["epoch"]) > train_cfg.epochs:
+            # more epochs were trained than now asked for: training cannot be undone
+            differs.append(f"train.epochs ({saved['epoch']} trained > {train_cfg.epochs})")
+        if differs:
+            log.warning("%s: parameters or data changed since the saved state (%s); "
+                        "starting fresh", last_dir, ", ".join(differs))
+        else:
+            saved, rng = load_train_state(last_dir, model=model, optimizer=optimizer)
+            _set_rng_state(rng, device)
+            start_epoch, metrics = int(saved["epoch"]), saved.get("metrics", {})
+            log.warning("%s: resuming after epoch %d of %d", last_dir, start_epoch,
+                        train_cfg.epochs)
+    train_tensors = to_device_tensors(train_data, device=device, use_overlay=cfg.use_overlay)
+    valid_tensors = to_device_tensors(valid_data, device=device, use_overlay=cfg.use_overlay)
+    samples = len(train_data)
+    steps = -(-samples // train_cfg.batch_size)
+    meta = {"params": params, "git_rev": git_revision(), **extra_meta}
+    if live is not None:
+        live.step = start_epoch
+    bar = tqdm(total=(train_cfg.epochs - start_epoch) * steps, desc="train", unit="step",
+               dynamic_ncols=True)
+    for epoch in range(start_epoch, train_cfg.epochs):
+        model.train()
+        started = time.perf_counter()
+        sums = {k: torch.zeros((), device=device) for k in (*TERMS, "total")}
+        order = epoch_order(samples, seed=train_cfg.seed, epoch=epoch)
+        seen = 0
+        for step, batch in enumerate(iterate_batches(train_tensors, order,
+                                                     batch_size=train_cfg.batch_size)):
+            losses = train_step(model, optimizer, batch, loss, device=device)
+            seen += batch["tracks"].shape[0]
+            for k, v in losses.items():
+                sums[k] += v.float() * batch["tracks"].shape[0]
+            bar.update()
+            if step % PROGRESS_EVERY == 0 or step == steps - 1:
+                # the epoch's running mean, steadier to read than one batch's loss
+                bar.set_postfix(epoch=epoch + 1, loss=f"{sums['total'].item() / seen:.4f}")
+        seconds = time.perf_counter() - started
+        train_means = {k: (v / samples).item() for k, v in sums.items()}
+        valid = {f"loss_{k}": v for k, v in mean_losses(
+            model, valid_tensors, loss, batch_size=train_cfg.batch_size, device=device).items()}
+        with autocast_context(device):
+            valid.update(inline_metrics(model, valid_tensors, valid_data.track_ids,
+                                        batch_size=train_cfg.batch_size))
+        metrics = {"epoch": epoch + 1, "train": {**train_means, "samples_per_s": samples / seconds},
+                   "valid": valid}
+        if live is not None:
+            for split in ("train", "valid"):
+                for k, v in metrics[split].items():
+                    live.log_metric(f"{split}/{k}", v)
+            live.next_step()
+        done = epoch + 1
+        if done % train_cfg.checkpoint_every == 0 or done == train_cfg.epochs:
+            epoch_meta = {**meta, "epoch": done, "metrics": metrics}
+            save_model(out_dir, model, epoch_meta)
+            save_train_state(last_dir, model=model, optimizer=optimizer, epoch=done,
+                             rng=_rng_state(device),
+                             meta={"signature": signature, "metrics": metrics})
+    bar.close()
+    if train_cfg.epochs == 0:
+        # nothing trained: still leave the (untrained) model that later stages expect
+        save_model(out_dir, model, {**meta, "epoch": start_epoch, "metrics": metrics})
+    return metrics

@@ -1,0 +1,106 @@
+"""A tiny end-to-end `dvc repro` in a temporary copy of the repository.
+
+Tiny synthetic data, the tiny test CLIP (L2M-Tiny) and a tiny model keep it to about a minute.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = {
+    "data": {"frames": 8, "window_stride": 4, "max_windows": 1,
+             "synth": {"seed": 0, "train_videos": 4, "valid_videos": 3, "video_frames": 10,
+                       "height": 96, "width": 128}},
+    "grid": {"size": 3, "erode_iterations": 1},
+    "overlay": {"size": 224},
+    "clip": {"model": "L2M-Tiny", "pretrained": "none", "batch_size": 16},
+    "model": {"latent": 32, "layers": 1, "heads": 2, "ff": 64, "decoder_hidden": 64},
+    "train": {"epochs": 2, "batch_size": 8},
+}
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    for key, value in extra.items():
+        if isinstance(value, dict):
+            _merge(base.setdefault(key, {}), value)
+        else:
+            base[key] = value
+    return base
+
+
+def _run(args, cwd, env):
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    work = tmp_path_factory.mktemp("e2e") / "repo"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for rel in files:
+        src = REPO / rel
+        if src.is_file():
+            (work / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, work / rel)
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    (work / "params.yaml").write_text(yaml.safe_dump(_merge(params, TINY), sort_keys=False))
+    env = dict(os.environ, DVC_NO_ANALYTICS="1", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    for args in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "init"]):
+        _run(args, work, env)
+    return work, env
+
+
+def test_dvc_repro_runs_every_stage_then_does_nothing(workspace):
+    work, env = workspace
+    _run(["dvc", "repro"], work, env)
+    assert sorted(p.name for p in (work / "data/tracks").glob("*.parquet")) == \
+        ["train.parquet", "valid_u.parquet"]
+    assert list((work / "data/overlays/valid_u").glob("*.mp4"))
+    assert list((work / "data/features/train").glob("part-*.parquet"))
+    assert (work / "models/model.safetensors").exists()
+    metrics = json.loads((work / "reports/train_metrics.json").read_text())
+    assert 0.0 < metrics["chance_r1"] <= 1.0
+    second = _run(["dvc", "repro"], work, env)
+    assert "didn't change" in second or "is up to date" in second.lower()
+    assert "Running stage" not in second
+
+
+def _stale_stages(work, env, key, value):
+    params_path = work / "params.yaml"
+    original = params_path.read_text()
+    params = yaml.safe_load(original)
+    section, name = key.split(".")
+    params[section][name] = value
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        status = json.loads(_run(["dvc", "status", "--json"], work, env).splitlines()[-1])
+    finally:
+        params_path.write_text(original)
+    return sorted(status)
+
+
+def test_parameter_changes_invalidate_only_the_stages_that_read_them(workspace):
+    work, env = workspace
+    if not (work / "dvc.lock").exists():
+        pytest.skip("needs the repro test first")
+    assert _stale_stages(work, env, "overlay.opacity", 0.7) == ["embed", "render"]
+    assert _stale_stages(work, env, "clip.model", "ViT-B-16") == ["embed"]
+    assert _stale_stages(work, env, "loss.l1", False) == ["train"]
+    assert _stale_stages(work, env, "grid.size", 4) == ["track", "train"]
+
+
+def test_dvc_exp_run_ablation(workspace):
+    work, env = workspace
+    out = _run(["dvc", "exp", "run", "-S", "loss.l1=false", "-S", "train.epochs=1"], work, env)
+    assert "Running stage 'train'" in out and "Running stage 'track'" not in out

@@ -1,0 +1,165 @@
+"""The training loop: outputs, logging, deterministic resumption after an interruption."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+import lang2motion.train as train_module
+from lang2motion.config import LossConfig, ModelParams, TrainConfig
+from lang2motion.errors import DataError
+from lang2motion.model import load_model
+from lang2motion.store import FeatureTensors
+
+FRAMES, POINTS, DIM = 5, 4, 16
+PARAMS = ModelParams(latent=DIM, layers=1, heads=2, ff=32, dropout=0.2, decoder_hidden=32)
+TRAIN = TrainConfig(epochs=3, batch_size=4, lr=1e-3, weight_decay=0.01, seed=3, device="cpu",
+                    checkpoint_every=1)
+
+
+def features(samples: int, *, tracks_per: int = 2, seed: int = 0) -> FeatureTensors:
+    """Random-walk tracks; every ``tracks_per`` consecutive samples share one track row."""
+    rng = np.random.default_rng(seed)
+    rows = -(-samples // tracks_per)
+    row_tracks = np.cumsum(rng.normal(0, 0.05, (rows, FRAMES, POINTS, 2)), axis=1)
+    row_tracks += rng.uniform(-0.5, 0.5, (rows, 1, POINTS, 2))
+    owner = np.arange(samples) // tracks_per
+    image_emb = rng.normal(size=(rows, FRAMES, DIM)).astype(np.float32)[owner]
+    return FeatureTensors(
+        sample_ids=[f"s{i}" for i in range(samples)],
+        track_ids=[f"t{o}" for o in owner], texts=[f"text {i}" for i in range(samples)],
+        motion_kinds=[""] * samples, template_ids=np.full(samples, -1),
+        tracks=row_tracks.astype(np.float32)[owner],
+        visible=np.ones((samples, FRAMES, POINTS), bool),
+        text_emb=rng.normal(size=(samples, DIM)).astype(np.float32), image_emb=image_emb,
+        image_emb_pooled=image_emb.mean(1), sizes=np.tile([256, 192], (samples, 1)))
+
+
+class FakeLive:
+    def __init__(self) -> None:
+        self.step = -1
+        self.logged: list[tuple[int, str, float]] = []
+
+    def log_metric(self, name: str, value: float) -> None:
+        self.logged.append((self.step, name, value))
+
+    def next_step(self) -> None:
+        self.step += 1
+
+
+def run(out: Path, train_cfg: TrainConfig = TRAIN, live: FakeLive | None = None,
+        loss: LossConfig | None = None) -> dict:
+    return train_module.train(train_data=features(10), valid_data=features(6, seed=1),
+                              model_params=PARAMS, loss=loss or LossConfig(),
+                              train_cfg=train_cfg, out_dir=out, live=live,
+                              extra_meta={"note": "test"})
+
+
+def weights(out: Path) -> dict[str, np.ndarray]:
+    return load_file(str(out / "model.safetensors"))
+
+
+def test_outputs_metadata_and_logs(tmp_path: Path) -> None:
+    live = FakeLive()
+    result = run(tmp_path, TRAIN, live)
+    assert result["epoch"] == 3
+    assert set(result["valid"]) >= {"recon_ade", "text_ade", "r1", "chance_r1", "loss_total"}
+    assert result["valid"]["chance_r1"] == pytest.approx(1 / 3)  # 6 samples, 3 unique tracks
+    assert set(result["train"]) >= {"recon", "vel", "range", "text", "image", "text_recon",
+                                    "total"}
+    _, meta = load_model(tmp_path, expect_points=POINTS, expect_latent=DIM)
+    assert meta["epoch"] == 3 and meta["note"] == "test" and meta["git_rev"]
+    assert meta["metrics"] == json.loads(json.dumps(result))
+    assert meta["params"]["train"]["seed"] == 3 and meta["params"]["loss"]["text_recon"] == 0.5
+    assert sorted(p.name for p in (tmp_path / "last").iterdir()) == [
+        "state-00003.safetensors", "state.json"]
+    steps = sorted({s for s, name, _ in live.logged if name == "valid/r1"})
+    assert steps == [0, 1, 2]
+    names = {name for _, name, _ in live.logged}
+    assert {"train/recon", "train/total", "valid/recon_ade", "valid/text_ade",
+            "valid/chance_r1"} <= names
+
+
+def test_interrupted_run_resumes_to_the_same_weights(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    reference = tmp_path / "reference"
+    run(reference)                                   # 3 epochs, uninterrupted
+
+    resumed = tmp_path / "resumed"
+    run(resumed, TrainConfig(**{**TRAIN.__dict__, "epochs": 1}))  # stop after epoch 1
+    real_step, calls = train_module.train_step, []
+
+    def dying_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:                          # mid epoch 3 (3 steps per epoch)
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        run(resumed)                                 # resumes at epoch 1, killed in epoch 3
+    assert json.loads((resumed / "last" / "state.json").read_text())["epoch"] == 2
+    monkeypatch.setattr(train_module, "train_step", real_step)
+    with caplog.at_level(logging.WARNING, logger="lang2motion.train"):
+        result = run(resumed)
+    assert "resuming after epoch 2 of 3" in caplog.text
+    assert result["epoch"] == 3
+    ref, got = weights(reference), weights(resumed)
+    assert ref.keys() == got.keys()
+    assert all(np.array_equal(ref[k], got[k]) for k in ref)
+
+
+def test_changed_params_start_fresh(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    short = TrainConfig(**{**TRAIN.__dict__, "epochs": 1})
+    run(tmp_path, short)
+    first = weights(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="lang2motion.train"):
+        run(tmp_path, short, loss=LossConfig(vel=0.5))
+    assert "starting fresh" in caplog.text and "loss" in caplog.text
+    fresh = tmp_path / "fresh"
+    run(fresh, short, loss=LossConfig(vel=0.5))
+    assert all(np.array_equal(weights(fresh)[k], v) for k, v in weights(tmp_path).items())
+    assert any(not np.array_equal(first[k], v) for k, v in weights(tmp_path).items())
+
+
+def test_bad_data_is_a_clear_error(tmp_path: Path) -> None:
+    bad = features(6)
+    bad.tracks[2, 1, 0, 0] = np.nan
+    with pytest.raises(DataError, match="tracks of sample s2"):
+        train_module.train(train_data=bad, valid_data=features(4), model_params=PARAMS,
+                           loss=LossConfig(), train_cfg=TRAIN, out_dir=tmp_path, live=None,
+                           extra_meta={})
+
+
+def test_epoch_order_is_a_function_of_seed_and_epoch() -> None:
+    a = train_module.epoch_order(50, seed=1, epoch=4)
+    assert a.tolist() == train_module.epoch_order(50, seed=1, epoch=4).tolist()
+    assert sorted(a.tolist()) == list(range(50))
+    assert a.tolist() != train_module.epoch_order(50, seed=1, epoch=5).tolist()
+    assert a.tolist() != train_module.epoch_order(50, seed=2, epoch=4).tolist()
+
+
+def test_finished_run_is_not_retrained_but_fewer_epochs_start_fresh(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    two = TrainConfig(**{**TRAIN.__dict__, "epochs": 2})
+    first = run(tmp_path, two)
+    before = weights(tmp_path)
+    real_step = train_module.train_step
+
+    def no_step(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(train_module, "train_step", no_step)
+    assert run(tmp_path, two) == first
+    monkeypatch.setattr(train_module, "train_step", real_step)
+    with caplog.at_level(logging.WARNING, logger="lang2motion.train"):
+        result = run(tmp_path, TrainConfig(**{**TRAIN.__dict__, "epochs": 1}))
+    assert "train.epochs (2 trained > 1)" in caplog.text and result["epoch"] == 1
+    assert any(not np.array_equal(before[k], v) for k, v in weights(tmp_path).items())
