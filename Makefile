@@ -36,9 +36,7 @@ lint: install-dev
 	$(BIN)/ruff check lang2motion pipeline benchmarks tests
 
 bench: install ## speed benchmarks; figures land in reports/
-	$(BIN)/python benchmarks/bench_trackers.py
-	$(BIN)/python benchmarks/bench_embed.py
-	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/run_all.py
 
 clean-data: ## remove generated data, models and reports (DVC cache stays)
 	rm -rf data models dvclive reports/*.json reports/*.md reports/*.png

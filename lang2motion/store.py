@@ -51,6 +51,8 @@ class FeatureTensors:
     image_emb: np.ndarray        # (S, T, D) float32, per-frame CLIP overlay embedding
     image_emb_pooled: np.ndarray  # (S, D) float32, mean over T of image_emb
     sizes: np.ndarray            # (S, 2) int, (width, height) of the source frames
+    clip_model: str = ""         # the CLIP that made the embeddings (one per split)
+    clip_pretrained: str = ""
 
     @property
     def grid(self) -> np.ndarray:
@@ -72,7 +74,8 @@ class FeatureTensors:
             template_ids=self.template_ids[idx], tracks=self.tracks[idx],
             visible=self.visible[idx], text_emb=self.text_emb[idx],
             image_emb=self.image_emb[idx], image_emb_pooled=self.image_emb_pooled[idx],
-            sizes=self.sizes[idx])
+            sizes=self.sizes[idx], clip_model=self.clip_model,
+            clip_pretrained=self.clip_pretrained)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,4 +358,15 @@ def load_feature_tensors(directory: str | Path) -> FeatureTensors:
         image_emb=_flat(table, "image_emb", np.float32).reshape(s, t, d),
         image_emb_pooled=_flat(table, "image_emb_pooled", np.float32).reshape(s, d),
         sizes=np.stack([table.column("width").to_numpy(), table.column("height").to_numpy()],
-                       axis=1).astype(np.int64))
+                       axis=1).astype(np.int64),
+        clip_model=_single_value(table, "clip_model", directory),
+        clip_pretrained=_single_value(table, "clip_pretrained", directory))
+
+
+def _single_value(table: pa.Table, name: str, directory: str | Path) -> str:
+    """The one value a split-wide column holds; mixed values mean mixed embedding spaces."""
+    values = set(table.column(name).to_pylist())
+    if len(values) != 1:
+        raise DataError(f"{directory}: column {name} mixes {sorted(values)[:3]}: features from "
+                        f"different CLIP models cannot be trained on together")
+    return values.pop()

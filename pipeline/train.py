@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> None:
             raise DataError(f"{args.features}/{split}: tracks have {points} points but "
                             f"grid.size = {grid.size} means {grid.size ** 2}; re-run the "
                             f"track and embed stages")
+    if splits["train"].clip_model != splits["valid"].clip_model:
+        raise DataError(f"{args.features}: train features come from CLIP "
+                        f"{splits['train'].clip_model}, valid from {splits['valid'].clip_model}; "
+                        f"re-run the embed stage")
     live = open_live()
     try:
         result = train(train_data=splits["train"], valid_data=splits["valid"],
@@ -61,7 +65,10 @@ def main(argv: list[str] | None = None) -> None:
                        train_cfg=params["train"], out_dir=Path(args.out), live=live,
                        extra_meta={"data": {"train_split": data.train_split,
                                             "valid_split": data.valid_split},
-                                   "grid": as_dict(grid)})
+                                   "grid": as_dict(grid),
+                                   # the text encoder `lang2motion generate` must use
+                                   "clip": {"model": splits["train"].clip_model,
+                                            "pretrained": splits["train"].clip_pretrained}})
     finally:
         if live is not None:
             live.end()

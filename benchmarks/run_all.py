@@ -1,0 +1,73 @@
+"""Run every benchmark in one process on one machine and gather them in reports/benchmarks.md.
+
+Tracker accuracy and frames/s (bench_trackers), overlay rendering and the embed stage against a
+bare CLIP loop (bench_embed), training samples/s (bench_train). Each writes its own
+reports/bench_*.md; this script runs them back to back and concatenates their tables under one
+header that names the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_embed
+import bench_trackers
+import bench_train
+
+from lang2motion.io import write_text_atomic
+
+REPORTS = Path("reports")
+PARTS = (("Point trackers", "bench_trackers.md"), ("Overlays and CLIP embedding",
+         "bench_embed.md"), ("Training", "bench_train.md"))
+
+
+def machine_line() -> str:
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False,
+                         capture_output=True, text=True).stdout.strip() or "unknown"
+    return (f"Measured {datetime.date.today().isoformat()} at git {rev} on {platform.node()}: "
+            f"{os.cpu_count()} CPUs ({platform.machine()}), torch {torch.__version__} with "
+            f"{torch.get_num_threads()} threads, GPU: {gpu}.")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["trackers", "embed", "train"])
+    parser.add_argument("--out", default=str(REPORTS / "benchmarks.md"))
+    parser.add_argument("--notes", default="benchmarks/NOTES.md",
+                        help="hand-written notes (e.g. GPU figures) appended to the report")
+    args = parser.parse_args(argv)
+    if "trackers" not in args.skip:
+        bench_trackers.main(["--videos", "12"])
+    if "embed" not in args.skip:
+        bench_embed.main([])
+    if "train" not in args.skip:
+        bench_train.main([])
+    sections = ["# Benchmarks", "", machine_line(), "",
+                ("All figures come from the stand-in set-up unless a line says otherwise: the "
+                 "synthetic data set, the LK tracker and randomly initialised CLIP weights "
+                 "(speed does not depend on the weights)."), ""]
+    for title, name in PARTS:
+        path = REPORTS / name
+        if path.exists():
+            body = path.read_text().strip().splitlines()
+            sections += [f"## {title}", "", *body[1:], ""]  # drop each part's own H1
+    notes = Path(args.notes)
+    if notes.exists():
+        sections += [notes.read_text().strip(), ""]
+    write_text_atomic(args.out, "\n".join(sections))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
