@@ -136,7 +136,7 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 40
+    epochs: int = 50
     batch_size: int = 32
     lr: float = 1e-4
     weight_decay: float = 0.01

@@ -13,9 +13,9 @@ import logging
 import warnings
 from pathlib import Path
 
-from dvclive import Live
 from scmrepo.exceptions import SCMError  # a dvclive dependency: its git errors
 
+from dvclive import Live
 from lang2motion.config import as_dict, load_params
 from lang2motion.errors import DataError
 from lang2motion.io import write_json_atomic

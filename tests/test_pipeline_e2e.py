@@ -36,8 +36,9 @@ def _merge(base: dict, extra: dict) -> dict:
 
 
 def _run(args, cwd, env):
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    proc = subprocess.run(args, check=False, cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, \
+        f"{' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc.stdout + proc.stderr
 
 
