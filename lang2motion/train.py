@@ -285,6 +285,11 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
         with autocast_context(device):
             valid.update(inline_metrics(model, valid_tensors, valid_data.track_ids,
                                         batch_size=train_cfg.batch_size))
+            # retrieval on the training split itself: separates "cannot align at all" from
+            # "aligns what it saw but does not generalise" when valid R@1 stays at chance
+            fit = inline_metrics(model, train_tensors, train_data.track_ids,
+                                 batch_size=train_cfg.batch_size, ade=False)
+        train_means.update({"r1": fit["r1"], "chance_r1": fit["chance_r1"]})
         metrics = {"epoch": epoch + 1, "train": {**train_means, "samples_per_s": samples / seconds},
                    "valid": valid}
         if live is not None:

@@ -73,8 +73,11 @@ def main(argv: list[str] | None = None) -> None:
         if live is not None:
             live.end()
     valid = result.get("valid", {})
+    fit = result.get("train", {})
     write_json_atomic(args.metrics, {"epoch": result.get("epoch", 0),
-                                     **{k: valid[k] for k in FINAL_METRICS if k in valid}})
+                                     **{k: valid[k] for k in FINAL_METRICS if k in valid},
+                                     "train_r1": fit.get("r1"),
+                                     "train_chance_r1": fit.get("chance_r1")})
     print(f"trained {result.get('epoch', 0)} epochs: " + ", ".join(
         f"{k} {valid[k]:.4g}" for k in FINAL_METRICS if k in valid))
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from lang2motion.evaluate.inline import inline_metrics, retrieval_r1, unique_track_index
+from lang2motion.model import ModelConfig, build_model
 
 T, N = 3, 2
 
@@ -65,3 +66,18 @@ def test_inline_metrics_by_hand() -> None:
     assert out["r1"] == pytest.approx(3 / 5)
     assert out["chance_r1"] == pytest.approx(1 / 3) and out["n_trajectories"] == 3
     assert not any(model.teachers)  # decoded with the model's own outputs
+
+
+def test_retrieval_only_mode_skips_decoding_and_agrees_on_r1():
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(points=4, frames=5, latent=16, clip_dim=16, layers=1,
+                                    heads=2, ff=32, decoder_hidden=32))
+    data = {"tracks": torch.rand(6, 5, 4, 2), "text_emb": torch.randn(6, 16),
+            "overlay": torch.randn(6, 5, 16)}
+    ids = ["a", "a", "b", "c", "c", "d"]
+    full = inline_metrics(model, data, ids, batch_size=4)
+    calls = []
+    model.decode = lambda *a, **k: calls.append(1)  # must not be called
+    cheap = inline_metrics(model, data, ids, batch_size=4, ade=False)
+    assert not calls and "recon_ade" not in cheap
+    assert cheap["r1"] == full["r1"] and cheap["chance_r1"] == 0.25

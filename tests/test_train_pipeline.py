@@ -70,7 +70,8 @@ def test_stage_writes_model_metrics_and_dvclive(workdir: Path) -> None:
     metrics = json.loads((workdir / "reports" / "train_metrics.json").read_text())
     assert metrics["epoch"] == 2
     assert set(metrics) == {"epoch", "recon_ade", "text_ade", "r1", "chance_r1",
-                            "n_trajectories"}
+                            "n_trajectories", "train_r1", "train_chance_r1"}
+    assert 0.0 <= metrics["train_r1"] <= 1.0 and 0.0 < metrics["train_chance_r1"] <= 1.0
     assert metrics["chance_r1"] == pytest.approx(0.5)  # 4 valid samples on 2 track rows
     meta = json.loads((workdir / "models" / "model.json").read_text())
     assert meta["model_config"]["points"] == GRID * GRID and meta["grid"]["size"] == GRID
