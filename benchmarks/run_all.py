@@ -60,8 +60,10 @@ def main(argv: list[str] | None = None) -> None:
     for title, name in PARTS:
         path = REPORTS / name
         if path.exists():
-            body = path.read_text().strip().splitlines()
-            sections += [f"## {title}", "", *body[1:], ""]  # drop each part's own H1
+            body = path.read_text().strip().splitlines()[1:]  # drop each part's own H1
+            while body and not body[0].strip():
+                body.pop(0)
+            sections += [f"## {title}", "", *body, ""]
     notes = Path(args.notes)
     if notes.exists():
         sections += [notes.read_text().strip(), ""]
