@@ -124,7 +124,7 @@ def test_dvc_exp_run_ablation(workspace, overrides):
             key, value = item.split("=")
             section, name = key.split(".", 1)
             if section in ("model", "loss"):
-                assert str(meta["params"][section][name]).lower() == value.lower(), item
+                assert meta["params"][section][name] == yaml.safe_load(value), item
         if overrides == ["grid.size=4"]:
             assert meta["model_config"]["points"] == 16
     finally:
