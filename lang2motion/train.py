@@ -161,6 +161,21 @@ def git_revision() -> str:
     return out.stdout.strip() or "unknown"
 
 
+# The source that defines what training computes: a resumed state made by other code is stale.
+CODE_FILES = ("model/*.py", "train.py", "evaluate/inline.py")
+
+
+def code_signature() -> str:
+    """sha256 over the model, loss and training source files."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for pattern in CODE_FILES:
+        for path in sorted(root.glob(pattern)):
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def data_signature(data: FeatureTensors) -> dict[str, Any]:
     """Identifies a split cheaply: its size, shapes and a hash of its sample ids."""
     digest = hashlib.sha256("\n".join(data.sample_ids).encode()).hexdigest()
@@ -235,18 +250,21 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
         "model_config": cfg.to_dict(), "loss": params["loss"],
         "train": {k: v for k, v in params["train"].items() if k not in RESUMABLE_CHANGES},
         "train_data": data_signature(train_data), "valid_data": data_signature(valid_data),
+        "code": code_signature(),
     }
     start_epoch, metrics = 0, {}
     last_dir = out_dir / LAST_DIR
     saved = read_train_state_meta(last_dir)
     if saved is not None:
         differs = _signature_diff(saved.get("signature", {}), signature)
-        if int(saved["epoch"]) > train_cfg.epochs:
-            # more epochs were trained than now asked for: training cannot be undone
-            differs.append(f"train.epochs ({saved['epoch']} trained > {train_cfg.epochs})")
+        if int(saved["epoch"]) >= train_cfg.epochs:
+            # Resuming is for interrupted (or extended) runs. A finished run that is run again
+            # was re-run on purpose (DVC re-runs a stage only when its inputs changed, or when
+            # forced): train it again; more epochs than asked for cannot be undone either.
+            differs.append(f"the saved run already finished ({saved['epoch']} epochs trained, "
+                           f"{train_cfg.epochs} asked for)")
         if differs:
-            log.warning("%s: parameters or data changed since the saved state (%s); "
-                        "starting fresh", last_dir, ", ".join(differs))
+            log.warning("%s: not resuming (%s); starting fresh", last_dir, ", ".join(differs))
         else:
             saved, rng = load_train_state(last_dir, model=model, optimizer=optimizer)
             _set_rng_state(rng, device)

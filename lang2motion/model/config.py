@@ -17,19 +17,13 @@ DECODERS = ("autoregressive", "direct", "transformer")
 MIN_FRAMES = 2  # frame 0 is the given grid: at least one frame must be predicted
 
 
-@dataclass(frozen=True)
-class ModelConfig:
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig(ModelParams):
+    """The model section of params.yaml (inherited) plus the data shapes it is built for."""
+
     points: int                      # N, grid.size ** 2
     frames: int                      # T, data.frames
-    latent: int = 512                # D of z; must equal clip_dim (z lives in CLIP space)
-    clip_dim: int = 512              # D of the CLIP text / image features
-    layers: int = 4
-    heads: int = 4
-    ff: int = 1024
-    dropout: float = 0.1
-    decoder: str = "autoregressive"
-    decoder_hidden: int = 1024
-    use_overlay: bool = True
+    clip_dim: int = 512              # D of the CLIP text / image features; must equal latent
 
     def __post_init__(self) -> None:
         if self.latent != self.clip_dim:
@@ -56,10 +50,8 @@ class ModelConfig:
     def from_params(cls, params: ModelParams, *, points: int, frames: int,
                     clip_dim: int) -> ModelConfig:
         """The model section of params.yaml plus the data shapes it is trained on."""
-        return cls(points=points, frames=frames, latent=params.latent, clip_dim=clip_dim,
-                   layers=params.layers, heads=params.heads, ff=params.ff,
-                   dropout=params.dropout, decoder=params.decoder,
-                   decoder_hidden=params.decoder_hidden, use_overlay=params.use_overlay)
+        return cls(points=points, frames=frames, clip_dim=clip_dim,
+                   **dataclasses.asdict(params))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
