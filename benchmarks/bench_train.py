@@ -33,14 +33,9 @@ from lang2motion.config import LossConfig, ModelParams, TrainConfig
 from lang2motion.errors import DataError
 from lang2motion.io import write_json_atomic, write_text_atomic
 from lang2motion.model import ModelConfig, build_model
+from lang2motion.runtime import iterate_batches, resolve_device
 from lang2motion.store import FeatureTensors, load_feature_tensors
-from lang2motion.train import (
-    epoch_order,
-    iterate_batches,
-    resolve_device,
-    to_device_tensors,
-    train_step,
-)
+from lang2motion.train import epoch_order, to_device_tensors, train_step
 
 MEVIS_V2_TRAIN_EXPRESSIONS = 27_502  # MeViS v2 train split, one sample per expression
 PAPER_EPOCHS = 200
@@ -236,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, param="--device")
     report = {"machine": machine(device), "configs": {}}
     try:
         extra = (features_config(load_feature_tensors(args.features)),)

@@ -13,12 +13,10 @@ fresh (and says why). Legend: B batch, S samples, T frames, N points, D feature.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +36,11 @@ from lang2motion.model.checkpoint import (
 )
 from lang2motion.model.config import ModelConfig
 from lang2motion.model.losses import TERMS, compute_losses
+from lang2motion.runtime import autocast, iterate_batches, resolve_device, to_device
 from lang2motion.store import FeatureTensors
 
 log = logging.getLogger(__name__)
 
-DEVICES = ("auto", "cpu", "cuda")
 LAST_DIR = "last"
 # (seed, epoch) -> one generator seed; a prime stride keeps (seed, epoch) pairs from colliding
 # for any realistic number of epochs.
@@ -51,18 +49,6 @@ EPOCH_SEED_STRIDE = 1_000_003
 PROGRESS_EVERY = 10
 # Parameters that may change between a run and its resumption without invalidating it.
 RESUMABLE_CHANGES = ("epochs", "checkpoint_every", "device")
-
-
-def resolve_device(name: str) -> torch.device:
-    """train.device -> a torch device: auto = CUDA when present, else CPU."""
-    if name not in DEVICES:
-        raise ConfigError(f"train.device must be one of {', '.join(DEVICES)}, got {name!r}")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device is 'cuda' but no CUDA device is available "
-                          "(use auto or cpu)")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 def check_features(data: FeatureTensors, *, name: str) -> None:
@@ -96,9 +82,7 @@ def to_device_tensors(data: FeatureTensors, *, device: torch.device,
               "image_emb_pooled": data.image_emb_pooled}
     if use_overlay:
         arrays["overlay"] = data.image_emb
-    # np.require copies only arrays torch cannot share (read-only Arrow buffers, other dtypes)
-    return {k: torch.from_numpy(np.require(v, np.float32, ["C", "W"])).to(device)
-            for k, v in arrays.items()}
+    return to_device(arrays, device)
 
 
 def epoch_order(samples: int, *, seed: int, epoch: int) -> torch.Tensor:
@@ -107,26 +91,11 @@ def epoch_order(samples: int, *, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(samples, generator=generator)
 
 
-def iterate_batches(data: dict[str, torch.Tensor], order: torch.Tensor,
-                    *, batch_size: int) -> Iterator[dict[str, torch.Tensor]]:
-    """Batches of ``data`` in ``order`` (the last one may be smaller): indexing on device."""
-    order = order.to(next(iter(data.values())).device)
-    for index in order.split(batch_size):
-        yield {k: v[index] for k, v in data.items()}
-
-
-def autocast_context(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA; plain fp32 on CPU (bf16 matmuls are slow on most CPUs)."""
-    if device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def train_step(model: Lang2Motion, optimizer: torch.optim.Optimizer,
                batch: dict[str, torch.Tensor], loss: LossConfig,
                *, device: torch.device) -> dict[str, torch.Tensor]:
     """One optimisation step; returns the detached loss terms (scalars on device)."""
-    with autocast_context(device):
+    with autocast(device):
         losses = compute_losses(model, batch, loss)
     optimizer.zero_grad(set_to_none=True)
     losses["total"].backward()
@@ -143,7 +112,7 @@ def mean_losses(model: Lang2Motion, data: dict[str, torch.Tensor], loss: LossCon
     samples = data["tracks"].shape[0]
     sums = {k: torch.zeros((), device=device) for k in (*TERMS, "total")}
     for batch in iterate_batches(data, torch.arange(samples), batch_size=batch_size):
-        with autocast_context(device):
+        with autocast(device):
             losses = compute_losses(model, batch, loss)
         for k, v in losses.items():
             sums[k] += v.float() * batch["tracks"].shape[0]
@@ -223,7 +192,7 @@ def train(*, train_data: FeatureTensors, valid_data: FeatureTensors, model_param
     _, frames, points, _ = train_data.tracks.shape
     cfg = ModelConfig.from_params(model_params, points=points, frames=frames,
                                   clip_dim=train_data.text_emb.shape[1])
-    device = resolve_device(train_cfg.device)
+    device = resolve_device(train_cfg.device, param="train.device")
     deterministic_before = torch.are_deterministic_algorithms_enabled()
     if device.type == "cpu":
         # Every op we use has a deterministic CPU kernel; on CUDA this would also need
@@ -300,7 +269,7 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
         train_means = {k: (v / samples).item() for k, v in sums.items()}
         valid = {f"loss_{k}": v for k, v in mean_losses(
             model, valid_tensors, loss, batch_size=train_cfg.batch_size, device=device).items()}
-        with autocast_context(device):
+        with autocast(device):
             valid.update(inline_metrics(model, valid_tensors, valid_data.track_ids,
                                         batch_size=train_cfg.batch_size))
             # retrieval on the training split itself: separates "cannot align at all" from

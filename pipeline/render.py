@@ -14,7 +14,8 @@ from tqdm import tqdm
 
 from lang2motion.config import OverlayConfig, load_params
 from lang2motion.data.prepare import resolve_split
-from lang2motion.render.overlay import FrameSource, overlay_track_row, prefetch, render_threads
+from lang2motion.render.overlay import FrameSource, overlay_track_row
+from lang2motion.runtime import prefetch, worker_threads
 from lang2motion.render.video import contact_sheet, write_mp4
 from lang2motion.store import TrackRow, read_tracks
 
@@ -34,7 +35,7 @@ def render_split(rows: list[TrackRow], split: FrameSource, *, overlay: OverlayCo
         write_mp4(out_dir / video_name(rows[i].track_id), overlays, fps=overlay.fps)
         return overlays if i in keep else None
 
-    threads = render_threads()
+    threads = worker_threads()
     done = prefetch(render_one, range(len(rows)), threads=threads, depth=2 * threads)
     kept = {i: o for i, o in enumerate(tqdm(done, total=len(rows), desc=desc, unit="row"))
             if o is not None}

@@ -7,7 +7,8 @@ from lang2motion.config import OverlayConfig
 from lang2motion.embed.clip import load_clip
 from lang2motion.embed.features import embed_split
 from lang2motion.errors import DataError
-from lang2motion.render.overlay import overlay_track_row, prefetch
+from lang2motion.render.overlay import overlay_track_row
+from lang2motion.runtime import prefetch
 from lang2motion.store import TrackRow, load_feature_tensors, read_feature_shards
 
 T, N, H, W = 4, 3, 24, 32

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from lang2motion.errors import ConfigError, DataError, DependencyError
+from lang2motion.runtime import autocast, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -47,20 +48,6 @@ def _register_local_configs() -> None:
     local = {p.stem for p in MODEL_CONFIG_DIR.glob("*.json")}
     if not local <= set(open_clip.list_models()):
         open_clip.add_model_config(MODEL_CONFIG_DIR)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; otherwise the named torch device."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as exc:
-        raise ConfigError(f"clip.device {device!r} is not a torch device: {exc}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise DependencyError(f"clip.device is {device!r} but CUDA is not available here; "
-                              "use 'auto' or 'cpu'")
-    return resolved
 
 
 def is_weights_path(pretrained: str) -> bool:
@@ -91,8 +78,7 @@ class ClipEncoder:
     def autocast(self) -> Any:
         """The precision context of every encode: fp16 autocast on CUDA, fp32 elsewhere."""
         # fp16 on CUDA halves the encoder's time; CPU stays in fp32 (CPU fp16 is slow).
-        return torch.autocast(device_type=self.device.type, dtype=torch.float16,
-                              enabled=self.device.type == "cuda")
+        return autocast(self.device, torch.float16)
 
     def encode_text(self, texts: list[str], *, batch_size: int) -> np.ndarray:  # (B, D) float32
         """Unnormalised CLIP text embeddings of ``texts``, in order."""
@@ -169,7 +155,7 @@ def load_clip(*, model: str, pretrained: str, device: str = "auto",
         raise ConfigError(f"clip.model {model!r} is not an open_clip model; see "
                           "open_clip.list_models() (e.g. ViT-B-32) or the configs in "
                           f"{MODEL_CONFIG_DIR}")
-    target = resolve_device(device)
+    target = resolve_device(device, param="clip.device")
     random_init = pretrained.lower() == "none"
     kwargs: dict[str, Any] = {"device": "cpu", "cache_dir": cache_dir}
     if random_init:

@@ -29,7 +29,8 @@ from tqdm import tqdm
 from lang2motion.config import ClipConfig, OverlayConfig, as_dict
 from lang2motion.embed.clip import ClipEncoder
 from lang2motion.errors import ConfigError, DataError
-from lang2motion.render.overlay import FrameSource, overlay_track_row, prefetch, render_threads
+from lang2motion.render.overlay import FrameSource, overlay_track_row
+from lang2motion.runtime import prefetch, worker_threads
 from lang2motion.store import SHARD_GLOB, FeatureSample, TrackRow, shard_name, write_feature_shard
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,7 @@ def embed_split(
         writer.add(_samples_of_row(rows[index], image_emb, text_emb, encoder=encoder,
                                    ground_truth=ground_truth))
 
-    threads = render_threads()
+    threads = worker_threads()
     wait_clock = [0.0]
     # Workers start rendering the first rows at once, while the captions are encoded.
     with prefetch(prepare, range(len(rows)), threads=threads,

@@ -9,19 +9,12 @@ near the left/right edges of a wide frame, and motion there is part of the capti
 left"). We resize the whole frame to a square ourselves, so CLIP's own preprocessing of a
 ``size x size`` image is the identity (no resize, no crop) when ``size`` equals its input size.
 
-``prefetch`` streams rows through worker threads for the two stages that render (render, embed).
-
 Legend: T frames, N points, H height, W width, S output side (``size``).
 """
 
 from __future__ import annotations
 
-import itertools
-import os
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
@@ -50,13 +43,6 @@ SUBPIXEL_BITS = 4
 _SUBPIXEL_SCALE = float(1 << SUBPIXEL_BITS)
 _MASK_ON = 255          # value drawn into the single-channel trail mask
 _UINT8_LEVELS = 256     # size of the per-channel blending lookup table
-
-# Threads that read and render rows ahead of their consumer (CLIP, the MP4 encoder): cv2 and
-# JPEG decoding release the GIL, so they scale with cores up to this many.
-RENDER_THREADS_MAX = 8
-
-_In = TypeVar("_In")
-_Out = TypeVar("_Out")
 
 
 class FrameSource(Protocol):
@@ -180,50 +166,3 @@ def overlay_track_row(
     return render_overlays(frames, tracks_px, row.visible, size=overlay.size,
                            color=overlay.color, opacity=overlay.opacity,
                            line_width=overlay.line_width)
-
-
-def render_threads() -> int:
-    """Worker threads for reading and rendering rows: one per core, at most RENDER_THREADS_MAX."""
-    return max(1, min(RENDER_THREADS_MAX, os.cpu_count() or 1))
-
-
-class prefetch(Iterator[_Out]):
-    """``map(fn, items)`` in order, computed by ``threads`` workers up to ``depth`` items ahead.
-
-    Work starts at construction, so a caller can do something else (encode texts) while the
-    first items are prepared. Use as a context manager, or exhaust it, to stop the workers; on an
-    error in ``fn`` the error is raised from ``next`` and pending work is cancelled.
-    """
-
-    def __init__(self, fn: Callable[[_In], _Out], items: Iterable[_In], *, threads: int,
-                 depth: int):
-        self._fn, self._source = fn, iter(items)
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="l2m-prefetch")
-        self._pending: deque[Future[_Out]] = deque(
-            self._pool.submit(fn, item) for item in itertools.islice(self._source, depth))
-
-    def __next__(self) -> _Out:
-        if not self._pending:
-            self.close()
-            raise StopIteration
-        future = self._pending.popleft()
-        for item in itertools.islice(self._source, 1):  # keep the workers busy meanwhile
-            self._pending.append(self._pool.submit(self._fn, item))
-        try:
-            return future.result()
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        """Cancel what has not started, wait for what has, release the threads."""
-        for future in self._pending:
-            future.cancel()
-        self._pending.clear()
-        self._pool.shutdown(wait=True)
-
-    def __enter__(self) -> prefetch[_Out]:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

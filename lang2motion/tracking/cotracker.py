@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from lang2motion.errors import DependencyError
+from lang2motion.runtime import resolve_device
 from lang2motion.tracking.base import check_inputs, hold_before_query
 
 INSTALL_HINT = ('pip install "cotracker @ git+https://github.com/facebookresearch/co-tracker.git"'
@@ -28,15 +29,6 @@ HUB_REPO = "facebookresearch/co-tracker"
 HUB_MODEL = "cotracker3_offline"
 WINDOW_LEN = 60                # frames per predictor call; the offline model's training length
 CHUNK_OVERLAP = 1              # frames shared by consecutive chunks for the hand-over
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> cuda when available, else cpu; anything else is passed to torch as given."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 class CoTracker3Tracker:
@@ -60,7 +52,7 @@ class CoTracker3Tracker:
                                   f"({exc}); install it with: {INSTALL_HINT}") from exc
         import torch
 
-        self.device = resolve_device(device)
+        self.device = resolve_device(device, param="track.device")
         self.window_len = window_len
         if checkpoint:
             model = CoTrackerPredictor(checkpoint=checkpoint, window_len=window_len, v2=False)

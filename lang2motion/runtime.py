@@ -1,0 +1,133 @@
+"""Where and how tensors run: device choice, mixed precision, moving arrays, batching, threads.
+
+One home for what training, evaluation, tracking, embedding and the apps all need, so none of them
+imports another's loop. Legend: S samples, B batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+from lang2motion.errors import ConfigError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+# Threads that read and render ahead of their consumer (CLIP, the MP4 encoder): cv2 and JPEG
+# decoding release the GIL, so they scale with cores up to this many.
+WORKER_THREADS_MAX = 8
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+
+
+def check_device_name(name: str, *, param: str) -> None:
+    """Raise ConfigError unless ``name`` is auto, cpu, cuda or cuda:<index>; no CUDA query."""
+    base, _, index = str(name).partition(":")
+    if base not in DEVICE_CHOICES or (index and (base != "cuda" or not index.isdigit())):
+        raise ConfigError(f"{param} must be one of {', '.join(DEVICE_CHOICES)} (or cuda:<index>),"
+                          f" got {name!r}")
+
+
+def resolve_device(name: str, *, param: str = "device") -> torch.device:
+    """auto -> CUDA when present, else CPU; cpu / cuda / cuda:N as given.
+
+    ``param`` names the parameter or option in errors (``train.device``, ``--device``). Asking for
+    CUDA where there is none is a ConfigError that says to use auto or cpu.
+    """
+    check_device_name(name, param=param)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"{param} is {name!r} but no CUDA device is available here; use "
+                              "auto or cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"{param} is {name!r} but only {torch.cuda.device_count()} CUDA "
+                              "device(s) exist")
+    return device
+
+
+def autocast(device: torch.device, dtype: torch.dtype = torch.bfloat16
+             ) -> contextlib.AbstractContextManager:
+    """Mixed precision on CUDA (``dtype``); plain fp32 elsewhere (half matmuls are slow on CPUs)."""
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def to_device(arrays: Mapping[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
+    """float32 tensors on ``device``; copies only what torch cannot share (read-only, other dtype)."""
+    return {k: torch.from_numpy(np.require(v, np.float32, ["C", "W"])).to(device)
+            for k, v in arrays.items()}
+
+
+def batch_slices(total: int, batch_size: int) -> Iterator[slice]:
+    """Consecutive slices of at most ``batch_size`` covering ``range(total)``."""
+    if batch_size < 1:
+        raise ConfigError(f"batch size must be >= 1, got {batch_size}")
+    for start in range(0, total, batch_size):
+        yield slice(start, min(start + batch_size, total))
+
+
+def iterate_batches(data: Mapping[str, torch.Tensor], order: torch.Tensor,
+                    *, batch_size: int) -> Iterator[dict[str, torch.Tensor]]:
+    """Batches of ``data`` (every tensor (S, ...)) in ``order`` (S,); the last may be smaller."""
+    order = order.to(next(iter(data.values())).device)
+    for index in order.split(batch_size):
+        yield {k: v[index] for k, v in data.items()}
+
+
+def worker_threads() -> int:
+    """Threads for I/O-bound helpers: one per core, at most WORKER_THREADS_MAX."""
+    return max(1, min(WORKER_THREADS_MAX, os.cpu_count() or 1))
+
+
+class prefetch(Iterator[_Out]):
+    """``map(fn, items)`` in order, computed by ``threads`` workers up to ``depth`` items ahead.
+
+    Work starts at construction, so a caller can do something else (encode texts) while the
+    first items are prepared. Use as a context manager, or exhaust it, to stop the workers; on an
+    error in ``fn`` the error is raised from ``next`` and pending work is cancelled.
+    """
+
+    def __init__(self, fn: Callable[[_In], _Out], items: Iterable[_In], *, threads: int,
+                 depth: int):
+        self._fn, self._source = fn, iter(items)
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="l2m-prefetch")
+        self._pending: deque[Future[_Out]] = deque(
+            self._pool.submit(fn, item) for item in itertools.islice(self._source, depth))
+
+    def __next__(self) -> _Out:
+        if not self._pending:
+            self.close()
+            raise StopIteration
+        future = self._pending.popleft()
+        for item in itertools.islice(self._source, 1):  # keep the workers busy meanwhile
+            self._pending.append(self._pool.submit(self._fn, item))
+        try:
+            return future.result()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Cancel what has not started, wait for what has, release the threads."""
+        for future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> prefetch[_Out]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
