@@ -15,8 +15,8 @@ from tqdm import tqdm
 from lang2motion.config import OverlayConfig, load_params
 from lang2motion.data.prepare import resolve_split
 from lang2motion.render.overlay import FrameSource, overlay_track_row
-from lang2motion.runtime import prefetch, worker_threads
 from lang2motion.render.video import contact_sheet, write_mp4
+from lang2motion.runtime import prefetch, worker_threads
 from lang2motion.store import TrackRow, read_tracks
 
 SHEET_ROWS = 6          # track rows shown in the contact sheet, spread over the splits
