@@ -1,6 +1,8 @@
-"""Atomic file writes: write to a temporary name in the same folder, then rename.
+"""Atomic writes: files and whole folders are written under a temporary name, then renamed.
 
-An interrupted stage never leaves a half-written file under the final name.
+An interrupted or failed stage never leaves a half-written file or folder under the final name:
+the reader sees the previous complete version or none. Staging names start with a dot so they
+stay out of globs; leftovers of a killed run are removed by the next run.
 """
 
 from __future__ import annotations
@@ -8,10 +10,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+STAGING_PREFIX = ".staging-"   # <parent>/.staging-<name>.<random>/ while a folder is written
+TRASH_PREFIX = ".stale-"       # <parent>/.stale-<name>/ the old folder during the swap
 
 
 @contextlib.contextmanager
@@ -28,14 +34,61 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp_name)
     # mkstemp creates 0600 files; give the final file the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def replace_dir(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Move folder ``src`` over ``dst``: at every moment ``dst`` is the old or the new whole."""
+    src, dst = Path(src), Path(dst)
+    trash = dst.with_name(f"{TRASH_PREFIX}{dst.name}")
+    if trash.exists():
+        shutil.rmtree(trash)
+    if dst.exists():
+        os.replace(dst, trash)
+    os.replace(src, dst)
+    if trash.exists():
+        shutil.rmtree(trash)
+
+
+def remove_leftovers(path: str | os.PathLike[str]) -> None:
+    """Delete the staging and trash folders an interrupted write of ``path`` left beside it."""
+    final = Path(path)
+    if not final.parent.is_dir():
+        return
+    for item in final.parent.iterdir():
+        if item.is_dir() and (item.name.startswith(f"{STAGING_PREFIX}{final.name}.")
+                              or item.name == f"{TRASH_PREFIX}{final.name}"):
+            shutil.rmtree(item, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty staging folder beside ``path``; on success it replaces ``path`` whole.
+
+    On error the staging folder is deleted and ``path`` keeps its previous content.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(final)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{final.name}.", dir=final.parent))
+    os.chmod(staging, 0o777 & ~_umask())   # mkdtemp makes 0700 folders
+    try:
+        yield staging
+        replace_dir(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
         raise
 
 

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from lang2motion.config import load_params
-from lang2motion.data.prepare import resolve_split
+from lang2motion.data.splits import resolve_split
 from lang2motion.data.synth import SynthGroundTruth
 from lang2motion.embed.clip import load_clip
 from lang2motion.embed.features import embed_split

@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lang2motion.config import OverlayConfig, load_params
-from lang2motion.data.prepare import resolve_split
+from lang2motion.data.splits import resolve_split
 from lang2motion.render.overlay import FrameSource, overlay_track_row
 from lang2motion.render.video import contact_sheet, write_mp4
 from lang2motion.runtime import prefetch, worker_threads

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from lang2motion.data import mevis
 from lang2motion.data.mevis import (
     REASON_NO_OBJECT,
     Expression,
@@ -20,6 +19,7 @@ from lang2motion.data.mevis import (
     decode_rle,
     encode_rle,
     import_clip,
+    maskindex,
     rle_counts,
     scan_top_level_offsets,
     write_split,
@@ -165,9 +165,9 @@ def test_lazy_index_never_loads_the_whole_mask_file(tmp_path: Path, indent,
             slices.append(s)
         return real_loads(s, *args, **kwargs)
 
-    monkeypatch.setattr(mevis.json, "load", spy_load)
-    monkeypatch.setattr(mevis.json, "loads", spy_loads)
-    mevis._INDEX_CACHE.clear()
+    monkeypatch.setattr(maskindex.json, "load", spy_load)
+    monkeypatch.setattr(maskindex.json, "loads", spy_loads)
+    maskindex._INDEX_CACHE.clear()
     split = MevisSplit(tmp_path, "valid_u")
     got = split.object_masks(VID, ["1234"])
     np.testing.assert_array_equal(got[0], truth["masks"][1234][0])

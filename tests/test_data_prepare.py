@@ -13,8 +13,9 @@ import yaml
 from lang2motion.config import DataConfig, MevisConfig, SynthConfig
 from lang2motion.data import prepare as prepare_module
 from lang2motion.data.mevis import Expression, MevisSplit, VideoRecord, write_split
-from lang2motion.data.prepare import MANIFEST_NAME, prepare_data, resolve_split
+from lang2motion.data.prepare import prepare_data
 from lang2motion.data.samples import REASON_NO_OBJECT, REASON_TOO_SHORT
+from lang2motion.data.splits import MANIFEST_NAME, resolve_split
 
 REPO = Path(__file__).resolve().parents[1]
 SYNTH = SynthConfig(seed=1, train_videos=2, valid_videos=2, video_frames=10, height=64,

@@ -17,8 +17,8 @@ from lang2motion.data.synth import (
     SPEEDS,
     TEMPLATES,
     SynthGroundTruth,
-    _motion,
     generate_synthetic,
+    motion_for,
     sprite_support,
     video_id_for,
 )
@@ -142,7 +142,7 @@ def test_at_least_twelve_motion_kinds_with_the_right_motion() -> None:
     frames, height, width = 32, 192, 256
 
     def run(kind: str, **kw):
-        return _motion(kind, rng, frames, height, width, speed="medium", **kw)
+        return motion_for(kind, rng, frames, height, width, speed="medium", **kw)
 
     v = SPEEDS["medium"] * min(height, width)
     m = run("moving_left")

@@ -1,0 +1,191 @@
+"""Writing videos, masks and expressions in the MeViS layout (new splits, or appending).
+
+Legend: T frames, H height, W width.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from lang2motion.data.mevis.layout import (
+    FRAME_EXT,
+    FRAME_NAME_DIGITS,
+    FRAMES_DIR,
+    JPEG_EXTS,
+    JPEG_QUALITY,
+    MASK_DICT_NAME,
+    META_NAMES,
+    VideoRecord,
+)
+from lang2motion.data.mevis.maskindex import MaskDict
+from lang2motion.data.mevis.reader import find_meta, read_json
+from lang2motion.data.mevis.rle import encode_rle
+from lang2motion.errors import DataError
+from lang2motion.io import atomic_path, write_bytes_atomic
+
+COPY_CHUNK_BYTES = 1 << 20    # streaming copy of mask_dict.json when appending
+TAIL_BYTES = 4096             # enough of the file's end to find its closing brace
+
+
+def default_frame_names(count: int) -> list[str]:
+    return [f"{i:0{FRAME_NAME_DIGITS}d}" for i in range(count)]
+
+
+def _encode_jpeg(rgb: np.ndarray, quality: int, where: str) -> bytes:
+    ok, buf = cv2.imencode(FRAME_EXT, np.ascontiguousarray(rgb[:, :, ::-1]),
+                           [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise DataError(f"{where}: JPEG encoding failed")
+    return buf.tobytes()
+
+
+def _write_frames(record: VideoRecord, folder: Path, names: Sequence[str],
+                  quality: int) -> tuple[int, int]:
+    """Write the frames of one record; return their (H, W)."""
+    frames = record.frames
+    if isinstance(frames, np.ndarray):
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise DataError(f"video {record.video_id}: frames must be (T, H, W, 3) uint8, got "
+                            f"{frames.shape} {frames.dtype}")
+        for name, rgb in zip(names, frames, strict=True):
+            write_bytes_atomic(folder / f"{name}{FRAME_EXT}",
+                               _encode_jpeg(rgb, quality, f"video {record.video_id}"))
+        return int(frames.shape[1]), int(frames.shape[2])
+    size = None
+    for name, src in zip(names, frames, strict=True):
+        src = Path(src)
+        if not src.is_file():
+            raise DataError(f"{src}: missing frame file")
+        bgr = cv2.imread(str(src), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise DataError(f"{src}: unreadable or corrupt image")
+        if size is not None and bgr.shape[:2] != size:
+            raise DataError(f"{src}: frame size {bgr.shape[:2]} differs from the first "
+                            f"frame's {size}")
+        size = bgr.shape[:2]
+        if src.suffix.lower() in JPEG_EXTS:
+            write_bytes_atomic(folder / f"{name}{FRAME_EXT}", src.read_bytes())
+        else:
+            write_bytes_atomic(folder / f"{name}{FRAME_EXT}",
+                               _encode_jpeg(bgr[:, :, ::-1], quality, str(src)))
+    assert size is not None, "a record has at least one frame"
+    return int(size[0]), int(size[1])
+
+
+def _record_masks(record: VideoRecord, count: int, size: tuple[int, int]) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for anno_id, masks in record.masks.items():
+        where = f"video {record.video_id} anno_id {anno_id}"
+        if not str(anno_id).isdigit():
+            raise DataError(f"{where}: MeViS anno ids are integers, got {anno_id!r}")
+        if len(masks) != count:
+            raise DataError(f"{where}: {len(masks)} masks for {count} frames")
+        entries = []
+        for t, mask in enumerate(masks):
+            if mask is None:
+                entries.append(None)
+                continue
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != size:
+                raise DataError(f"{where} frame {t}: mask shape {mask.shape} differs from the "
+                                f"frame size {size}")
+            entries.append(encode_rle(mask) if mask.any() else None)
+        out[str(anno_id)] = entries
+    return out
+
+
+def _meta_entry(record: VideoRecord, names: Sequence[str]) -> dict[str, Any]:
+    if not record.expressions:
+        raise DataError(f"video {record.video_id}: empty expression set")
+    exps: dict[str, Any] = {}
+    for exp in record.expressions:
+        for anno_id in exp.anno_ids:
+            if anno_id not in record.masks:
+                raise DataError(f"video {record.video_id} expression {exp.exp_id} "
+                                f"({exp.text!r}): anno_id {anno_id} has no masks")
+        if exp.exp_id in exps:
+            raise DataError(f"video {record.video_id}: duplicate expression id {exp.exp_id!r}")
+        exps[exp.exp_id] = {"exp": exp.text, "obj_id": list(exp.obj_ids),
+                            "anno_id": [int(a) for a in exp.anno_ids]}
+    return {"frames": list(names), "expressions": exps}
+
+
+def _write_mask_dict(path: Path, entries: dict[str, list], *, append: bool) -> None:
+    """Write (or append to) mask_dict.json; appending streams the old file, never parses it."""
+    new_keys = sorted(entries, key=lambda k: (len(k), k))
+    if not (append and path.is_file()):
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+            json.dump({k: entries[k] for k in new_keys}, fh, separators=(",", ":"))
+        return
+    existing = MaskDict(path).offsets
+    clash = sorted(set(existing) & set(entries))
+    if clash:
+        raise DataError(f"{path}: anno_id(s) {clash[:5]} already present")
+    size = path.stat().st_size
+    with open(path, "rb") as src:
+        src.seek(max(0, size - TAIL_BYTES))
+        tail = src.read()
+    if not tail.rstrip().endswith(b"}"):
+        raise DataError(f"{path}: does not end with '}}' (truncated file?)")
+    closing = size - len(tail) + len(tail.rstrip()) - 1
+    with atomic_path(path) as tmp, open(path, "rb") as src, open(tmp, "wb") as dst:
+        remaining = closing
+        while remaining > 0:
+            chunk = src.read(min(remaining, COPY_CHUNK_BYTES))
+            dst.write(chunk)
+            remaining -= len(chunk)
+        parts = [json.dumps(k) + ":" + json.dumps(entries[k], separators=(",", ":"))
+                 for k in new_keys]
+        dst.write(((", " if existing else "") + ",".join(parts) + "}").encode("utf-8"))
+
+
+def write_split(root: str | os.PathLike[str], split: str, videos: Sequence[VideoRecord], *,
+                append: bool = False, jpeg_quality: int = JPEG_QUALITY) -> Path:
+    """Write videos in the MeViS layout under ``root/split``; return the split folder.
+
+    Frames go to ``JPEGImages/<video_id>/<name>.jpg``, masks to ``mask_dict.json`` (COCO
+    compressed RLE strings, null where absent), expressions to ``meta_expressions.json`` (written
+    last: a split without it is incomplete). Without ``append`` the split must not exist yet.
+    JSON is written with sorted keys so equal input gives byte-identical files.
+    """
+    split_dir = Path(root) / split
+    meta_path = split_dir / META_NAMES[0]
+    meta: dict[str, Any] = {"videos": {}}
+    if append and split_dir.is_dir():
+        meta = read_json(find_meta(split_dir))
+        meta_path = find_meta(split_dir)
+    elif any(split_dir.glob("meta_expressions*.json")):
+        raise DataError(f"{split_dir}: split already exists (delete it, or append)")
+    if not videos:
+        raise DataError(f"{split_dir}: no videos to write")
+    entries: dict[str, list] = {}
+    for record in videos:
+        if record.video_id in meta["videos"]:
+            raise DataError(f"{split_dir}: video {record.video_id} already present")
+        count = len(record.frames)
+        if count == 0:
+            raise DataError(f"video {record.video_id}: no frames")
+        names = list(record.frame_names or default_frame_names(count))
+        if len(names) != count:
+            raise DataError(f"video {record.video_id}: {len(names)} frame names for {count} "
+                            "frames")
+        folder = split_dir / FRAMES_DIR / record.video_id
+        size = _write_frames(record, folder, names, jpeg_quality)
+        masks = _record_masks(record, count, size)
+        clash = sorted(set(masks) & set(entries))
+        if clash:
+            raise DataError(f"video {record.video_id}: anno_id(s) {clash} used by another video")
+        entries.update(masks)
+        meta["videos"][record.video_id] = _meta_entry(record, names)
+    _write_mask_dict(split_dir / MASK_DICT_NAME, entries, append=append)
+    with atomic_path(meta_path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(meta, fh, sort_keys=True, indent=1)
+    return split_dir
+

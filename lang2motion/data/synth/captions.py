@@ -1,0 +1,217 @@
+"""Captions of the synthetic set: MeViS-style templates per motion kind, and noun phrases.
+
+Templates come in two groups: ``train`` templates are used in the train split, ``valid`` templates
+never are (paraphrase generalisation). Legend: K objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lang2motion.data.mevis import Expression
+from lang2motion.data.synth.motion import MOTION_KINDS
+from lang2motion.data.synth.rng import choose
+
+if TYPE_CHECKING:
+    from lang2motion.data.synth.scenes import SceneObject
+
+TRAIN_GROUP, VALID_GROUP = "train", "valid"
+TRAIN_SPLIT = "train"
+
+DIR_WORDS = {"left": "to the left", "right": "to the right", "up": "upwards",
+             "down": "downwards", "up_left": "up and to the left",
+             "up_right": "up and to the right", "down_left": "down and to the left",
+             "down_right": "down and to the right", "cw": "clockwise",
+             "ccw": "counter-clockwise", "": ""}
+SHAPE_NOUNS = {"circle": ("ball", "circle", "disc"), "square": ("square", "box"),
+               "triangle": ("triangle",), "star": ("star",), "diamond": ("diamond",),
+               "hexagon": ("hexagon",), "cross": ("cross", "plus sign")}
+PLURALS = {"box": "boxes", "cross": "crosses", "plus sign": "plus signs"}
+SINGLE_PER_OBJECT = (2, 3)         # expressions per object (inclusive range)
+MULTI_PER_GROUP = (1, 2)
+SHORT_NP_P = 0.3                   # "the triangle" instead of "the red triangle" when unique
+PLURAL_COUNT_NP_P = 0.5            # "the two squares" instead of "the red and blue squares"
+
+# -- caption templates ---------------------------------------------------------------------------
+# {np} noun phrase; {dir} direction words; agreement: {s} {es} {its} {it} {is}. Every pattern
+# reads for one object and for several. Per kind: (train patterns, valid-only patterns).
+_TEMPLATE_TEXT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "moving_left": (
+        ("{np} moving to the left", "{np} going left", "{np} that slide{s} towards the left",
+         "{np} heading left"),
+        ("{np} travelling to the left side", "{np} that make{s} {its} way leftwards")),
+    "moving_right": (
+        ("{np} moving to the right", "{np} going right",
+         "{np} that slide{s} towards the right", "{np} heading right"),
+        ("{np} travelling to the right side", "{np} that make{s} {its} way rightwards")),
+    "moving_up": (
+        ("{np} moving up", "{np} rising", "{np} that go{es} upwards", "{np} heading to the top"),
+        ("{np} climbing towards the top of the frame", "{np} that travel{s} upward")),
+    "moving_down": (
+        ("{np} moving down", "{np} falling", "{np} that go{es} downwards",
+         "{np} heading to the bottom"),
+        ("{np} sinking towards the bottom of the frame", "{np} that descend{s}")),
+    "moving_diagonally": (
+        ("{np} moving diagonally {dir}", "{np} drifting {dir}",
+         "{np} that go{es} {dir} at an angle", "{np} sliding diagonally {dir}"),
+        ("{np} crossing the frame on a slant, {dir}", "{np} that travel{s} obliquely {dir}")),
+    "circling_clockwise": (
+        ("{np} circling clockwise", "{np} moving in a clockwise circle",
+         "{np} that go{es} round and round clockwise", "{np} turning in circles clockwise"),
+        ("{np} tracing a loop in the clockwise direction", "{np} that orbit{s} clockwise")),
+    "circling_counterclockwise": (
+        ("{np} circling counter-clockwise", "{np} moving in an anticlockwise circle",
+         "{np} that go{es} round and round counter-clockwise",
+         "{np} turning in circles anticlockwise"),
+        ("{np} tracing a loop in the counter-clockwise direction",
+         "{np} that orbit{s} anticlockwise")),
+    "spinning": (
+        ("{np} spinning in place", "{np} rotating {dir} on the spot",
+         "{np} that turn{s} around without moving", "{np} spinning {dir}"),
+        ("{np} twirling where {it} {is}", "{np} that whirl{s} around in one place")),
+    "bouncing": (
+        ("{np} bouncing {dir}", "{np} that bounce{s} along {dir}",
+         "{np} dropping and bouncing {dir}", "{np} bouncing on the ground while moving {dir}"),
+        ("{np} rebounding off the floor as {it} drift{s} {dir}",
+         "{np} that keep{s} hitting the ground and bouncing back up, heading {dir}")),
+    "jumping": (
+        ("{np} jumping up and down", "{np} jumping in place", "{np} that leap{s} repeatedly",
+         "{np} making small jumps"),
+        ("{np} hopping on the spot", "{np} that spring{s} up again and again")),
+    "zigzag": (
+        ("{np} zig-zagging {dir}", "{np} moving in a zigzag {dir}",
+         "{np} that weave{s} up and down while going {dir}",
+         "{np} following a zigzag path {dir}"),
+        ("{np} darting back and forth as {it} move{s} {dir}",
+         "{np} that snake{s} {dir} in sharp turns")),
+    "speeding_up": (
+        ("{np} speeding up {dir}", "{np} accelerating {dir}",
+         "{np} that move{s} {dir} faster and faster", "{np} moving {dir} and gaining speed"),
+        ("{np} picking up pace while heading {dir}",
+         "{np} that start{s} slowly {dir} and then rush{es}")),
+    "slowing_down": (
+        ("{np} slowing to a stop", "{np} that stop{s} after moving {dir}",
+         "{np} moving {dir} and then stopping", "{np} slowing down while going {dir}"),
+        ("{np} gradually coming to a halt after travelling {dir}",
+         "{np} that decelerate{s} {dir} until {it} stand{s} still")),
+    "approaching": (
+        ("{np} coming closer", "{np} getting bigger", "{np} that approach{es} the camera",
+         "{np} moving towards us"),
+        ("{np} growing larger and larger", "{np} that draw{s} nearer to the viewer")),
+    "receding": (
+        ("{np} moving away", "{np} getting smaller", "{np} that shrink{s} into the distance",
+         "{np} going away from the camera"),
+        ("{np} receding from the viewer", "{np} that become{s} smaller and smaller")),
+    "shaking": (
+        ("{np} shaking", "{np} trembling", "{np} that jitter{s} in place",
+         "{np} shaking from side to side"),
+        ("{np} vibrating quickly", "{np} that wobble{s} back and forth on the spot")),
+    "standing_still": (
+        ("{np} standing still", "{np} not moving", "{np} that stay{s} in place",
+         "{np} staying where {it} {is}"),
+        ("{np} remaining motionless", "{np} that never move{s}")),
+}
+_AGREEMENT = {False: {"s": "s", "es": "es", "its": "its", "it": "it", "is": "is"},
+              True: {"s": "", "es": "", "its": "their", "it": "they", "is": "are"}}
+TOGETHER_SUFFIX = " together"
+
+
+@dataclass(frozen=True)
+class Template:
+    template_id: int
+    kind: str
+    pattern: str
+    group: str      # TRAIN_GROUP or VALID_GROUP
+
+
+def _build_templates() -> tuple[Template, ...]:
+    out = []
+    for kind in MOTION_KINDS:
+        train, valid = _TEMPLATE_TEXT[kind]
+        for group, patterns in ((TRAIN_GROUP, train), (VALID_GROUP, valid)):
+            for pattern in patterns:
+                out.append(Template(len(out), kind, pattern, group))
+    return tuple(out)
+
+
+TEMPLATES = _build_templates()
+
+
+def template_group(split: str) -> str:
+    """Caption templates a split draws from: ``train`` has its own, every other split the rest."""
+    return TRAIN_GROUP if split == TRAIN_SPLIT else VALID_GROUP
+
+
+def _noun(rng: np.random.Generator, shape: str) -> str:
+    return choose(rng, SHAPE_NOUNS[shape])
+
+
+def _plural(noun: str) -> str:
+    return PLURALS.get(noun, noun + "s")
+
+
+def _single_np(rng: np.random.Generator, obj: SceneObject, objects: list[SceneObject]) -> str:
+    unique_shape = sum(o.shape == obj.shape for o in objects) == 1
+    if unique_shape and rng.random() < SHORT_NP_P:
+        return f"the {_noun(rng, obj.shape)}"
+    return f"the {obj.colour} {_noun(rng, obj.shape)}"
+
+
+def _group_np(rng: np.random.Generator, members: list[SceneObject]) -> str:
+    shapes = {o.shape for o in members}
+    if len(shapes) == 1:
+        noun = _plural(_noun(rng, members[0].shape))
+        if len(members) == 2 and rng.random() < PLURAL_COUNT_NP_P:
+            return f"the two {noun}"
+        colours = [o.colour for o in members]
+        return f"the {', '.join(colours[:-1])} and {colours[-1]} {noun}"
+    parts = [f"the {o.colour} {_noun(rng, o.shape)}" for o in members]
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _caption(template: Template, np_text: str, direction: str, plural: bool) -> str:
+    text = template.pattern.format(np=np_text, dir=DIR_WORDS[direction], **_AGREEMENT[plural])
+    return " ".join(text.split())
+
+
+def _pick_templates(rng: np.random.Generator, kind: str, group: str, count: int
+                    ) -> list[Template]:
+    options = [t for t in TEMPLATES if t.kind == kind and t.group == group]
+    picks = rng.permutation(len(options))[:count]
+    return [options[int(i)] for i in picks]
+
+
+def expressions_for(rng: np.random.Generator, objects: list[SceneObject], groups: list[list[int]],
+                 split: str) -> list[tuple[Expression, dict[str, Any]]]:
+    group_name = template_group(split)
+    out: list[tuple[Expression, dict[str, Any]]] = []
+
+    def emit(members: list[SceneObject], template: Template, text: str) -> None:
+        exp = Expression(str(len(out)), text, tuple(o.obj_id for o in members),
+                         tuple(o.anno_id for o in members))
+        kinds = [o.motion.kind for o in members]
+        out.append((exp, {"anno_ids": list(exp.anno_ids), "motion_kind": template.kind,
+                          "motion_kinds": kinds, "template_id": template.template_id,
+                          "template_group": group_name, "split": split,
+                          "multi": len(members) > 1, "direction": members[0].motion.direction}))
+
+    for obj in objects:
+        count = int(rng.integers(SINGLE_PER_OBJECT[0], SINGLE_PER_OBJECT[1] + 1))
+        for template in _pick_templates(rng, obj.motion.kind, group_name, count):
+            emit([obj], template, _caption(template, _single_np(rng, obj, objects),
+                                           obj.motion.direction, plural=False))
+    for group in groups:
+        members = [objects[i] for i in group]
+        kind = members[0].motion.kind
+        count = int(rng.integers(MULTI_PER_GROUP[0], MULTI_PER_GROUP[1] + 1))
+        for template in _pick_templates(rng, kind, group_name, count):
+            text = _caption(template, _group_np(rng, members), members[0].motion.direction,
+                            plural=True)
+            if kind != "standing_still":
+                text += TOGETHER_SUFFIX
+            emit(members, template, text)
+    return out
+
