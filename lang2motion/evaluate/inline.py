@@ -5,10 +5,13 @@
   including it would only dilute the number), in normalised units ([-1, 1] spans the frame).
 - ``text_ade``: the same, decoding from the CLIP text embedding instead of z.
 - ``r1``: for every expression, rank all UNIQUE valid trajectories (one per track_id) by
-  cosine(text_emb, z); a hit when the top one is the expression's own track.
+  cosine(text_emb, z); a hit when the top one is the expression's own track (ties count against
+  it, as in :mod:`lang2motion.evaluate.retrieval`).
 - ``chance_r1``: 1 / number of unique trajectories, the R@1 of a random ranking.
 
 The full protocol (R@K, FDE, baselines) lives in the evaluate stage; this is for training curves.
+The metrics themselves are defined once, on numpy, in :mod:`lang2motion.evaluate.retrieval` and
+:mod:`lang2motion.evaluate.generation`; this module only moves tensors there.
 Legend: B batch, S samples, U unique trajectories, T frames, N points, D feature.
 """
 
@@ -16,23 +19,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
+from lang2motion.evaluate.generation import ade
+from lang2motion.evaluate.retrieval import (
+    cosine_matrix,
+    recall_hits,
+    target_ranks,
+    unique_track_index,
+)
 from lang2motion.model.autoencoder import Lang2Motion
 
 
-def unique_track_index(track_ids: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(first sample of each unique track (U,), unique-track index of every sample (S,))."""
-    first: dict[str, int] = {}
-    firsts: list[int] = []
-    owner: list[int] = []
-    for sample, track in enumerate(track_ids):
-        if track not in first:
-            first[track] = len(firsts)
-            firsts.append(sample)
-        owner.append(first[track])
-    return torch.tensor(firsts, dtype=torch.long), torch.tensor(owner, dtype=torch.long)
+def _numpy(tensor: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A CPU numpy copy; floating tensors as float32 (numpy has no bfloat16)."""
+    tensor = torch.as_tensor(tensor).detach()
+    return (tensor.float() if tensor.is_floating_point() else tensor).cpu().numpy()
 
 
 def retrieval_r1(text_emb: torch.Tensor,     # (S, D)
@@ -40,14 +43,14 @@ def retrieval_r1(text_emb: torch.Tensor,     # (S, D)
                  owner: torch.Tensor,        # (S,) index into z_unique of each sample's track
                  ) -> float:
     """Fraction of expressions whose most similar trajectory (cosine) is their own."""
-    sims = F.normalize(text_emb.float(), dim=-1) @ F.normalize(z_unique.float(), dim=-1).T
-    return (sims.argmax(dim=1) == owner.to(sims.device)).float().mean().item()
+    ranks = target_ranks(cosine_matrix(_numpy(text_emb), _numpy(z_unique)), _numpy(owner))
+    return float(recall_hits(ranks, 1).mean())
 
 
 def point_ade(pred: torch.Tensor,    # (B, T, N, 2)
               target: torch.Tensor,  # (B, T, N, 2)
-              ) -> torch.Tensor:     # (B,) per-sample ADE over frames 1 .. T-1
-    return (pred[:, 1:].float() - target[:, 1:].float()).norm(dim=-1).mean(dim=(1, 2))
+              ) -> torch.Tensor:     # (B,) per-sample ADE over frames 1 .. T-1, on the CPU
+    return torch.from_numpy(ade(_numpy(pred), _numpy(target)))
 
 
 @torch.no_grad()
@@ -86,7 +89,7 @@ def inline_metrics(model: Lang2Motion,
     firsts, owner = unique_track_index(track_ids)
     z_all = torch.cat(zs)
     metrics = {
-        "r1": retrieval_r1(text_emb, z_all[firsts.to(z_all.device)], owner),
+        "r1": retrieval_r1(text_emb, z_all[torch.from_numpy(firsts).to(z_all.device)], owner),
         "chance_r1": 1.0 / len(firsts),
         "n_trajectories": len(firsts),
     }

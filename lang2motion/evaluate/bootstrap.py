@@ -1,0 +1,92 @@
+"""Percentile bootstrap intervals over evaluated expressions, seeded so reruns are identical.
+
+Legend: S samples (evaluated expressions), R resamples.
+
+A metric's per-sample values (S,) are resampled with replacement R times; the interval is the
+(1 - level) / 2 and (1 + level) / 2 percentiles of the R resample means, in the metric's own
+unit. Means skip NaN (a value TAP-Vid leaves undefined); a resample that drew only NaN values
+has no mean and is left out of the percentiles. Bool values count as 0 / 1.
+
+Pass the SAME indices (one :func:`bootstrap_indices` call per set of samples) to every metric of
+those samples, and to every method evaluated on them: each resample then holds the same
+expressions for all of them, so the intervals are paired and a difference between two methods
+is not blurred by resampling them independently.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lang2motion.errors import ConfigError, DataError
+from lang2motion.evaluate.retrieval import checked_array
+
+DEFAULT_LEVEL = 0.95   # a 95% interval
+PERCENT = 100.0        # np.percentile takes percentages
+
+
+def bootstrap_indices(n: int, *, resamples: int, seed: int,
+                      ) -> np.ndarray:  # (R, n) int64, R = resamples
+    """Resampled sample indices, drawn from ``np.random.default_rng(seed)``."""
+    if n < 0:
+        raise ConfigError(f"bootstrap_indices: n must be >= 0, got {n}")
+    if resamples < 1:
+        raise ConfigError(f"bootstrap_indices: resamples must be >= 1, got {resamples}")
+    if n == 0:
+        return np.zeros((resamples, 0), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, n, size=(resamples, n), dtype=np.int64)
+
+
+def _finite_means(values: np.ndarray,  # (S,) float64
+                  indices: np.ndarray,  # (R, S) int
+                  ) -> np.ndarray:      # (R,) float64, NaN where a resample has no finite value
+    drawn = values[indices]
+    finite = np.isfinite(drawn)
+    counts = finite.sum(axis=1)
+    sums = np.where(finite, drawn, 0.0).sum(axis=1)
+    return np.divide(sums, counts, out=np.full(counts.shape, math.nan), where=counts > 0)
+
+
+def _checked(values: object, indices: object, level: float,
+             where: str) -> tuple[np.ndarray, np.ndarray]:
+    if not 0.0 < level < 1.0:
+        raise ConfigError(f"{where}: level must be in (0, 1), got {level}")
+    sizes: dict[str, int] = {}
+    values = checked_array(values, "S", name="values", where=where, sizes=sizes)
+    indices = checked_array(indices, "R S", name="indices", where=where, sizes=sizes,
+                            dtype=np.int64)
+    if indices.size and (indices.min() < 0 or indices.max() >= sizes["S"]):
+        raise DataError(f"{where}: indices must lie in [0, {sizes['S']}), got "
+                        f"[{indices.min()}, {indices.max()}]")
+    return values, indices
+
+
+def interval(values: np.ndarray,   # (S,) float or bool, NaN = undefined
+             indices: np.ndarray,  # (R, S) int from bootstrap_indices
+             *,
+             level: float = DEFAULT_LEVEL,
+             ) -> tuple[float, float]:
+    """(lo, hi) percentile interval of the NaN-skipping mean; (nan, nan) with no finite value."""
+    values, indices = _checked(values, indices, level, "interval")
+    means = _finite_means(values, indices)
+    means = means[np.isfinite(means)]
+    if means.size == 0:
+        return math.nan, math.nan
+    tail = (1.0 - level) / 2.0
+    lo, hi = np.percentile(means, [tail * PERCENT, (1.0 - tail) * PERCENT])
+    return float(lo), float(hi)
+
+
+def summarize(values: np.ndarray,   # (S,) float or bool, NaN = undefined
+              indices: np.ndarray,  # (R, S) int from bootstrap_indices
+              *,
+              level: float = DEFAULT_LEVEL,
+              ) -> dict[str, float | int]:
+    """{"value": NaN-skipping mean, "lo", "hi": :func:`interval`, "n": finite values}."""
+    values, indices = _checked(values, indices, level, "summarize")
+    finite = values[np.isfinite(values)]
+    lo, hi = interval(values, indices, level=level)
+    return {"value": float(finite.mean()) if finite.size else math.nan,
+            "lo": lo, "hi": hi, "n": int(finite.size)}

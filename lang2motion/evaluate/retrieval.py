@@ -1,0 +1,128 @@
+"""Text-to-trajectory retrieval: cosine similarity, the rank of each query's target, R@k.
+
+Legend: Q queries (expressions, samples), G gallery items (unique trajectories), S samples,
+U unique trajectories, D feature.
+
+- similarity: cosine in [-1, 1]; a zero vector has similarity 0 to everything (never NaN).
+- rank: 1 = the target is the most similar gallery item. Ties count against the target
+  (pessimistic): rank = 1 + the number of OTHER gallery items at least as similar as the target,
+  so a model that maps everything to one latent scores the worst rank, not the best.
+- R@k: the fraction of queries whose target has rank <= k (unitless, in [0, 1]); the per-query
+  hits are returned so the caller can bootstrap or slice them.
+- chance: the R@k of a uniformly random ranking, min(k, G) / G.
+
+:func:`checked_array` is the one shape check the evaluate modules share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from lang2motion.errors import ConfigError, DataError
+
+RECALL_KS = (1, 3, 5, 10)   # the R@k reported (Lang2Motion Table 1)
+
+
+def checked_array(value: object, dims: str, *, name: str, where: str,
+                  sizes: dict[str, int], dtype: type | None = np.float64) -> np.ndarray:
+    """``value`` as an array of shape ``dims``, or a :class:`DataError` naming ``name``.
+
+    ``dims`` is a space-separated shape such as ``"S T N 2"``: a number is a fixed size, any other
+    token a named size that must agree with every other argument of the same call, through
+    ``sizes`` (filled on first sight). ``dtype=None`` keeps the value's own dtype.
+    """
+    array = np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
+    expected = dims.split()
+    fits = array.ndim == len(expected)
+    if fits:
+        for token, size in zip(expected, array.shape, strict=True):
+            want = int(token) if token.isdigit() else sizes.get(token, size)
+            fits = fits and size == want
+    if not fits:
+        bound = ", ".join(str(sizes.get(token, token)) for token in expected)
+        raise DataError(f"{where}: {name} has shape {array.shape}, expected "
+                        f"({', '.join(expected)}) = ({bound})")
+    for token, size in zip(expected, array.shape, strict=True):
+        if not token.isdigit():
+            sizes.setdefault(token, size)
+    return array
+
+
+def unique_track_index(track_ids: Sequence[str],  # (S,) the track of every sample
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(firsts (U,), owner (S,)), both int64.
+
+    ``firsts[u]`` is the first sample of the u-th unique track id, in first-appearance order;
+    ``owner[s]`` is the index into ``firsts`` of sample s's track.
+    """
+    first: dict[str, int] = {}
+    firsts: list[int] = []
+    owner: list[int] = []
+    for sample, track in enumerate(track_ids):
+        if track not in first:
+            first[track] = len(firsts)
+            firsts.append(sample)
+        owner.append(first[track])
+    return np.array(firsts, dtype=np.int64), np.array(owner, dtype=np.int64)
+
+
+def unit_rows(vectors: np.ndarray,  # (Q, D)
+              ) -> np.ndarray:      # (Q, D) float64, each row of norm 1 or all zero
+    """Rows scaled to unit length; a zero row stays zero (so its cosines are 0, not NaN)."""
+    vectors = checked_array(vectors, "Q D", name="vectors", where="unit_rows", sizes={})
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0)
+
+
+def cosine_matrix(queries: np.ndarray,  # (Q, D)
+                  gallery: np.ndarray,  # (G, D)
+                  ) -> np.ndarray:      # (Q, G) float64
+    """Cosine similarity of every query with every gallery item (0 where either is zero)."""
+    sizes: dict[str, int] = {}
+    queries = checked_array(queries, "Q D", name="queries", where="cosine_matrix", sizes=sizes)
+    gallery = checked_array(gallery, "G D", name="gallery", where="cosine_matrix", sizes=sizes)
+    return unit_rows(queries) @ unit_rows(gallery).T
+
+
+def target_ranks(similarity: np.ndarray,  # (Q, G)
+                 target: np.ndarray,      # (Q,) int, gallery index of each query's target
+                 ) -> np.ndarray:         # (Q,) int64, 1 = best
+    """Rank of each query's target, ties counted against it (see the module doc)."""
+    sizes: dict[str, int] = {}
+    similarity = checked_array(similarity, "Q G", name="similarity", where="target_ranks",
+                               sizes=sizes)
+    target = checked_array(target, "Q", name="target", where="target_ranks", sizes=sizes,
+                           dtype=np.int64)
+    gallery = similarity.shape[1]
+    if target.size and (target.min() < 0 or target.max() >= gallery):
+        raise DataError(f"target_ranks: target indices must lie in [0, {gallery}), got "
+                        f"[{target.min()}, {target.max()}]")
+    if not np.isfinite(similarity).all():
+        raise DataError("target_ranks: similarity has NaN or infinite values; a rank against "
+                        "them is undefined")
+    rows = np.arange(similarity.shape[0])
+    at_least = similarity >= similarity[rows, target][:, None]
+    at_least[rows, target] = False
+    return 1 + at_least.sum(axis=1).astype(np.int64)
+
+
+def recall_hits(ranks: np.ndarray,  # (Q,) int, 1 = best
+                k: int,
+                ) -> np.ndarray:    # (Q,) bool
+    """Whether each query's target is among the top ``k`` (rank <= k)."""
+    if k < 1:
+        raise ConfigError(f"recall_hits: k must be >= 1, got {k}")
+    ranks = checked_array(ranks, "Q", name="ranks", where="recall_hits", sizes={},
+                          dtype=np.int64)
+    return ranks <= k
+
+
+def random_recall(k: int, gallery_size: int) -> float:
+    """Expected R@k of a uniformly random ranking of ``gallery_size`` items: min(k, G) / G."""
+    if k < 1:
+        raise ConfigError(f"random_recall: k must be >= 1, got {k}")
+    if gallery_size < 1:
+        raise DataError(f"random_recall: the gallery is empty (gallery_size={gallery_size})")
+    return min(k, gallery_size) / gallery_size
