@@ -1,0 +1,332 @@
+"""Where the initial grid's region comes from: a mask file, a box, or clicks through SAM.
+
+Pixel convention: integer (x, y) name pixel centres (OpenCV, CoTracker; SAM's prompt encoder
+shifts its inputs by half a pixel for the same reason), so pixel (x, y) spans x +- 0.5.
+
+Legend: H height, W width, K clicked points.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lang2motion.errors import ConfigError, DataError, DependencyError
+from lang2motion.images import read_mask
+
+SAM_CHECKPOINT_ENV = "LANG2MOTION_SAM_CHECKPOINT"
+SAM_CHECKPOINTS_URL = "https://github.com/facebookresearch/segment-anything#model-checkpoints"
+SAM_INSTALL = 'pip install -e ".[sam]"'
+POSITIVE_CLICK = 1            # SAM point label: foreground
+
+# Fixed by segment_anything's _build_sam: every SAM encoder sees a 1024 px image in 16 px
+# patches and runs windowed blocks on 14 x 14 windows. Relative position tables hold 2 * L - 1
+# rows for an attention span of L tokens: 127 rows for a global block, 27 for a windowed one.
+SAM_IMAGE_SIZE = 1024
+SAM_PATCH_SIZE = 16
+SAM_WINDOW_SIZE = 14
+_GRID = SAM_IMAGE_SIZE // SAM_PATCH_SIZE
+_GLOBAL_REL_POS = 2 * _GRID - 1
+_WINDOW_REL_POS = 2 * SAM_WINDOW_SIZE - 1
+_ENCODER = "image_encoder."
+_PATCH_WEIGHT = _ENCODER + "patch_embed.proj.weight"
+_POS_EMBED = _ENCODER + "pos_embed"
+_BLOCKS = _ENCODER + "blocks."
+# (embed dim, depth, heads, global blocks) of the released checkpoints, as in sam_model_registry.
+_RELEASED = {
+    (768, 12, 12, (2, 5, 8, 11)): "vit_b",
+    (1024, 24, 16, (5, 11, 17, 23)): "vit_l",
+    (1280, 32, 16, (7, 15, 23, 31)): "vit_h",
+}
+
+Box = tuple[float, float, float, float]      # x0, y0, x1, y1 in pixels, both ends inclusive
+Point = tuple[float, float]                  # x, y in pixels
+
+
+# -- parsing ------------------------------------------------------------------------------------
+def _parse_numbers(text: str, *, option: str, form: str, count: int) -> tuple[float, ...]:
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != count or not all(math.isfinite(v) for v in values):
+        raise ConfigError(f"{option}: expected {form} ({count} comma-separated pixel "
+                          f"coordinates), got {text!r}")
+    return values
+
+
+def parse_box(text: str) -> Box:
+    """'x0,y0,x1,y1' (pixels) -> (x0, y0, x1, y1); ConfigError naming --box otherwise."""
+    x0, y0, x1, y1 = _parse_numbers(text, option="--box", form="x0,y0,x1,y1", count=4)
+    return x0, y0, x1, y1
+
+
+def parse_point(text: str) -> Point:
+    """'x,y' (pixels) -> (x, y); ConfigError naming --point otherwise."""
+    x, y = _parse_numbers(text, option="--point", form="x,y", count=2)
+    return x, y
+
+
+def _fmt(values: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in values) + ")"
+
+
+# -- boxes and points ---------------------------------------------------------------------------
+def _box_pixels(box: Sequence[float], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Inclusive pixel index range (c0, r0, c1, r1) of ``box`` clipped to an (H, W) image."""
+    height, width = size
+    if len(box) != 4:
+        raise ConfigError(f"box {tuple(box)}: expected (x0, y0, x1, y1)")
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        raise ConfigError(f"box {_fmt(box)}: coordinates must be finite")
+    if x1 <= x0 or y1 <= y0:
+        raise ConfigError(f"box {_fmt(box)} is empty or inverted (need x0 < x1 and y0 < y1)")
+    c0, r0 = max(math.ceil(x0), 0), max(math.ceil(y0), 0)
+    c1, r1 = min(math.floor(x1), width - 1), min(math.floor(y1), height - 1)
+    if c0 > c1 or r0 > r1:
+        raise ConfigError(f"box {_fmt(box)} covers no pixel centre of the {width}x{height} "
+                          f"(WxH) image (pixel (x, y) is centred on integer x, y)")
+    return c0, r0, c1, r1
+
+
+def box_mask(box: Sequence[float], size: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: the pixels whose centres lie in ``box`` (x0, y0, x1, y1), edges included.
+
+    Pixel (x, y) is centred on integer x, y, so the box (2, 1, 4, 3) covers columns 2..4 and
+    rows 1..3 (3 x 3 pixels) and (2.5, 1, 4, 3) columns 3..4. A box reaching past the image is
+    clipped; ConfigError for an empty or inverted box or one that covers no pixel of the image.
+    """
+    c0, r0, c1, r1 = _box_pixels(box, size)
+    mask = np.zeros(size, dtype=bool)
+    mask[r0:r1 + 1, c0:c1 + 1] = True
+    return mask
+
+
+def _check_points(points: Sequence[Sequence[float]], size: tuple[int, int]) -> np.ndarray:
+    """(K, 2) float64 of ``points``; ConfigError for a point that lies on no pixel."""
+    height, width = size
+    coords = np.asarray(points, dtype=np.float64)
+    if coords.ndim != 2 or coords.shape[1] != 2 or len(coords) == 0:
+        raise ConfigError(f"points {points!r}: expected a non-empty list of (x, y)")
+    for x, y in coords:
+        # pixel (x, y) spans x +- 0.5: the image covers [-0.5, W - 0.5) x [-0.5, H - 0.5)
+        if not (-0.5 <= x < width - 0.5 and -0.5 <= y < height - 0.5):
+            raise ConfigError(f"--point {x:g},{y:g} lies outside the {width}x{height} (WxH) "
+                              f"image")
+    return coords
+
+
+# -- SAM ----------------------------------------------------------------------------------------
+def _import_sam() -> tuple[Any, Any]:
+    """(segment_anything.build_sam module, SamPredictor class) or DependencyError."""
+    try:
+        predictor = importlib.import_module("segment_anything.predictor")
+        # the package's `build_sam` attribute is a function: import the module by its path
+        build = importlib.import_module("segment_anything.build_sam")
+    except (ImportError, RuntimeError) as exc:    # torchvision raises RuntimeError when broken
+        raise DependencyError(f"segment-anything is not installed or cannot be imported "
+                              f"({exc}); install it with: {SAM_INSTALL}") from exc
+    return build, predictor.SamPredictor
+
+
+def _checkpoint_help() -> str:
+    return (f"SAM checkpoints come from {SAM_CHECKPOINTS_URL} (vit_b: sam_vit_b_01ec64.pth, "
+            f"375 MB); give the file with --sam-checkpoint or ${SAM_CHECKPOINT_ENV}")
+
+
+def _infer_architecture(state: dict[str, Any], path: Path) -> tuple[int, int, int, tuple[int, ...]]:
+    """(embed dim, depth, heads, global block indices) of a SAM image encoder's state dict."""
+    def unsupported(why: str) -> DependencyError:
+        return DependencyError(f"{path}: not a SAM checkpoint this package can build ({why}). "
+                               + _checkpoint_help())
+
+    if _PATCH_WEIGHT not in state:
+        raise unsupported(f"no {_PATCH_WEIGHT}")
+    embed_dim, _channels, patch, _ = tuple(state[_PATCH_WEIGHT].shape)
+    pos = state.get(_POS_EMBED)
+    if patch != SAM_PATCH_SIZE or pos is None or tuple(pos.shape[1:3]) != (_GRID, _GRID):
+        raise unsupported(f"patch size {patch} and position grid "
+                          f"{None if pos is None else tuple(pos.shape[1:3])}, expected "
+                          f"{SAM_PATCH_SIZE} and {(_GRID, _GRID)}")
+    blocks = {int(k[len(_BLOCKS):].split(".", 1)[0]) for k in state if k.startswith(_BLOCKS)}
+    depth = len(blocks)
+    if depth == 0 or blocks != set(range(depth)):
+        raise unsupported(f"encoder blocks {sorted(blocks)} are not numbered 0..depth-1")
+    head_dim = None
+    global_blocks = []
+    for i in range(depth):
+        key = f"{_BLOCKS}{i}.attn.rel_pos_h"
+        if key not in state:
+            raise unsupported(f"no {key} (SAM encoders use relative positions)")
+        span, dim = tuple(state[key].shape)
+        if head_dim is not None and dim != head_dim:
+            raise unsupported(f"block {i} has head dim {dim}, block 0 {head_dim}")
+        head_dim = dim
+        if span == _GLOBAL_REL_POS:
+            global_blocks.append(i)
+        elif span != _WINDOW_REL_POS:
+            raise unsupported(f"{key} has {span} rows, expected {_GLOBAL_REL_POS} (global) or "
+                              f"{_WINDOW_REL_POS} (windowed)")
+    if not head_dim or embed_dim % head_dim:
+        raise unsupported(f"embed dim {embed_dim} is not a multiple of head dim {head_dim}")
+    return embed_dim, depth, embed_dim // head_dim, tuple(global_blocks)
+
+
+class SamSegmenter:
+    """segment_anything's SamPredictor with the image embedding cached per image.
+
+    Several prompts on one image run the (costly: ~20 s for vit_b on a CPU) image encoder once.
+    """
+
+    def __init__(self, model: Any, *, name: str) -> None:
+        _, predictor_cls = _import_sam()
+        self.name = name
+        self.predictor = predictor_cls(model)
+        self._image_key: tuple[tuple[int, ...], int] | None = None
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike[str], *,
+                        device: str = "cpu") -> SamSegmenter:
+        """Build SAM with the architecture read from the checkpoint's state dict.
+
+        Embed dim from the patch embedding, depth from the block count, head dim from the
+        relative position tables' width, global blocks from their length (127 rows global, 27
+        windowed): vit_b/l/h and smaller variants all load. Weights load with weights_only=True.
+        """
+        build, _ = _import_sam()
+        import torch
+
+        path = Path(path)
+        if not path.is_file():
+            raise DependencyError(f"{path}: SAM checkpoint not found. " + _checkpoint_help())
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:    # zip, pickle and I/O errors all mean the same to the user
+            raise DependencyError(f"{path}: unreadable SAM checkpoint ({exc}). "
+                                  + _checkpoint_help()) from exc
+        if not isinstance(state, dict):
+            raise DependencyError(f"{path}: expected a SAM state dict, found "
+                                  f"{type(state).__name__}. " + _checkpoint_help())
+        embed_dim, depth, heads, global_blocks = _infer_architecture(state, path)
+        model = build._build_sam(encoder_embed_dim=embed_dim, encoder_depth=depth,
+                                 encoder_num_heads=heads,
+                                 encoder_global_attn_indexes=list(global_blocks),
+                                 checkpoint=None)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:
+            raise DependencyError(f"{path}: SAM weights do not fit the inferred architecture "
+                                  f"({exc})") from exc
+        model.to(device).eval()
+        name = _RELEASED.get((embed_dim, depth, heads, global_blocks),
+                             f"custom (embed {embed_dim}, depth {depth}, heads {heads}, "
+                             f"global {list(global_blocks)})")
+        return cls(model, name=name)
+
+    def segment(self, image: np.ndarray, *,   # (H, W, 3) uint8 RGB
+                box: Sequence[float] | None = None,
+                points: Sequence[Sequence[float]] | None = None) -> np.ndarray:
+        """(H, W) bool: SAM's best-scoring of its three masks for a box and/or positive clicks."""
+        has_points = points is not None and len(points) > 0
+        if box is None and not has_points:
+            raise ConfigError("SAM needs a box or at least one point")
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise DataError(f"SAM expects an (H, W, 3) uint8 RGB image, got shape {image.shape} "
+                            f"and dtype {image.dtype}")
+        key = (image.shape, hash(image.tobytes()))   # ~1 ms; set_image takes seconds
+        if key != self._image_key:
+            self.predictor.set_image(image, image_format="RGB")
+            self._image_key = key
+        coords = labels = None
+        if has_points:
+            coords = np.asarray(points, dtype=np.float32).reshape(-1, 2)
+            labels = np.full(len(coords), POSITIVE_CLICK, dtype=np.int64)
+        box_xyxy = None if box is None else np.asarray(box, dtype=np.float32)
+        masks, scores, _ = self.predictor.predict(point_coords=coords, point_labels=labels,
+                                                  box=box_xyxy, multimask_output=True)
+        return np.asarray(masks[int(np.argmax(scores))], dtype=bool)
+
+
+@functools.lru_cache(maxsize=1)
+def _cached_segmenter(path: str, mtime_ns: int, device: str) -> SamSegmenter:
+    return SamSegmenter.from_checkpoint(path, device=device)
+
+
+def _load_segmenter(path: str, device: str) -> SamSegmenter:
+    """The last segmenter built, reused while the checkpoint file and device stay the same."""
+    resolved = Path(path).expanduser().resolve()
+    if not resolved.is_file():
+        raise DependencyError(f"{path}: SAM checkpoint not found. " + _checkpoint_help())
+    return _cached_segmenter(str(resolved), resolved.stat().st_mtime_ns, device)
+
+
+# -- the one entry point ------------------------------------------------------------------------
+def resolve_region(*, size: tuple[int, int] | None,
+                   image: np.ndarray | None,          # (H, W, 3) uint8 RGB first frame
+                   mask_path: str | None,
+                   box: Sequence[float] | None,
+                   points: Sequence[Sequence[float]] | None,
+                   sam_checkpoint: str | None,
+                   device: str) -> tuple[np.ndarray, str]:
+    """(mask (H, W) bool, how it was made) from exactly one of a mask file, a box or points.
+
+    size: (H, W) of the frame when no image is given (the image's own size wins; both given
+    must agree); None with a mask file lets the file define it. sam_checkpoint: None reads
+    $LANG2MOTION_SAM_CHECKPOINT. With a checkpoint and an image, a box or points go through SAM;
+    without, a box becomes its rectangle (:func:`box_mask`) and points are refused.
+    """
+    given = [name for name, value in (("--mask", mask_path), ("--box", box), ("--point", points))
+             if value is not None and (name != "--point" or len(value) > 0)]
+    if len(given) != 1:
+        raise ConfigError(f"give exactly one of --mask, --box, --point to place the grid "
+                          f"(got {', '.join(given) if given else 'none'})")
+    if image is not None:
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise DataError(f"expected an (H, W, 3) RGB image, got shape {image.shape}")
+        image_size = (int(image.shape[0]), int(image.shape[1]))
+        if size is not None and tuple(size) != image_size:
+            raise ConfigError(f"size {tuple(size)} differs from the image's (H, W) {image_size}")
+        size = image_size
+    if mask_path is not None:
+        return read_mask(mask_path, size=size), f"mask file {mask_path}"
+    if size is None:
+        raise ConfigError(f"{given[0]} needs the frame size: give the first frame (--image)")
+    size = (int(size[0]), int(size[1]))
+    checkpoint = sam_checkpoint or os.environ.get(SAM_CHECKPOINT_ENV) or None
+    sam_box = sam_points = None
+    if box is not None:
+        _box_pixels(box, size)                      # refuse empty, inverted or outside boxes
+        if checkpoint is None or image is None:
+            why = "no SAM checkpoint" if checkpoint is None else "no image for SAM"
+            return box_mask(box, size), f"rectangle from box {_fmt(box)} ({why})"
+        height, width = size
+        x0, y0, x1, y1 = (float(v) for v in box)    # clipped to the pixel centres, as box_mask
+        sam_box = (max(x0, 0.0), max(y0, 0.0), min(x1, width - 1.0), min(y1, height - 1.0))
+        described = f"box {_fmt(box)}"
+    else:
+        sam_points = _check_points(points, size)
+        if checkpoint is None or image is None:
+            missing = ("no SAM checkpoint: install the [sam] extra "
+                       f"({SAM_INSTALL}) and give --sam-checkpoint or ${SAM_CHECKPOINT_ENV}"
+                       if checkpoint is None else "no image: SAM needs the first frame (--image)")
+            raise ConfigError(f"--point needs SAM to turn clicks into a mask ({missing}); "
+                              f"or give --box or --mask instead")
+        described = "points " + ", ".join(_fmt(p) for p in sam_points)
+    segmenter = _load_segmenter(checkpoint, device)
+    mask = segmenter.segment(image, box=sam_box, points=sam_points)
+    if not mask.any():
+        raise DataError(f"SAM {segmenter.name} returned an empty mask for {described}; "
+                        f"try a box around the object (--box x0,y0,x1,y1)")
+    return mask, f"SAM {segmenter.name} from {described}"
+
