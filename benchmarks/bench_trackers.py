@@ -29,8 +29,9 @@ import torch
 from tqdm import tqdm
 
 from lang2motion.config import GridConfig
-from lang2motion.data.mevis import MevisSplit
-from lang2motion.data.synth import SynthGroundTruth, generate_synthetic
+from lang2motion.data.mevis.reader import MevisSplit
+from lang2motion.data.synth.generate import generate_synthetic
+from lang2motion.data.synth.truth import SynthGroundTruth
 from lang2motion.errors import DataError, DependencyError
 from lang2motion.io import write_json_atomic, write_text_atomic
 from lang2motion.tracking.base import Tracker

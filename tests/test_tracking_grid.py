@@ -69,7 +69,7 @@ def test_points_lie_inside_the_mask_and_are_distinct(seed):
     xs, ys = grid[:, 0].astype(int), grid[:, 1].astype(int)
     np.testing.assert_array_equal(grid, np.round(grid))
     assert mask[ys, xs].all()
-    assert len({(x, y) for x, y in zip(xs, ys)}) == 36
+    assert len({(x, y) for x, y in zip(xs, ys, strict=True)}) == 36
     np.testing.assert_array_equal(grid, place_grid(mask, size=6, erode_iterations=3, margin=0.1))
 
 

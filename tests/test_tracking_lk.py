@@ -6,7 +6,7 @@ import pytest
 
 from lang2motion.config import TrackConfig
 from lang2motion.errors import DataError
-from lang2motion.tracking.base import make_tracker
+from lang2motion.tracking.backends import make_tracker
 from lang2motion.tracking.lk import LKTracker
 
 HEIGHT, WIDTH, FRAMES = 80, 112, 8

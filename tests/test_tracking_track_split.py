@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 
 from lang2motion.config import GridConfig
-from lang2motion.data.mevis import Expression, MevisSplit, VideoRecord, write_split
+from lang2motion.data.mevis.layout import Expression, VideoRecord
+from lang2motion.data.mevis.reader import MevisSplit
+from lang2motion.data.mevis.writer import write_split
 from lang2motion.data.samples import list_samples
-from lang2motion.data.synth import generate_synthetic
+from lang2motion.data.synth.generate import generate_synthetic
 from lang2motion.errors import DataError
 from lang2motion.geometry import denormalise
 from lang2motion.tracking.lk import LKTracker

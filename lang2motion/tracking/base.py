@@ -1,4 +1,4 @@
-"""The point-tracker interface shared by every backend, and the factory that picks one.
+"""The point-tracker interface shared by every backend (the factory lives in backends.py).
 
 Legend: T frames, N points, H height, W width. Coordinates are pixel (x, y) of the input frames,
 pixel centres at integer coordinates.
@@ -14,8 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from lang2motion.config import TrackConfig
-from lang2motion.errors import ConfigError, DataError
+from lang2motion.errors import DataError
 
 
 class Tracker(Protocol):
@@ -56,6 +55,22 @@ def check_inputs(frames: np.ndarray, queries: np.ndarray) -> np.ndarray:
     return t_int
 
 
+def start_tracking(
+    frames: np.ndarray,   # (T, H, W, 3) uint8 RGB
+    queries: np.ndarray,  # (N, 3) (t, x, y)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The preamble of every ``Tracker.track``: validate the inputs, allocate the outputs.
+
+    Returns t_query (N,) int64 (each point's query frame), tracks (T, N, 2) float32 zeros and
+    visible (T, N) bool False. With N == 0 these are already the answer.
+    """
+    t_query = check_inputs(frames, queries)
+    num_frames, num_points = frames.shape[0], queries.shape[0]
+    tracks = np.zeros((num_frames, num_points, 2), dtype=np.float32)
+    visible = np.zeros((num_frames, num_points), dtype=bool)
+    return t_query, tracks, visible
+
+
 def hold_before_query(tracks: np.ndarray, visible: np.ndarray, queries: np.ndarray) -> None:
     """Apply the contract in place: before and at its query frame a point sits at its query.
 
@@ -71,16 +86,3 @@ def hold_before_query(tracks: np.ndarray, visible: np.ndarray, queries: np.ndarr
     visible[before] = False
     visible[at] = True
 
-
-def make_tracker(cfg: TrackConfig) -> Tracker:
-    """The backend named by ``cfg.backend`` (lk | cotracker3), built from the track params."""
-    cfg.validate()
-    if cfg.backend == "lk":
-        from lang2motion.tracking.lk import LKTracker
-
-        return LKTracker()
-    if cfg.backend == "cotracker3":
-        from lang2motion.tracking.cotracker import CoTracker3Tracker
-
-        return CoTracker3Tracker(checkpoint=cfg.checkpoint, device=cfg.device)
-    raise ConfigError(f"track.backend: unknown tracker {cfg.backend!r}")

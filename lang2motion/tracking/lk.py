@@ -20,7 +20,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from lang2motion.tracking.base import check_inputs, hold_before_query
+from lang2motion.tracking.base import hold_before_query, start_tracking
 
 # Window and levels measured with benchmarks/bench_trackers.py: 21 px / 3 levels gave the best
 # < delta_avg on BADJA (real 480p footage) among 15/21/31/41 px and 3/4 levels; the synthetic set
@@ -54,7 +54,7 @@ class LKTracker:
 
     def _flow(self, src: np.ndarray, dst: np.ndarray,
               points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """LK from gray ``src`` to ``dst`` (H, W). points (K, 2) -> (K, 2) float32, status (K,) bool."""
+        """LK from gray ``src`` to ``dst`` (H, W): points (K, 2) -> (K, 2) float32, ok (K,) bool."""
         moved, status, _ = cv2.calcOpticalFlowPyrLK(
             src, dst, points.reshape(-1, 1, 2), None, winSize=self.win_size,
             maxLevel=self.max_level, criteria=self.criteria)
@@ -67,13 +67,10 @@ class LKTracker:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Returns tracks (T, N, 2) float32 pixels and visible (T, N) bool."""
         queries = np.asarray(queries, dtype=np.float32)
-        t_query = check_inputs(frames, queries)
-        num_frames, height, width = frames.shape[:3]
-        num_points = queries.shape[0]
-        tracks = np.zeros((num_frames, num_points, 2), dtype=np.float32)
-        visible = np.zeros((num_frames, num_points), dtype=bool)
-        if num_points == 0:
+        t_query, tracks, visible = start_tracking(frames, queries)
+        if t_query.size == 0:
             return tracks, visible
+        num_frames, height, width = frames.shape[:3]
 
         position = queries[:, 1:].copy()   # (N, 2) current estimate of every started point
         first = int(t_query.min())

@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lang2motion.config import GridConfig
-from lang2motion.data.mevis import MevisSplit
+from lang2motion.data.mevis.reader import MevisSplit
 from lang2motion.data.samples import Sample, SampleIndex
 from lang2motion.errors import DataError
 from lang2motion.geometry import normalise
