@@ -7,15 +7,19 @@ PIP       := $(BIN)/python -m pip
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: demo test install install-dev lint bench clean-data
+.PHONY: demo test test-fast install install-dev lint deps bench clean-data
 
 demo: install ## run the whole pipeline (dvc repro) on the embedded synthetic data set
 	@git rev-parse HEAD >/dev/null 2>&1 || { echo "make demo needs a git repository with at least one commit (DVC requires it)"; exit 1; }
 	$(BIN)/dvc repro
 	@echo "Done. Outputs: data/ (tracks, overlays, features), models/, reports/."
 
-test: install-dev ## run the test suite
+test: install-dev ## lint, then every test (unit tests and the end-to-end DVC runs)
+	$(BIN)/ruff check lang2motion pipeline benchmarks tests
 	$(BIN)/python -m pytest -q
+
+test-fast: install-dev ## every test but the end-to-end DVC runs (marked slow): under a minute
+	$(BIN)/python -m pytest -q -m "not slow"
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -32,11 +36,15 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) install -q -c constraints.txt -e ".[dev]"
 	@touch $(VENV)/.installed $@
 
-lint: install-dev
+lint: install-dev ## ruff: pycodestyle, pyflakes, import order, bugbear, pyupgrade
 	$(BIN)/ruff check lang2motion pipeline benchmarks tests
+
+deps: install ## rewrite dvc.yaml's code dependencies from what each stage script imports
+	$(BIN)/python -m lang2motion.codedeps --update dvc.yaml
 
 bench: install ## speed benchmarks; figures land in reports/
 	$(BIN)/python benchmarks/run_all.py
 
-clean-data: ## remove generated data, models and reports (DVC cache stays)
-	rm -rf data models dvclive reports/*.json reports/*.md reports/*.png
+clean-data: ## remove generated data and models, and untracked files under reports/ and dvclive/
+	rm -rf data models generated
+	git clean -fdxq -- reports dvclive   # files git tracks (the committed baseline) stay

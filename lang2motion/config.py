@@ -50,6 +50,11 @@ class DataConfig:
     def splits(self) -> tuple[str, str]:
         return (self.train_split, self.valid_split)
 
+    @property
+    def max_videos(self) -> int:
+        """Videos per split to use (0 = all): data.mevis.max_videos applies to MeViS only."""
+        return self.mevis.max_videos if self.source == "mevis" else 0
+
     def validate(self) -> None:
         if self.source not in ("synth", "mevis"):
             raise ConfigError(f"data.source must be 'synth' or 'mevis', got {self.source!r}")

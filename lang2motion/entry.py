@@ -5,15 +5,14 @@ A project error (:class:`Lang2MotionError`: bad input, bad parameter, missing de
 on the command line or ``LANG2MOTION_DEBUG=1`` in the environment adds the traceback. Anything
 else is a bug and keeps its traceback. Ctrl-C exits with 130 and one line.
 
-Usage in a script::
+Usage in a stage script (see ``pipeline/``)::
 
     def main(argv: list[str] | None = None) -> None:
-        parser = argparse.ArgumentParser(...)
-        add_debug_flag(parser)
-        ...
+        args, params = parse_stage_args(__doc__, argv, sections=("data",), paths=PATHS)
+        report(prepare.run(**params, out_dir=args.out, summary_path=args.summary), ...)
 
     if __name__ == "__main__":
-        sys.exit(run("train", main))
+        sys.exit(run("prepare", main))
 """
 
 from __future__ import annotations
@@ -24,8 +23,11 @@ import os
 import sys
 import textwrap
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
+from lang2motion.config import load_params
 from lang2motion.errors import Lang2MotionError
 
 DEBUG_FLAG = "--debug"
@@ -75,3 +77,31 @@ def run(prog: str, main: Callable[[list[str] | None], int | None],
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     return int(status or 0)
+
+
+def parse_stage_args(doc: str, argv: list[str] | None, *, sections: Sequence[str],
+                     paths: Mapping[str, tuple[str, str]]
+                     ) -> tuple[argparse.Namespace, dict[str, Any]]:
+    """The arguments every stage script takes, and its parameter sections, loaded and checked.
+
+    ``paths`` maps an option name to (default, help): ``{"out": ("data/raw", "...")}`` gives
+    ``--out`` with a Path value. ``sections`` are the params.yaml sections the stage declares in
+    dvc.yaml; they are validated before any work starts.
+    """
+    parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0],
+                                     epilog="The stage's body: see the module named in the "
+                                            "description above, under lang2motion/stages/.")
+    parser.add_argument("--params", default="params.yaml", help="parameter file (params.yaml)")
+    for name, (default, text) in paths.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=Path, default=default,
+                            help=f"{text} (default: {default})")
+    add_debug_flag(parser)
+    args = parser.parse_args(argv)
+    setup_logging()
+    return args, load_params(args.params, *sections)
+
+
+def report(lines: Sequence[str]) -> None:
+    """Print a stage's summary lines on stdout."""
+    for line in lines:
+        print(line)

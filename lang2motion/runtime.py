@@ -65,7 +65,8 @@ def autocast(device: torch.device, dtype: torch.dtype = torch.bfloat16
 
 
 def to_device(arrays: Mapping[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
-    """float32 tensors on ``device``; copies only what torch cannot share (read-only, other dtype)."""
+    """float32 tensors on ``device``; copies only what torch cannot share (read-only, other
+    dtypes)."""
     return {k: torch.from_numpy(np.require(v, np.float32, ["C", "W"])).to(device)
             for k, v in arrays.items()}
 

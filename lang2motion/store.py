@@ -115,6 +115,11 @@ TRACKS_SCHEMA = pa.schema([
 ])
 
 
+def tracks_path(tracks_dir: str | Path, split: str) -> Path:
+    """Where the tracks table of ``split`` lives under the track stage's output folder."""
+    return Path(tracks_dir) / f"{split}.parquet"
+
+
 def write_tracks(path: str | Path, rows: list[TrackRow], *, frames: int, points: int) -> None:
     """Write the tracks table atomically. Every row must have tracks (frames, points, 2)."""
     for row in rows:

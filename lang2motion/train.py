@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lang2motion.codedeps import files_signature, module_files
 from lang2motion.config import LossConfig, ModelParams, TrainConfig, as_dict
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.evaluate.inline import inline_metrics
@@ -130,19 +131,11 @@ def git_revision() -> str:
     return out.stdout.strip() or "unknown"
 
 
-# The source that defines what training computes: a resumed state made by other code is stale.
-CODE_FILES = ("model/*.py", "train.py", "evaluate/inline.py")
-
-
 def code_signature() -> str:
-    """sha256 over the model, loss and training source files."""
-    root = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for pattern in CODE_FILES:
-        for path in sorted(root.glob(pattern)):
-            digest.update(path.relative_to(root).as_posix().encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
+    """sha256 over the source that defines what training computes: this module and every package
+    file it imports (the same walker that derives dvc.yaml's code dependencies). A resumable
+    state saved by other code is stale."""
+    return files_signature(module_files(__name__))
 
 
 def data_signature(data: FeatureTensors) -> dict[str, Any]:

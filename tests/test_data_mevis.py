@@ -11,19 +11,13 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from lang2motion.data.mevis import (
-    REASON_NO_OBJECT,
-    Expression,
-    MevisSplit,
-    VideoRecord,
-    decode_rle,
-    encode_rle,
-    import_clip,
-    maskindex,
-    rle_counts,
-    scan_top_level_offsets,
-    write_split,
-)
+from lang2motion.data.mevis import maskindex
+from lang2motion.data.mevis.convert import import_clip
+from lang2motion.data.mevis.layout import REASON_NO_OBJECT, Expression, VideoRecord
+from lang2motion.data.mevis.maskindex import scan_top_level_offsets
+from lang2motion.data.mevis.reader import MevisSplit
+from lang2motion.data.mevis.rle import decode_rle, encode_rle, rle_counts
+from lang2motion.data.mevis.writer import write_split
 from lang2motion.errors import DataError
 
 H, W, T = 24, 32, 4

@@ -8,14 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lang2motion.data.mevis import (
-    REASON_NO_OBJECT,
-    Expression,
-    MevisSplit,
-    VideoRecord,
-    encode_rle,
-    write_split,
-)
+from lang2motion.data.mevis.layout import REASON_NO_OBJECT, Expression, VideoRecord
+from lang2motion.data.mevis.reader import MevisSplit
+from lang2motion.data.mevis.rle import encode_rle
+from lang2motion.data.mevis.writer import write_split
 from lang2motion.data.samples import (
     REASON_NEVER_VISIBLE,
     REASON_TOO_SHORT,

@@ -10,18 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lang2motion.data.mevis import MevisSplit
-from lang2motion.data.synth import (
-    MOTION_KINDS,
-    SIDECAR_NAME,
-    SPEEDS,
-    TEMPLATES,
-    SynthGroundTruth,
-    generate_synthetic,
-    motion_for,
-    sprite_support,
-    video_id_for,
-)
+from lang2motion.data.mevis.reader import MevisSplit
+from lang2motion.data.synth.captions import TEMPLATES
+from lang2motion.data.synth.generate import generate_synthetic, video_id_for
+from lang2motion.data.synth.motion import MOTION_KINDS, SPEEDS, motion_for
+from lang2motion.data.synth.sprites import sprite_support
+from lang2motion.data.synth.truth import SIDECAR_NAME, SynthGroundTruth
 from lang2motion.errors import DataError
 
 SPLITS = {"train": 5, "valid_u": 3}

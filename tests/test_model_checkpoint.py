@@ -83,7 +83,7 @@ def test_train_state_round_trip(tmp_path: Path) -> None:
     meta, rng_back = load_train_state(tmp_path, model=fresh, optimizer=fresh_optim)
     assert meta["epoch"] == 3 and meta["signature"] == {"a": 1}
     assert torch.equal(rng_back["torch"], rng["torch"])
-    for a, b in zip(model.parameters(), fresh.parameters()):
+    for a, b in zip(model.parameters(), fresh.parameters(), strict=True):
         assert torch.equal(a, b)
     ref, got = optim.state_dict(), fresh_optim.state_dict()
     assert ref["param_groups"] == got["param_groups"]

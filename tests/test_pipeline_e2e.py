@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.slow   # `make test-fast` leaves these out
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = {
     "data": {"frames": 8, "window_stride": 4, "max_windows": 1,

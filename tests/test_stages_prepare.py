@@ -11,11 +11,13 @@ import pytest
 import yaml
 
 from lang2motion.config import DataConfig, MevisConfig, SynthConfig
-from lang2motion.data import prepare as prepare_module
-from lang2motion.data.mevis import Expression, MevisSplit, VideoRecord, write_split
-from lang2motion.data.prepare import prepare_data
+from lang2motion.data.mevis.layout import Expression, VideoRecord
+from lang2motion.data.mevis.reader import MevisSplit
+from lang2motion.data.mevis.writer import write_split
 from lang2motion.data.samples import REASON_NO_OBJECT, REASON_TOO_SHORT
 from lang2motion.data.splits import MANIFEST_NAME, resolve_split
+from lang2motion.stages import prepare as prepare_module
+from lang2motion.stages.prepare import run as prepare_data
 
 REPO = Path(__file__).resolve().parents[1]
 SYNTH = SynthConfig(seed=1, train_videos=2, valid_videos=2, video_frames=10, height=64,
@@ -30,7 +32,7 @@ def _cfg(**kw) -> DataConfig:
 
 def test_prepare_synthetic(tmp_path: Path) -> None:
     out, summary_path = tmp_path / "raw", tmp_path / "reports" / "prepare_summary.json"
-    summary = prepare_data(_cfg(), out, summary_path=summary_path)
+    summary = prepare_data(data=_cfg(), out_dir=out, summary_path=summary_path)
     assert json.loads(summary_path.read_text()) == summary
     assert sorted(p.name for p in out.iterdir()) == ["train", "valid_u"]
     for split in ("train", "valid_u"):
@@ -46,13 +48,13 @@ def test_prepare_synthetic(tmp_path: Path) -> None:
 
 def test_rerun_replaces_stale_splits_and_cleans_leftovers(tmp_path: Path) -> None:
     out = tmp_path / "raw"
-    prepare_data(_cfg(), out)
+    prepare_data(data=_cfg(), out_dir=out)
     (out / "train" / "stale.txt").write_text("old")
-    (out / ".prepare-interrupted").mkdir()
+    (tmp_path / ".staging-raw.interrupted").mkdir()   # left by a killed run
     first = (out / "train" / "meta_expressions.json").read_bytes()
-    prepare_data(_cfg(), out)
+    prepare_data(data=_cfg(), out_dir=out)
     assert not (out / "train" / "stale.txt").exists()
-    assert not (out / ".prepare-interrupted").exists()
+    assert not (tmp_path / ".staging-raw.interrupted").exists()
     assert (out / "train" / "meta_expressions.json").read_bytes() == first
 
 
@@ -60,7 +62,7 @@ def test_interrupted_generation_leaves_the_old_split_whole(tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:
     out = tmp_path / "raw"
-    prepare_data(_cfg(), out)
+    prepare_data(data=_cfg(), out_dir=out)
     before = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
 
     def broken(root: Path, **kwargs):
@@ -70,7 +72,7 @@ def test_interrupted_generation_leaves_the_old_split_whole(tmp_path: Path,
 
     monkeypatch.setattr(prepare_module, "generate_synthetic", broken)
     with pytest.raises(KeyboardInterrupt):
-        prepare_data(_cfg(), out)
+        prepare_data(data=_cfg(), out_dir=out)
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before
 
 
@@ -92,7 +94,7 @@ def test_prepare_mevis_writes_manifests(tmp_path: Path) -> None:
     root, out = tmp_path / "mevis", tmp_path / "raw"
     _mevis_root(root)
     cfg = _cfg(source="mevis", mevis=MevisConfig(root=str(root), download=False, max_videos=2))
-    summary = prepare_data(cfg, out)
+    summary = prepare_data(data=cfg, out_dir=out)
     for split in ("train", "valid_u"):
         manifest = json.loads((out / split / MANIFEST_NAME).read_text())
         assert manifest == {"source": "mevis", "root": str(root.resolve()), "split": split}
@@ -109,7 +111,7 @@ def test_prepare_mevis_writes_manifests(tmp_path: Path) -> None:
 def test_prepare_mevis_missing_data_is_a_dependency_error(tmp_path: Path) -> None:
     cfg = _cfg(source="mevis", mevis=MevisConfig(root=str(tmp_path / "nowhere")))
     with pytest.raises(ImportError, match="FudanCVL/MeViSv2"):
-        prepare_data(cfg, tmp_path / "raw")
+        prepare_data(data=cfg, out_dir=tmp_path / "raw")
 
 
 def test_resolve_unprepared_split(tmp_path: Path) -> None:

@@ -69,4 +69,4 @@ def generate(texts: list[str], *, model: torch.nn.Module, clip, grid_px: np.ndar
     with torch.inference_mode():
         tracks = model.generate(text_emb.to(device), grid.to(device)).float().cpu().numpy()
     return [Generated(text=t, tracks=tr, width=width, height=height)
-            for t, tr in zip(texts, tracks)]
+            for t, tr in zip(texts, tracks, strict=True)]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from lang2motion.data.mevis import FRAMES_DIR, MASK_DICT_NAME, META_NAMES
+from lang2motion.data.mevis.layout import FRAMES_DIR, MASK_DICT_NAME, META_NAMES
 from lang2motion.errors import DataError, DependencyError
 
 HF_REPO_ID = "FudanCVL/MeViSv2"

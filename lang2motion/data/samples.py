@@ -16,7 +16,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from lang2motion.data.mevis import REASON_NO_OBJECT, MevisSplit
+from lang2motion.data.mevis.layout import REASON_NO_OBJECT
+from lang2motion.data.mevis.reader import MevisSplit
 from lang2motion.errors import DataError
 
 REASON_TOO_SHORT = "video shorter than T"

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lang2motion.data.mevis import MevisSplit
+from lang2motion.data.mevis.reader import MevisSplit
 from lang2motion.errors import DataError
 
 MANIFEST_NAME = "SOURCE.json"

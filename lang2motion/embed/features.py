@@ -110,7 +110,7 @@ def _samples_of_row(row: TrackRow, image_emb: np.ndarray, text_emb: dict[str, np
     """One FeatureSample per expression of ``row``.  image_emb: (T, D)."""
     pooled = image_emb.mean(axis=0)
     samples = []
-    for exp_id, text in zip(row.exp_ids, row.texts):
+    for exp_id, text in zip(row.exp_ids, row.texts, strict=True):
         kind, template = UNKNOWN_MOTION_KIND, UNKNOWN_TEMPLATE_ID
         if ground_truth is not None:
             kind = ground_truth.motion_kind(row.video_id, exp_id)
@@ -133,7 +133,8 @@ class _ImageBatcher:
 
     def __init__(self, encoder: ClipEncoder, *, batch_size: int, frames: int, side: int,
                  on_row: Callable[[int, np.ndarray], None]):
-        self.encoder, self.batch_size, self.frames, self.on_row = encoder, batch_size, frames, on_row
+        self.encoder, self.batch_size, self.frames = encoder, batch_size, frames
+        self.on_row = on_row
         self.batch = np.empty((batch_size, side, side, 3), dtype=np.uint8)
         self.slots: list[tuple[int, int]] = []    # (row index, frame) of each batch image
         self.row_emb: dict[int, np.ndarray] = {}  # row index -> (T, D) being filled
@@ -158,7 +159,7 @@ class _ImageBatcher:
             emb = self.encoder.encode_images(self.batch[:len(self.slots)],
                                              batch_size=self.batch_size)
             self.seconds += time.perf_counter() - start
-            for (index, t), vector in zip(self.slots, emb):
+            for (index, t), vector in zip(self.slots, emb, strict=True):
                 self.row_emb[index][t] = vector
                 self.remaining[index] -= 1
             self.slots.clear()
@@ -192,7 +193,7 @@ def embed_split(
 ) -> dict[str, Any]:
     """Embed every sample of ``rows`` and write ``out_dir/part-NNNNN.parquet``; return a summary.
 
-    ``split`` reads the frames (a prepared split from ``lang2motion.data.prepare.resolve_split``);
+    ``split`` reads the frames (a prepared split from ``lang2motion.data.splits.resolve_split``);
     ``ground_truth`` labels synthetic samples (motion kind, template id), None for real data.
     Text embeddings: one batched call over the unique captions. Image embeddings: per frame of
     each track row's overlays, pooled by the mean over T. Shards of a previous run that this run
@@ -224,8 +225,8 @@ def embed_split(
     with prefetch(prepare, range(len(rows)), threads=threads,
                   depth=threads * PREFETCH_ROWS_PER_THREAD) as prepared:
         text_start = time.perf_counter()
-        text_emb.update(zip(unique_texts, encoder.encode_text(unique_texts,
-                                                              batch_size=batch_size)))
+        text_emb.update(zip(unique_texts, encoder.encode_text(unique_texts, batch_size=batch_size),
+                            strict=True))
         text_seconds = time.perf_counter() - text_start
         image_start = time.perf_counter()
         batcher = _ImageBatcher(encoder, batch_size=batch_size, frames=frames,

@@ -85,9 +85,10 @@ def render_overlays(
     docstring) and positions scaled alike. At frame t each visible point with finite coordinates
     contributes the segment from its position at t-1 to its position at t, or a dot at t where it
     was not drawable at t-1 (always at t = 0); hidden points draw nothing. Trails accumulate, so
-    frame t shows everything drawn at 0..t. ``line_width`` is in output pixels. Trails are drawn into one binary mask and
-    blended once per frame: pixel = round((1 - opacity) * frame + opacity * colour), so the colour
-    does not get darker where trails cross. Opacity 0 returns the resized frames unchanged.
+    frame t shows everything drawn at 0..t. ``line_width`` is in output pixels. Trails are drawn
+    into one binary mask and blended once per frame: pixel = round((1 - opacity) * frame +
+    opacity * colour), so the colour does not get darker where trails cross. Opacity 0 returns
+    the resized frames unchanged.
     """
     frames = np.asarray(frames)
     tracks_px = np.asarray(tracks_px, dtype=np.float64)

@@ -16,10 +16,10 @@ from typing import Any
 
 from lang2motion.config import DataConfig, as_dict
 from lang2motion.data.download import ensure_mevis
-from lang2motion.data.mevis import MevisSplit
+from lang2motion.data.mevis.reader import MevisSplit
 from lang2motion.data.samples import list_samples
 from lang2motion.data.splits import MANIFEST_NAME, manifest
-from lang2motion.data.synth import generate_synthetic
+from lang2motion.data.synth.generate import generate_synthetic
 from lang2motion.errors import ConfigError
 from lang2motion.io import atomic_dir, write_json_atomic
 
@@ -74,14 +74,14 @@ def _prepare_mevis(cfg: DataConfig, staging: Path, out_dir: Path
     return {"root": str(root)}, splits
 
 
-def prepare_data(cfg: DataConfig, out_dir: str | os.PathLike[str], *,
-                 summary_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def run(*, data: DataConfig, out_dir: str | os.PathLike[str],
+        summary_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Prepare both splits of ``cfg`` under ``out_dir``; return (and write) the summary.
 
     The summary holds, per split, the number of videos, expressions, frames and samples and
     every expression that yields no sample with the reason.
     """
-    cfg.validate()
+    cfg = data
     if cfg.train_split == cfg.valid_split:
         raise ConfigError(f"data.train_split and data.valid_split are both {cfg.train_split!r}")
     out_dir = Path(out_dir)
@@ -93,3 +93,14 @@ def prepare_data(cfg: DataConfig, out_dir: str | os.PathLike[str], *,
     if summary_path is not None:
         write_json_atomic(summary_path, summary)
     return summary
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """One line per split: what was prepared and what was skipped."""
+    lines = []
+    for name, split in summary["splits"].items():
+        skipped = {k: v for k, v in split["skipped_by_reason"].items() if v}
+        lines.append(f"{name}: {split['videos']} videos, {split['expressions']} expressions, "
+                     f"{split['frames']} frames, {split['samples']} samples; "
+                     f"skipped: {skipped or 'none'}")
+    return lines

@@ -10,19 +10,3 @@ package is split along the generator's seams:
 - ``generate``: writing splits in the MeViS layout plus the ground-truth sidecar;
 - ``truth``: reading the sidecar back: labels and exact point tracks.
 """
-
-from lang2motion.data.synth.captions import TEMPLATES, Template, template_group
-from lang2motion.data.synth.generate import (
-    generate_split,
-    generate_synthetic,
-    kind_schedule,
-    video_id_for,
-)
-from lang2motion.data.synth.motion import MOTION_KINDS, MOVING_KINDS, SPEEDS, motion_for
-from lang2motion.data.synth.sprites import sprite_support
-from lang2motion.data.synth.truth import SIDECAR_NAME, SynthGroundTruth
-
-__all__ = ["MOTION_KINDS", "MOVING_KINDS", "SIDECAR_NAME", "SPEEDS", "TEMPLATES",
-           "SynthGroundTruth", "Template", "generate_split", "generate_synthetic", "kind_schedule",
-           "motion_for",
-           "sprite_support", "template_group", "video_id_for"]

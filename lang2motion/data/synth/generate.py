@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from lang2motion.data.mevis import VIDEO_ID_HEX, VideoRecord, encode_rle, write_split
+from lang2motion.data.mevis.layout import VIDEO_ID_HEX, VideoRecord
+from lang2motion.data.mevis.rle import encode_rle
+from lang2motion.data.mevis.writer import write_split
 from lang2motion.data.synth.captions import TEMPLATES, expressions_for, template_group
 from lang2motion.data.synth.motion import MOVING_KINDS
 from lang2motion.data.synth.scenes import (

@@ -43,6 +43,11 @@ class SynthGroundTruth:
         self._supports: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @classmethod
+    def find(cls, split_dir: str | Path) -> SynthGroundTruth | None:
+        """The sidecar of a synthetic split, or None for any other split (real data)."""
+        return cls.load(split_dir) if (Path(split_dir) / SIDECAR_NAME).is_file() else None
+
+    @classmethod
     def load(cls, split_dir: str | Path) -> SynthGroundTruth:
         path = Path(split_dir) / SIDECAR_NAME
         if not path.is_file():

@@ -1,0 +1,202 @@
+"""Which files of the package a script or module runs: its ``lang2motion`` imports, transitively.
+
+DVC re-runs a stage when one of its declared dependencies changes, so a stage must declare every
+package file its script imports; a hand-kept list drifts (a changed reader would not re-run the
+stages that read with it: a stale result that looks fresh). This walker reads the import
+statements (module level and inside functions; not ``if TYPE_CHECKING:`` blocks, which never run)
+without importing anything. ``tests/test_dvc_deps.py`` checks dvc.yaml against it, and training's
+resume signature hashes the files it lists for ``lang2motion.train``.
+
+    python -m lang2motion.codedeps pipeline/train.py          # the files a stage script runs
+    python -m lang2motion.codedeps --dvc pipeline/train.py    # the same as dvc.yaml deps
+    python -m lang2motion.codedeps --update dvc.yaml          # rewrite every stage's code deps
+
+Package files that are not Python but are read at run time (model configs, class lists) are
+claimed by the module that reads them in ``PACKAGE_DATA``; a test checks none is unclaimed.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+PACKAGE = "lang2motion"
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+CODE_ROOTS = ("pipeline/", f"{PACKAGE}/")   # dvc.yaml deps under these are code, kept by --update
+# module file -> the package data folders it reads at run time
+PACKAGE_DATA = {
+    "embed/clip.py": ("embed/model_configs",),
+    "data/skeletons.py": ("data/classes",),
+}
+
+
+def module_path(name: str) -> Path | None:
+    """The file of module ``lang2motion.x.y`` (``x/y.py`` or ``x/y/__init__.py``), or None."""
+    parts = name.split(".")
+    if parts[0] != PACKAGE:
+        return None
+    base = PACKAGE_DIR.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _imported_names(tree: ast.AST) -> Iterable[str]:
+    """Dotted names of every module an ``import`` / ``from ... import`` may load at run time."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            stack.extend(node.orelse)          # the TYPE_CHECKING branch never runs
+            continue
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield node.module
+            # ``from pkg import mod`` loads the submodule pkg.mod when there is one
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def _with_parents(name: str) -> list[str]:
+    """``a.b.c`` -> [a, a.b, a.b.c]: importing a module runs its packages' __init__ first."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def imported_files(source: Path) -> list[Path]:
+    """Every package file that running ``source`` (a script or a module file) imports, sorted."""
+    seen: set[Path] = set()
+    todo = [Path(source).resolve()]
+    while todo:
+        path = todo.pop()
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for name in _imported_names(tree):
+            for module in _with_parents(name):
+                found = module_path(module)
+                if found is not None and found not in seen:
+                    seen.add(found)
+                    todo.append(found)
+    return sorted(seen)
+
+
+def module_files(module: str) -> list[Path]:
+    """The file of ``module`` plus every package file it imports."""
+    path = module_path(module)
+    if path is None:
+        raise ValueError(f"{module} is not a module of {PACKAGE}")
+    return sorted({path, *imported_files(path)})
+
+
+def files_signature(files: Iterable[Path]) -> str:
+    """sha256 over the paths (relative to the repository) and contents of ``files``."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.relative_to(REPO_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def covering_paths(files: Iterable[Path]) -> list[str]:
+    """The shortest list of files and folders (repository-relative) that covers ``files``: a
+    folder stands for its files when every ``.py`` file below it is in the set."""
+    wanted = {Path(f).resolve() for f in files}
+
+    def covered(folder: Path) -> bool:
+        return all(f in wanted for f in folder.rglob("*.py"))
+
+    out: set[str] = set()
+    for path in wanted:
+        top = path
+        for parent in path.parents:
+            if parent == PACKAGE_DIR or PACKAGE_DIR not in parent.parents or not covered(parent):
+                break
+            top = parent
+        out.add(top.relative_to(REPO_DIR).as_posix())
+    return sorted(out)
+
+
+def with_package_data(files: Iterable[Path]) -> list[Path]:
+    """``files`` plus every data file (PACKAGE_DATA) that one of them reads."""
+    out = set(files)
+    for path in list(out):
+        for folder in PACKAGE_DATA.get(path.relative_to(PACKAGE_DIR).as_posix(), ()):
+            out |= {f for f in (PACKAGE_DIR / folder).rglob("*") if f.is_file()}
+    return sorted(out)
+
+
+def script_deps(script: Path) -> list[str]:
+    """dvc.yaml ``deps`` entries for a stage script: the script and the package code it runs."""
+    script = Path(script).resolve()
+    code = covering_paths(with_package_data(imported_files(script)))
+    return [script.relative_to(REPO_DIR).as_posix(), *code]
+
+
+def stage_script(cmd: str) -> Path:
+    """The ``pipeline/<stage>.py`` a dvc.yaml command runs."""
+    for word in cmd.split():
+        if word.startswith("pipeline/") and word.endswith(".py"):
+            return REPO_DIR / word
+    raise ValueError(f"no pipeline/<stage>.py in the command {cmd!r}")
+
+
+def update_dvc_yaml(path: Path) -> list[str]:
+    """Rewrite the code entries of every stage's ``deps:`` in place (data deps and formatting
+    kept); return the names of the stages that changed."""
+    import yaml
+
+    stages = yaml.safe_load(path.read_text(encoding="utf-8"))["stages"]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    out, changed, stage, in_deps = [], [], None, False
+    for line in lines:
+        stripped = line.strip()
+        if line.startswith("  ") and not line.startswith("   ") and stripped.endswith(":"):
+            stage, in_deps = stripped[:-1], False
+        if in_deps and stripped.startswith("- "):
+            if stripped[2:].startswith(CODE_ROOTS):
+                continue                          # old code deps: replaced below
+            out.append(line)
+            continue
+        in_deps = in_deps and not stripped.endswith(":")
+        out.append(line)
+        if stripped == "deps:" and stage in stages:
+            indent = line[:len(line) - len(line.lstrip())] + "  "
+            new = script_deps(stage_script(stages[stage]["cmd"]))
+            old = [d for d in stages[stage].get("deps", []) if str(d).startswith(CODE_ROOTS)]
+            if new != old:
+                changed.append(stage)
+            out.extend(f"{indent}- {dep}" for dep in new)
+            in_deps = True
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--update"]:
+        for target in args[1:] or ["dvc.yaml"]:
+            changed = update_dvc_yaml(Path(target))
+            print(f"{target}: code deps updated for {', '.join(changed) or 'no stage'}")
+        return 0
+    as_dvc = "--dvc" in args
+    for script in (a for a in args if a != "--dvc"):
+        if as_dvc:
+            print("\n".join(f"      - {dep}" for dep in script_deps(Path(script))))
+            continue
+        for path in imported_files(Path(script)):
+            print(path.relative_to(REPO_DIR).as_posix())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

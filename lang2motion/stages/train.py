@@ -1,0 +1,89 @@
+"""The train stage: the Lang2Motion auto-encoder on the CLIP feature shards.
+
+Reads the train and valid feature shards, checks that they match the grid and come from one CLIP,
+trains (see :mod:`lang2motion.train`: resumable, deterministic on CPU), logs every epoch to
+dvclive and writes the last epoch's valid metrics as JSON.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from lang2motion.config import DataConfig, GridConfig, LossConfig, ModelParams, TrainConfig, as_dict
+from lang2motion.errors import DataError
+from lang2motion.io import write_json_atomic
+from lang2motion.store import FeatureTensors, load_feature_tensors
+from lang2motion.train import train
+
+DVCLIVE_DIR = "dvclive"
+FINAL_METRICS = ("recon_ade", "text_ade", "r1", "chance_r1", "n_trajectories")
+
+
+def open_live(directory: str | os.PathLike[str] = DVCLIVE_DIR) -> Any | None:
+    """dvclive.Live, or None with a warning where dvclive cannot run (e.g. a git repository
+    with no commit yet, where Live() raises)."""
+    from scmrepo.exceptions import SCMError  # a dvclive dependency: its git errors
+
+    from dvclive import Live
+
+    try:
+        return Live(str(directory), save_dvc_exp=False, dvcyaml=None)
+    except SCMError as exc:
+        warnings.warn(f"dvclive logging disabled: {type(exc).__name__}: {exc}", stacklevel=2)
+        return None
+
+
+def check_splits(splits: dict[str, FeatureTensors], *, grid: GridConfig,
+                 features_dir: Path) -> None:
+    """Features must have grid.size ** 2 points and come from one CLIP model."""
+    for name, split in splits.items():
+        points = split.tracks.shape[2]
+        if points != grid.size ** 2:
+            raise DataError(f"{features_dir}/{name}: tracks have {points} points but grid.size "
+                            f"= {grid.size} means {grid.size ** 2}; re-run the track and embed "
+                            "stages (dvc repro)")
+    models = {name: (s.clip_model, s.clip_pretrained) for name, s in splits.items()}
+    if len(set(models.values())) > 1:
+        raise DataError(f"{features_dir}: the splits come from different CLIP models {models}; "
+                        "re-run the embed stage")
+
+
+def run(*, data: DataConfig, grid: GridConfig, model: ModelParams, loss: LossConfig,
+        train: TrainConfig, features_dir: str | os.PathLike[str],
+        out_dir: str | os.PathLike[str], metrics_path: str | os.PathLike[str],
+        live_dir: str | os.PathLike[str] = DVCLIVE_DIR) -> dict[str, Any]:
+    """Train on ``features_dir/<train split>``, validate on the valid split; return the metrics."""
+    features_dir = Path(features_dir)
+    splits = {name: load_feature_tensors(features_dir / name) for name in data.splits}
+    check_splits(splits, grid=grid, features_dir=features_dir)
+    train_data, valid_data = (splits[name] for name in data.splits)
+    live = open_live(live_dir)
+    try:
+        result = _train(train_data=train_data, valid_data=valid_data, model_params=model,
+                        loss=loss, train_cfg=train, out_dir=Path(out_dir), live=live,
+                        extra_meta={"data": {"train_split": data.train_split,
+                                             "valid_split": data.valid_split},
+                                    "grid": as_dict(grid),
+                                    # the text encoder `lang2motion generate` must use
+                                    "clip": {"model": train_data.clip_model,
+                                             "pretrained": train_data.clip_pretrained}})
+    finally:
+        if live is not None:
+            live.end()
+    valid, fit = result.get("valid", {}), result.get("train", {})
+    metrics = {"epoch": result.get("epoch", 0),
+               **{k: valid[k] for k in FINAL_METRICS if k in valid},
+               "train_r1": fit.get("r1"), "train_chance_r1": fit.get("chance_r1")}
+    write_json_atomic(metrics_path, metrics)
+    return metrics
+
+
+_train = train   # the stage's own ``train`` argument (the params section) shadows the function
+
+
+def summary_lines(metrics: dict[str, Any]) -> list[str]:
+    return [f"trained {metrics.get('epoch', 0)} epochs: " + ", ".join(
+        f"{k} {metrics[k]:.4g}" for k in FINAL_METRICS if metrics.get(k) is not None)]
