@@ -1,14 +1,22 @@
-"""Typed, frozen views of params.yaml. Unknown or missing keys are clear errors.
+"""Typed, frozen, validated views of params.yaml: one dataclass per section.
 
-Each section of params.yaml maps to one dataclass; stage scripts read only the sections they
-declare in dvc.yaml. ``load_params(path, "track", "grid")`` returns a dict of section objects.
+Every field declares its accepted values (``choices``, a range, non-empty) next to its default, so
+a bad value fails at load time, in well under a second and before any slow work, with the
+parameter's name, its value and what is accepted. Checks that involve several fields, or that
+depend on the data source, live in a section's ``validate``. The dataclass defaults are the
+project's defaults: ``tests/test_config.py`` keeps params.yaml equal to them.
+
+``load_params(path, "track", "grid")`` returns ``{"track": TrackConfig, "grid": GridConfig}``;
+unknown sections or keys are refused with the known names. This module also holds the lists of
+choices parameters accept (devices, trackers, decoders, overlay colours): one home for each.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
+import math
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,34 +25,105 @@ import yaml
 
 from lang2motion.errors import ConfigError
 
+DEVICE_CHOICES = ("auto", "cpu", "cuda")          # also cuda:<index>
+DATA_SOURCES = ("synth", "mevis")
+TRACKER_BACKENDS = ("lk", "cotracker3")
+DECODERS = ("autoregressive", "direct", "transformer")
+LR_SCHEDULES = ("constant", "cosine", "linear")
+# RGB of the trail colours of the paper's Table 7 (overlay.color)
+OVERLAY_COLORS: dict[str, tuple[int, int, int]] = {
+    "cyan": (0, 255, 255),
+    "blue": (0, 0, 255),
+    "white": (255, 255, 255),
+    "red": (255, 0, 0),
+    "green": (0, 255, 0),
+    "yellow": (255, 255, 0),
+    "black": (0, 0, 0),
+}
+
+
+def param(default: Any = dataclasses.MISSING, *, choices: Sequence[Any] | None = None,
+          low: float | None = None, high: float | None = None, low_open: bool = False,
+          high_open: bool = False, nonempty: bool = False, device: bool = False,
+          factory: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field with its accepted values: ``choices``, a range [low, high] (either end
+    open with ``*_open``), a non-empty string, or a device name (auto | cpu | cuda[:N])."""
+    meta = {"choices": tuple(choices) if choices is not None else None, "low": low, "high": high,
+            "low_open": low_open, "high_open": high_open, "nonempty": nonempty,
+            "device": device}
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def check_device_name(name: str, *, param: str) -> None:
+    """ConfigError unless ``name`` is auto, cpu, cuda or cuda:<index> (no CUDA query here)."""
+    base, _, index = str(name).partition(":")
+    if base not in DEVICE_CHOICES or (index and (base != "cuda" or not index.isdigit())):
+        raise ConfigError(f"{param} must be one of {', '.join(DEVICE_CHOICES)} (or cuda:<index>),"
+                          f" got {name!r}")
+
+
+def _range_text(meta: dict[str, Any]) -> str:
+    low, high = meta["low"], meta["high"]
+    if high is None:
+        return f"> {low}" if meta["low_open"] else f">= {low}"
+    if low is None:
+        return f"< {high}" if meta["high_open"] else f"<= {high}"
+    return (f"in {'(' if meta['low_open'] else '['}{low}, {high}"
+            f"{')' if meta['high_open'] else ']'}")
+
+
+def _check_field(value: Any, meta: dict[str, Any], where: str) -> None:
+    if meta.get("device"):
+        check_device_name(value, param=where)
+    if meta.get("choices") is not None and value not in meta["choices"]:
+        raise ConfigError(f"{where} must be one of {', '.join(map(str, meta['choices']))}, "
+                          f"got {value!r}")
+    if meta.get("nonempty") and not str(value).strip():
+        raise ConfigError(f"{where} must not be empty")
+    low, high = meta.get("low"), meta.get("high")
+    if low is None and high is None:
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where} must be a finite number {_range_text(meta)}, got {value!r}")
+    too_low = low is not None and (value <= low if meta["low_open"] else value < low)
+    too_high = high is not None and (value >= high if meta["high_open"] else value > high)
+    if too_low or too_high:
+        raise ConfigError(f"{where} must be {_range_text(meta)}, got {value!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+
 
 @dataclass(frozen=True)
 class SynthConfig:
-    seed: int = 0
-    train_videos: int = 36
-    valid_videos: int = 12
-    video_frames: int = 32
-    height: int = 192
-    width: int = 256
+    seed: int = param(0, low=0)
+    train_videos: int = param(36, low=1)
+    valid_videos: int = param(12, low=1)
+    video_frames: int = param(32, low=2)
+    height: int = param(192, low=64)
+    width: int = param(256, low=64)
 
 
 @dataclass(frozen=True)
 class MevisConfig:
-    root: str = "data/mevis"
+    root: str = param("data/mevis", nonempty=True)
     download: bool = False
-    max_videos: int = 0
+    max_videos: int = param(0, low=0)
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    source: str = "synth"
-    train_split: str = "train"
-    valid_split: str = "valid_u"
-    frames: int = 30
-    window_stride: int = 15
-    max_windows: int = 1
-    synth: SynthConfig = field(default_factory=SynthConfig)
-    mevis: MevisConfig = field(default_factory=MevisConfig)
+    source: str = param("synth", choices=DATA_SOURCES)
+    train_split: str = param("train", nonempty=True)
+    valid_split: str = param("valid_u", nonempty=True)
+    frames: int = param(30, low=2)
+    window_stride: int = param(15, low=1)
+    max_windows: int = param(1, low=0)
+    synth: SynthConfig = param(factory=SynthConfig)
+    mevis: MevisConfig = param(factory=MevisConfig)
 
     @property
     def splits(self) -> tuple[str, str]:
@@ -56,98 +135,96 @@ class DataConfig:
         return self.mevis.max_videos if self.source == "mevis" else 0
 
     def validate(self) -> None:
-        if self.source not in ("synth", "mevis"):
-            raise ConfigError(f"data.source must be 'synth' or 'mevis', got {self.source!r}")
-        if self.frames < 2:
-            raise ConfigError(f"data.frames must be >= 2, got {self.frames}")
-        if self.window_stride < 1:
-            raise ConfigError(f"data.window_stride must be >= 1, got {self.window_stride}")
-        if self.synth.video_frames < self.frames:
+        if self.train_split == self.valid_split:
+            raise ConfigError(f"data.train_split and data.valid_split are both "
+                              f"{self.train_split!r}; they must name different splits")
+        if self.source == "synth" and self.synth.video_frames < self.frames:
             raise ConfigError(f"data.synth.video_frames ({self.synth.video_frames}) must be >= "
-                              f"data.frames ({self.frames})")
+                              f"data.frames ({self.frames}): a sample window needs that many "
+                              "frames")
 
 
 @dataclass(frozen=True)
 class GridConfig:
-    size: int = 6
-    erode_iterations: int = 3
-    margin: float = 0.1
-
-    def validate(self) -> None:
-        if self.size < 1:
-            raise ConfigError(f"grid.size must be >= 1, got {self.size}")
-        if not 0.0 <= self.margin < 0.5:
-            raise ConfigError(f"grid.margin must be in [0, 0.5), got {self.margin}")
+    size: int = param(6, low=1)
+    erode_iterations: int = param(3, low=0)
+    margin: float = param(0.1, low=0.0, high=0.5, high_open=True)
 
 
 @dataclass(frozen=True)
 class TrackConfig:
-    backend: str = "lk"
+    backend: str = param("lk", choices=TRACKER_BACKENDS)
     checkpoint: str = ""
-    device: str = "auto"
-
-    def validate(self) -> None:
-        if self.backend not in ("lk", "cotracker3"):
-            raise ConfigError(f"track.backend must be 'lk' or 'cotracker3', got {self.backend!r}")
+    device: str = param("auto", device=True)
 
 
 @dataclass(frozen=True)
 class OverlayConfig:
-    color: str = "cyan"
-    opacity: float = 0.5
-    size: int = 224
-    line_width: int = 2
-    fps: int = 10
-
-    def validate(self) -> None:
-        if not 0.0 <= self.opacity <= 1.0:
-            raise ConfigError(f"overlay.opacity must be in [0, 1], got {self.opacity}")
+    color: str = param("cyan", choices=tuple(OVERLAY_COLORS))
+    opacity: float = param(0.5, low=0.0, high=1.0)
+    size: int = param(224, low=16)
+    line_width: int = param(2, low=1)
+    fps: int = param(10, low=1)
 
 
 @dataclass(frozen=True)
 class ClipConfig:
-    model: str = "ViT-B-32"
-    pretrained: str = "none"
-    batch_size: int = 32
-    device: str = "auto"
+    model: str = param("ViT-B-32", nonempty=True)
+    pretrained: str = param("none", nonempty=True)
+    batch_size: int = param(32, low=1)
+    device: str = param("auto", device=True)
 
 
 @dataclass(frozen=True)
 class ModelParams:
-    latent: int = 512
-    layers: int = 4
-    heads: int = 4
-    ff: int = 1024
-    dropout: float = 0.1
-    decoder: str = "autoregressive"
-    decoder_hidden: int = 1024
+    latent: int = param(512, low=1)
+    layers: int = param(4, low=1)
+    heads: int = param(4, low=1)
+    ff: int = param(1024, low=1)
+    dropout: float = param(0.1, low=0.0, high=1.0, high_open=True)
+    decoder: str = param("autoregressive", choices=DECODERS)
+    decoder_hidden: int = param(1024, low=1)
     use_overlay: bool = True
 
     def validate(self) -> None:
-        if self.decoder not in ("autoregressive", "direct", "transformer"):
-            raise ConfigError("model.decoder must be autoregressive, direct or transformer, "
-                              f"got {self.decoder!r}")
+        if self.latent % self.heads:
+            raise ConfigError(f"model.latent ({self.latent}) must be divisible by model.heads "
+                              f"({self.heads})")
 
 
 @dataclass(frozen=True)
 class LossConfig:
     l1: bool = True
-    vel: float = 0.01
-    range: float = 0.1
-    text: float = 0.1
-    image: float = 0.1
-    text_recon: float = 0.5
+    vel: float = param(0.01, low=0.0)
+    range: float = param(0.1, low=0.0)
+    text: float = param(0.1, low=0.0)
+    image: float = param(0.1, low=0.0)
+    text_recon: float = param(0.5, low=0.0)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 50
-    batch_size: int = 32
-    lr: float = 1e-4
-    weight_decay: float = 0.01
-    seed: int = 0
-    device: str = "auto"
-    checkpoint_every: int = 1
+    epochs: int = param(50, low=0)
+    batch_size: int = param(32, low=1)
+    lr: float = param(1e-4, low=0.0, low_open=True)
+    weight_decay: float = param(0.01, low=0.0)
+    seed: int = param(0, low=0)
+    device: str = param("auto", device=True)
+    checkpoint_every: int = param(1, low=1)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    bootstrap: int = param(1000, low=0)
+    seed: int = param(0, low=0)
+    level: float = param(0.95, low=0.0, high=1.0, low_open=True, high_open=True)
+    batch_size: int = param(64, low=1)
+    device: str = param("auto", device=True)
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    experiments: bool = True
 
 
 SECTIONS: dict[str, type] = {
@@ -159,11 +236,17 @@ SECTIONS: dict[str, type] = {
     "model": ModelParams,
     "loss": LossConfig,
     "train": TrainConfig,
+    "eval": EvalConfig,
+    "report": ReportConfig,
 }
 
 
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
-    origin = typing.get_origin(annotation)
+    """``value`` as the annotated type, or a ConfigError naming ``where`` and the value."""
     if dataclasses.is_dataclass(annotation):
         return from_dict(annotation, value, where)
     if annotation is bool:
@@ -175,6 +258,11 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             raise ConfigError(f"{where} must be an integer, got {value!r}")
         return value
     if annotation is float:
+        if isinstance(value, str):     # YAML 1.1 reads 1e-3 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where} must be a number, got {value!r}")
         return float(value)
@@ -184,24 +272,37 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise ConfigError(f"{where} must be a string, got {value!r}")
         return str(value)
-    if origin in (typing.Union, types.UnionType):
-        return value
-    return value
+    raise TypeError(f"{where}: unsupported parameter type {annotation!r}")
+
+
+def check_fields(obj: Any, where: str) -> None:
+    """Check every field of a section object against its declared accepted values, then its
+    ``validate``: for objects built without :func:`from_dict` (e.g. from a checkpoint)."""
+    for f in dataclasses.fields(obj):
+        if f.metadata:
+            _check_field(getattr(obj, f.name), dict(f.metadata), f"{where}.{f.name}")
+    validate = getattr(obj, "validate", None)
+    if validate is not None:
+        validate()
 
 
 def from_dict(cls: type, values: Any, where: str) -> Any:
-    """Build dataclass ``cls`` from a mapping, rejecting unknown keys and wrong types."""
+    """Build dataclass ``cls`` from a mapping: unknown keys, wrong types and values outside the
+    accepted ones are ConfigErrors naming ``where.<key>``."""
     if values is None:
         values = {}
     if not isinstance(values, dict):
-        raise ConfigError(f"{where} must be a mapping, got {type(values).__name__}")
+        raise ConfigError(f"{where} must be a mapping of parameters, got {values!r}")
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ConfigError(f"unknown parameter(s) {', '.join(f'{where}.{k}' for k in unknown)}; "
-                          f"known: {', '.join(sorted(names))}")
-    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()}
+                          f"known: {', '.join(f'{where}.{k}' for k in fields)}")
+    kwargs = {}
+    for name, value in values.items():
+        kwargs[name] = _coerce(value, hints[name], f"{where}.{name}")
+        _check_field(kwargs[name], dict(fields[name].metadata), f"{where}.{name}")
     obj = cls(**kwargs)
     validate = getattr(obj, "validate", None)
     if validate is not None:
@@ -209,23 +310,37 @@ def from_dict(cls: type, values: Any, where: str) -> Any:
     return obj
 
 
-def load_params(path: str | Path = "params.yaml", *sections: str) -> dict[str, Any]:
-    """Read the named sections of a params file into frozen dataclasses.
-
-    With no section names every section present in the file is read. Sections absent from the
-    file get their defaults. Unknown top-level sections are rejected.
-    """
+def read_params_file(path: str | Path) -> dict[str, Any]:
+    """The raw mapping of a params file; ConfigError when missing, unreadable or not a mapping."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: parameter file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    unknown = sorted(set(raw) - set(SECTIONS) - {"eval", "report"})
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (data:, grid:, ...), got "
+                          f"{type(raw).__name__}")
+    return raw
+
+
+def load_params(path: str | Path = "params.yaml", *sections: str) -> dict[str, Any]:
+    """Read the named sections of a params file into validated frozen dataclasses.
+
+    With no section names every section present in the file is read. Sections absent from the
+    file get their defaults. Unknown sections are refused. A section a stage does not read is
+    not validated by that stage.
+    """
+    raw = read_params_file(path)
+    unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
-        raise ConfigError(f"{path}: unknown parameter section(s) {unknown}; known: "
-                          f"{sorted(SECTIONS)}")
+        raise ConfigError(f"{path}: unknown parameter section(s) {', '.join(unknown)}; known: "
+                          f"{', '.join(SECTIONS)}")
     wanted = sections or tuple(k for k in SECTIONS if k in raw)
     out = {}
     for name in wanted:
@@ -238,3 +353,8 @@ def load_params(path: str | Path = "params.yaml", *sections: str) -> dict[str, A
 def as_dict(obj: Any) -> dict[str, Any]:
     """A plain dict of a config dataclass (for JSON sidecars and checkpoints)."""
     return dataclasses.asdict(obj)
+
+
+def defaults() -> dict[str, dict[str, Any]]:
+    """Every section's default values, as params.yaml should hold them."""
+    return {name: as_dict(cls()) for name, cls in SECTIONS.items()}

@@ -17,23 +17,15 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from lang2motion.config import check_device_name
 from lang2motion.errors import ConfigError
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
 # Threads that read and render ahead of their consumer (CLIP, the MP4 encoder): cv2 and JPEG
 # decoding release the GIL, so they scale with cores up to this many.
 WORKER_THREADS_MAX = 8
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
-
-
-def check_device_name(name: str, *, param: str) -> None:
-    """Raise ConfigError unless ``name`` is auto, cpu, cuda or cuda:<index>; no CUDA query."""
-    base, _, index = str(name).partition(":")
-    if base not in DEVICE_CHOICES or (index and (base != "cuda" or not index.isdigit())):
-        raise ConfigError(f"{param} must be one of {', '.join(DEVICE_CHOICES)} (or cuda:<index>),"
-                          f" got {name!r}")
 
 
 def resolve_device(name: str, *, param: str = "device") -> torch.device:

@@ -1,4 +1,4 @@
-"""Shared utilities: parameter loading, atomic writes, coordinate normalisation, tracks table."""
+"""Shared utilities: atomic writes, coordinate normalisation, tracks table."""
 
 from pathlib import Path
 
@@ -6,41 +6,12 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from lang2motion.config import ModelParams, load_params
-from lang2motion.errors import ConfigError, DataError
+from lang2motion.errors import DataError
 from lang2motion.geometry import denormalise, normalise
 from lang2motion.io import atomic_path, write_json_atomic
 from lang2motion.store import TrackRow, read_tracks, write_tracks
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def test_repository_params_load_with_paper_defaults():
-    params = load_params(REPO / "params.yaml")
-    assert params["grid"].size == 6
-    assert params["model"] == ModelParams()  # params.yaml and the dataclass defaults agree
-    assert params["loss"].text_recon == 0.5
-    assert params["data"].frames == 30
-
-
-def test_unknown_parameter_is_named(tmp_path):
-    path = tmp_path / "params.yaml"
-    path.write_text("loss:\n  l1: true\n  velocity: 0.1\n")
-    with pytest.raises(ConfigError, match=r"loss\.velocity"):
-        load_params(path, "loss")
-
-
-def test_unknown_section_and_wrong_type_are_refused(tmp_path):
-    path = tmp_path / "params.yaml"
-    path.write_text("lossy:\n  a: 1\n")
-    with pytest.raises(ConfigError, match="lossy"):
-        load_params(path)
-    path.write_text("train:\n  epochs: many\n")
-    with pytest.raises(ConfigError, match=r"train\.epochs must be an integer"):
-        load_params(path, "train")
-    path.write_text("model:\n  decoder: lstm\n")
-    with pytest.raises(ConfigError, match="lstm"):
-        load_params(path, "model")
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):

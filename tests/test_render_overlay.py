@@ -4,10 +4,11 @@ import cv2
 import numpy as np
 import pytest
 
+from lang2motion.config import OVERLAY_COLORS as COLORS
 from lang2motion.config import OverlayConfig
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.geometry import normalise
-from lang2motion.render.overlay import COLORS, overlay_track_row, render_overlays
+from lang2motion.render.overlay import overlay_track_row, render_overlays
 from lang2motion.store import TrackRow
 
 GRAY = 100

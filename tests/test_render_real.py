@@ -13,7 +13,8 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-from lang2motion.render.overlay import COLORS, render_overlays
+from lang2motion.config import OVERLAY_COLORS as COLORS
+from lang2motion.render.overlay import render_overlays
 from lang2motion.render.video import write_mp4
 
 ANNOTATED = [8, 9, 10, 12, 13, 14, 15, 18, 19, 20, 22, 23, 24, 25, 28, 31, 32, 33, 35, 36]

@@ -10,10 +10,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from lang2motion.config import ModelParams
+from lang2motion.config import DECODERS, ModelParams, check_fields
 from lang2motion.errors import ConfigError
 
-DECODERS = ("autoregressive", "direct", "transformer")
+__all__ = ["DECODERS", "MIN_FRAMES", "ModelConfig"]
+
 MIN_FRAMES = 2  # frame 0 is the given grid: at least one frame must be predicted
 
 
@@ -26,25 +27,15 @@ class ModelConfig(ModelParams):
     clip_dim: int = 512              # D of the CLIP text / image features; must equal latent
 
     def __post_init__(self) -> None:
+        check_fields(self, "model")     # the model section's own accepted values
         if self.latent != self.clip_dim:
             raise ConfigError(f"model.latent ({self.latent}) must equal the CLIP embedding size "
                               f"({self.clip_dim})")
-        if self.decoder not in DECODERS:
-            raise ConfigError(f"model.decoder must be one of {', '.join(DECODERS)}, "
-                              f"got {self.decoder!r}")
         if self.points < 1:
             raise ConfigError(f"model points (grid.size ** 2) must be >= 1, got {self.points}")
         if self.frames < MIN_FRAMES:
             raise ConfigError(f"model frames (data.frames) must be >= {MIN_FRAMES}, "
                               f"got {self.frames}")
-        for name in ("latent", "layers", "heads", "ff", "decoder_hidden"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
-        if self.latent % self.heads:
-            raise ConfigError(f"model.latent ({self.latent}) must be divisible by model.heads "
-                              f"({self.heads})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
 
     @classmethod
     def from_params(cls, params: ModelParams, *, points: int, frames: int,

@@ -19,23 +19,12 @@ from typing import TYPE_CHECKING, Protocol
 import cv2
 import numpy as np
 
-from lang2motion.config import OverlayConfig
+from lang2motion.config import OVERLAY_COLORS, OverlayConfig
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.geometry import denormalise
 
 if TYPE_CHECKING:
     from lang2motion.store import TrackRow
-
-# RGB values of the colour names of the paper's Table 7.
-COLORS: dict[str, tuple[int, int, int]] = {
-    "cyan": (0, 255, 255),
-    "blue": (0, 0, 255),
-    "white": (255, 255, 255),
-    "red": (255, 0, 0),
-    "green": (0, 255, 0),
-    "yellow": (255, 255, 0),
-    "black": (0, 0, 0),
-}
 
 # Sub-pixel precision of the drawn segments: cv2 takes fixed-point coordinates with this many
 # fractional bits, so trails do not jitter by rounding each position to a whole pixel.
@@ -56,10 +45,10 @@ class FrameSource(Protocol):
 def color_rgb(name: str) -> tuple[int, int, int]:
     """The RGB triple of a Table 7 colour name; a ConfigError lists the known names."""
     try:
-        return COLORS[name]
+        return OVERLAY_COLORS[name]
     except KeyError:
         raise ConfigError(f"overlay.color {name!r} is not a known colour; known: "
-                          f"{', '.join(COLORS)}") from None
+                          f"{', '.join(OVERLAY_COLORS)}") from None
 
 
 def _blend_lut(color: tuple[int, int, int], opacity: float) -> np.ndarray:

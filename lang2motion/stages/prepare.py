@@ -82,8 +82,6 @@ def run(*, data: DataConfig, out_dir: str | os.PathLike[str],
     every expression that yields no sample with the reason.
     """
     cfg = data
-    if cfg.train_split == cfg.valid_split:
-        raise ConfigError(f"data.train_split and data.valid_split are both {cfg.train_split!r}")
     out_dir = Path(out_dir)
     prepare = _prepare_synth if cfg.source == "synth" else _prepare_mevis
     with atomic_dir(out_dir) as staging:

@@ -14,7 +14,6 @@ from lang2motion.tracking.lk import LKTracker
 
 def make_tracker(cfg: TrackConfig) -> Tracker:
     """The backend named by ``cfg.backend`` (lk | cotracker3), built from the track params."""
-    cfg.validate()
     if cfg.backend == "lk":
         return LKTracker()
     if cfg.backend == "cotracker3":
