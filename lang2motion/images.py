@@ -122,13 +122,14 @@ def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def read_mask(path: str | os.PathLike[str], *,
-              size: tuple[int, int] | None = None) -> np.ndarray:
+def read_mask(path: str | os.PathLike[str], *, size: tuple[int, int] | None = None,
+              allow_empty: bool = False) -> np.ndarray:
     """A mask image -> (H, W) bool: grey level > MASK_THRESHOLD (the brightest channel of a
     colour image, so that a palette PNG's coloured object counts as foreground).
 
     ``size``: the expected (H, W). Raises DataError for a missing or unreadable file, a size
-    that differs from ``size`` (naming both) and a mask without a single foreground pixel.
+    that differs from ``size`` (naming both) and, unless ``allow_empty`` (a per-frame mask of an
+    object that may be absent), a mask without a single foreground pixel.
     """
     path = Path(path)
     if not path.is_file():
@@ -143,7 +144,7 @@ def read_mask(path: str | os.PathLike[str], *,
         raise DataError(f"{path}: mask size {height}x{width} (HxW) differs from the image size "
                         f"{size[0]}x{size[1]}")
     mask = image > MASK_THRESHOLD
-    if not mask.any():
+    if not allow_empty and not mask.any():
         raise DataError(f"{path}: mask is empty (no pixel above {MASK_THRESHOLD})")
     return mask
 

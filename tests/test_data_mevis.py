@@ -218,7 +218,7 @@ def test_missing_frame_file(tmp_path: Path) -> None:
     frame = tmp_path / "valid_u" / "JPEGImages" / VID / "00002.jpg"
     frame.unlink()
     split = MevisSplit(tmp_path, "valid_u")
-    with pytest.raises(DataError, match="00002.jpg.*missing frame"):
+    with pytest.raises(DataError, match="00002.jpg: missing image file"):
         split.read_frames(VID)
 
 

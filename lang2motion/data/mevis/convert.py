@@ -8,9 +8,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from lang2motion.data.mevis.layout import (
     IMAGE_EXTS,
     MASK_DICT_NAME,
@@ -21,8 +18,7 @@ from lang2motion.data.mevis.layout import (
 from lang2motion.data.mevis.maskindex import MaskDict
 from lang2motion.data.mevis.writer import write_split
 from lang2motion.errors import DataError
-
-MASK_THRESHOLD = 127          # mask PNGs are 0/255; soft masks are cut at mid-grey
+from lang2motion.images import read_mask, read_rgb
 
 
 def _list_images(folder: Path) -> list[Path]:
@@ -32,15 +28,6 @@ def _list_images(folder: Path) -> list[Path]:
     if not files:
         raise DataError(f"{folder}: no image files ({', '.join(IMAGE_EXTS)})")
     return files
-
-
-def _read_mask_png(path: Path, size: tuple[int, int]) -> np.ndarray:
-    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if mask is None:
-        raise DataError(f"{path}: unreadable or corrupt mask image")
-    if mask.shape != size:
-        raise DataError(f"{path}: mask size {mask.shape} differs from the frame size {size}")
-    return mask > MASK_THRESHOLD
 
 
 def import_clip(frames_dir: str | os.PathLike[str], masks_dir: str | os.PathLike[str],
@@ -61,16 +48,14 @@ def import_clip(frames_dir: str | os.PathLike[str], masks_dir: str | os.PathLike
     if max_frames > 0:
         frames = frames[:max_frames]
     masks_by_stem = {p.stem: p for p in _list_images(masks_dir)}
-    first = cv2.imread(str(frames[0]), cv2.IMREAD_COLOR)
-    if first is None:
-        raise DataError(f"{frames[0]}: unreadable or corrupt image")
+    first = read_rgb(frames[0])
     size = (int(first.shape[0]), int(first.shape[1]))
     masks = []
     for frame in frames:
         if frame.stem not in masks_by_stem:
             raise DataError(f"{masks_dir / (frame.stem + '.png')}: missing mask for frame "
                             f"{frame.name}")
-        masks.append(_read_mask_png(masks_by_stem[frame.stem], size))
+        masks.append(read_mask(masks_by_stem[frame.stem], size=size, allow_empty=True))
 
     split_dir = Path(out_root) / split
     existing_annos: list[int] = []

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
@@ -29,6 +28,7 @@ from lang2motion.data.mevis.layout import (
 from lang2motion.data.mevis.maskindex import MaskDict
 from lang2motion.data.mevis.rle import check_rle, decode_rle
 from lang2motion.errors import DataError
+from lang2motion.images import read_rgb
 
 MASK_CACHE_SIZE = 64          # parsed mask lists kept per split (one list = one object's video)
 
@@ -148,19 +148,11 @@ class MevisSplit:
     def frame_path(self, video_id: str, frame_name: str) -> Path:
         return self.split_dir / FRAMES_DIR / video_id / f"{frame_name}{FRAME_EXT}"
 
-    def _read_frame(self, path: Path) -> np.ndarray:
-        if not path.is_file():
-            raise DataError(f"{path}: missing frame file")
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise DataError(f"{path}: unreadable or corrupt image")
-        return image
-
     def frame_size(self, video_id: str) -> tuple[int, int]:
         """(H, W) of the video, from its first frame."""
         if video_id not in self._sizes:
             first = self.video(video_id).frame_names[0]
-            image = self._read_frame(self.frame_path(video_id, first))
+            image = read_rgb(self.frame_path(video_id, first))
             self._sizes[video_id] = (int(image.shape[0]), int(image.shape[1]))
         return self._sizes[video_id]
 
@@ -180,11 +172,11 @@ class MevisSplit:
         out = np.empty((stop - start, *size, 3), dtype=np.uint8)
         for i, name in enumerate(video.frame_names[start:stop]):
             path = self.frame_path(video_id, name)
-            image = self._read_frame(path)
+            image = read_rgb(path)    # truncated or corrupt JPEGs are named, not half-decoded
             if image.shape[:2] != size:
                 raise DataError(f"{path}: frame size {image.shape[:2]} differs from the first "
                                 f"frame's {size}")
-            cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=out[i])  # far faster than a numpy flip
+            out[i] = image
         return out
 
     # -- masks ---------------------------------------------------------------------------------

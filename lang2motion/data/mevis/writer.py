@@ -28,6 +28,7 @@ from lang2motion.data.mevis.maskindex import MaskDict
 from lang2motion.data.mevis.reader import find_meta, read_json
 from lang2motion.data.mevis.rle import encode_rle
 from lang2motion.errors import DataError
+from lang2motion.images import read_rgb
 from lang2motion.io import atomic_path, write_bytes_atomic
 
 COPY_CHUNK_BYTES = 1 << 20    # streaming copy of mask_dict.json when appending
@@ -61,20 +62,15 @@ def _write_frames(record: VideoRecord, folder: Path, names: Sequence[str],
     size = None
     for name, src in zip(names, frames, strict=True):
         src = Path(src)
-        if not src.is_file():
-            raise DataError(f"{src}: missing frame file")
-        bgr = cv2.imread(str(src), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise DataError(f"{src}: unreadable or corrupt image")
-        if size is not None and bgr.shape[:2] != size:
-            raise DataError(f"{src}: frame size {bgr.shape[:2]} differs from the first "
+        rgb = read_rgb(src)          # checked: a truncated JPEG is refused, not copied
+        if size is not None and rgb.shape[:2] != size:
+            raise DataError(f"{src}: frame size {rgb.shape[:2]} differs from the first "
                             f"frame's {size}")
-        size = bgr.shape[:2]
+        size = rgb.shape[:2]
         if src.suffix.lower() in JPEG_EXTS:
             write_bytes_atomic(folder / f"{name}{FRAME_EXT}", src.read_bytes())
         else:
-            write_bytes_atomic(folder / f"{name}{FRAME_EXT}",
-                               _encode_jpeg(bgr[:, :, ::-1], quality, str(src)))
+            write_bytes_atomic(folder / f"{name}{FRAME_EXT}", _encode_jpeg(rgb, quality, str(src)))
     assert size is not None, "a record has at least one frame"
     return int(size[0]), int(size[1])
 
