@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(args.raw) if args.raw else Path(tmp)
         if not args.raw:
-            generate_synthetic(raw, splits={args.split: args.videos},
+            generate_synthetic(raw, splits={args.split: args.videos}, train_split=args.split,
                                video_frames=args.video_frames, height=args.height,
                                width=args.width, seed=args.seed)
         split = MevisSplit(raw, args.split)

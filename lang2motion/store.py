@@ -30,7 +30,7 @@ from lang2motion.io import atomic_path
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"   # 2: features carry per-expression evaluation tags
 
 
 @dataclass
@@ -45,6 +45,7 @@ class FeatureTensors:
     texts: list[str]             # (S,)
     motion_kinds: list[str]      # (S,) "" when unknown (real data)
     template_ids: np.ndarray     # (S,) int, -1 when unknown
+    tags: list[dict[str, str]]   # (S,) evaluation slices, e.g. {"phrasing": "seen"}; {} if none
     tracks: np.ndarray           # (S, T, N, 2) float32
     visible: np.ndarray          # (S, T, N) bool
     text_emb: np.ndarray         # (S, D) float32, unnormalised CLIP text embedding
@@ -65,13 +66,13 @@ class FeatureTensors:
     def subset(self, index: np.ndarray | list[int]) -> FeatureTensors:
         idx = np.asarray(index, dtype=np.int64)
 
-        def pick(seq: list[str]) -> list[str]:
+        def pick(seq: list) -> list:
             return [seq[i] for i in idx]
 
         return FeatureTensors(
             sample_ids=pick(self.sample_ids), track_ids=pick(self.track_ids),
             texts=pick(self.texts), motion_kinds=pick(self.motion_kinds),
-            template_ids=self.template_ids[idx], tracks=self.tracks[idx],
+            template_ids=self.template_ids[idx], tags=pick(self.tags), tracks=self.tracks[idx],
             visible=self.visible[idx], text_emb=self.text_emb[idx],
             image_emb=self.image_emb[idx], image_emb_pooled=self.image_emb_pooled[idx],
             sizes=self.sizes[idx], clip_model=self.clip_model,
@@ -152,6 +153,9 @@ def _table_meta(path: Path, table: pa.Table, kind: str) -> dict:
     meta = json.loads(raw)
     if meta.get("table") != kind:
         raise DataError(f"{path}: expected a {kind} table, found {meta.get('table')!r}")
+    if str(meta.get("version")) != SCHEMA_VERSION:
+        raise DataError(f"{path}: {kind} table of schema version {meta.get('version')!r}, this "
+                        f"code reads version {SCHEMA_VERSION}; re-run the pipeline (dvc repro)")
     return meta
 
 
@@ -206,6 +210,7 @@ class FeatureSample:
     track_id: str                 # the tracks-table row this sample uses
     motion_kind: str              # "" when unknown (real data)
     template_id: int              # -1 when unknown
+    tags: dict[str, str]          # evaluation slices ({"phrasing": "seen"}); {} when none
     start: int
     width: int
     height: int
@@ -221,7 +226,8 @@ class FeatureSample:
 FEATURES_SCHEMA = pa.schema([
     ("sample_id", pa.string()), ("video_id", pa.string()), ("exp_id", pa.string()),
     ("text", pa.string()), ("track_id", pa.string()), ("motion_kind", pa.string()),
-    ("template_id", pa.int32()), ("start", pa.int32()), ("width", pa.int32()),
+    ("template_id", pa.int32()), ("tags", pa.string()), ("start", pa.int32()),
+    ("width", pa.int32()),
     ("height", pa.int32()), ("tracks", pa.list_(pa.float32())), ("visible", pa.list_(pa.bool_())),
     ("grid", pa.list_(pa.float32())), ("text_emb", pa.list_(pa.float32())),
     ("image_emb", pa.list_(pa.float32())), ("image_emb_pooled", pa.list_(pa.float32())),
@@ -262,6 +268,7 @@ def write_feature_shard(path: str | Path, samples: list[FeatureSample], *, frame
         for name in ("sample_id", "video_id", "exp_id", "text", "track_id", "motion_kind",
                      "template_id", "start", "width", "height", "clip_model", "clip_pretrained")
     }
+    columns["tags"] = [json.dumps(s.tags, sort_keys=True) for s in samples]
     columns["tracks"] = _list_column([s.tracks for s in samples], np.float32, sizes["tracks"])
     columns["visible"] = _list_column([s.visible for s in samples], np.bool_, sizes["visible"])
     columns["grid"] = _list_column([s.tracks[0] for s in samples], np.float32, sizes["grid"])
@@ -357,6 +364,7 @@ def load_feature_tensors(directory: str | Path) -> FeatureTensors:
         texts=table.column("text").to_pylist(),
         motion_kinds=table.column("motion_kind").to_pylist(),
         template_ids=table.column("template_id").to_numpy().astype(np.int64),
+        tags=_read_tags(table, directory),
         tracks=_flat(table, "tracks", np.float32).reshape(s, t, n, 2),
         visible=_flat(table, "visible", np.bool_).reshape(s, t, n),
         text_emb=_flat(table, "text_emb", np.float32).reshape(s, d),
@@ -366,6 +374,22 @@ def load_feature_tensors(directory: str | Path) -> FeatureTensors:
                        axis=1).astype(np.int64),
         clip_model=_single_value(table, "clip_model", directory),
         clip_pretrained=_single_value(table, "clip_pretrained", directory))
+
+
+def _read_tags(table: pa.Table, directory: str | Path) -> list[dict[str, str]]:
+    """The tags column: one JSON object of string values per sample."""
+    out = []
+    for sample_id, text in zip(table.column("sample_id").to_pylist(),
+                               table.column("tags").to_pylist(), strict=True):
+        try:
+            tags = json.loads(text)
+        except (TypeError, json.JSONDecodeError):
+            tags = None
+        if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+            raise DataError(f"{directory}: sample {sample_id} has tags {text!r}, expected a JSON "
+                            "object of strings")
+        out.append(tags)
+    return out
 
 
 def _single_value(table: pa.Table, name: str, directory: str | Path) -> str:

@@ -13,7 +13,7 @@ import pytest
 from lang2motion.data.mevis.reader import MevisSplit
 from lang2motion.data.synth.captions import TEMPLATES
 from lang2motion.data.synth.generate import generate_synthetic, video_id_for
-from lang2motion.data.synth.motion import MOTION_KINDS, SPEEDS, motion_for
+from lang2motion.data.synth.motion import MOTION_KINDS, MOVING_KINDS, SPEEDS, motion_for
 from lang2motion.data.synth.sprites import sprite_support
 from lang2motion.data.synth.truth import SIDECAR_NAME, SynthGroundTruth
 from lang2motion.errors import DataError
@@ -23,7 +23,8 @@ FRAMES, HEIGHT, WIDTH, SEED = 12, 96, 128, 3
 
 
 def _generate(root: Path, seed: int = SEED) -> dict:
-    return generate_synthetic(root, splits=SPLITS, video_frames=FRAMES, height=HEIGHT,
+    return generate_synthetic(root, splits=SPLITS, train_split="train",
+        video_frames=FRAMES, height=HEIGHT,
                               width=WIDTH, seed=seed)
 
 
@@ -84,7 +85,8 @@ def test_same_seed_is_byte_identical_and_other_seed_differs(tmp_path: Path,
     assert again == summary
     assert _hashes(tmp_path / "again") == _hashes(root)
     other = tmp_path / "other"
-    generate_synthetic(other, splits={"train": 1}, video_frames=FRAMES, height=HEIGHT,
+    generate_synthetic(other, splits={"train": 1}, train_split="train",
+        video_frames=FRAMES, height=HEIGHT,
                        width=WIDTH, seed=SEED + 1)
     train_a = _hashes(root / "train")
     assert _hashes(other / "train")["meta_expressions.json"] != train_a["meta_expressions.json"]
@@ -96,20 +98,44 @@ def test_existing_split_is_refused(generated: tuple[Path, dict]) -> None:
         _generate(root)
 
 
-def test_valid_templates_never_appear_in_train(generated: tuple[Path, dict]) -> None:
-    root, _ = generated
-    used = {}
-    for split in SPLITS:
-        truth = SynthGroundTruth.load(root / split)
-        used[split] = {truth.template_id(v, e) for v in truth.video_ids()
-                       for e in truth.data["videos"][v]["expressions"]}
-    assert used["train"] and used["valid_u"]
-    assert not used["train"] & used["valid_u"]
+def _templates_by_phrasing(root: Path, split: str) -> dict[str | None, list[int]]:
+    truth = SynthGroundTruth.load(root / split)
+    out: dict[str | None, list[int]] = {}
+    for video_id in truth.video_ids():
+        for exp_id in truth.data["videos"][video_id]["expressions"]:
+            phrasing = truth.tags(video_id, exp_id).get("phrasing")
+            out.setdefault(phrasing, []).append(truth.template_id(video_id, exp_id))
+    return out
+
+
+@pytest.fixture(scope="module")
+def covering(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A train split long enough to caption every moving kind (the kind schedule cycles)."""
+    root = tmp_path_factory.mktemp("covering")
+    generate_synthetic(root, splits={"train": len(MOVING_KINDS), "valid_u": 8},
+                       train_split="train", video_frames=4, height=96, width=128, seed=SEED)
+    return root
+
+
+def test_phrasing_tags_seen_templates_occur_in_train_unseen_never(covering: Path) -> None:
+    root = covering
+    train = _templates_by_phrasing(root, "train")
+    valid = _templates_by_phrasing(root, "valid_u")
+    assert set(train) == {None}                        # train expressions carry no phrasing
+    assert set(valid) == {"seen", "unseen"}            # every valid expression is tagged
+    used_in_train = set(train[None])
+    assert set(valid["seen"]) <= used_in_train         # seen: a template train uses
+    assert not set(valid["unseen"]) & used_in_train    # unseen: never in train
+    assert all(TEMPLATES[t].group == "valid" for t in valid["unseen"])
+    total = len(valid["seen"]) + len(valid["unseen"])
+    for phrasing in ("seen", "unseen"):                # at least 40% of each
+        assert len(valid[phrasing]) / total >= 0.4, (phrasing, len(valid[phrasing]), total)
     # and by construction: every kind has templates for both groups, disjoint
     for kind in MOTION_KINDS:
-        train = {t.pattern for t in TEMPLATES if t.kind == kind and t.group == "train"}
-        valid = {t.pattern for t in TEMPLATES if t.kind == kind and t.group == "valid"}
-        assert len(train) >= 3 and len(valid) >= 2 and not train & valid
+        train_patterns = {t.pattern for t in TEMPLATES if t.kind == kind and t.group == "train"}
+        valid_patterns = {t.pattern for t in TEMPLATES if t.kind == kind and t.group == "valid"}
+        assert len(train_patterns) >= 3 and len(valid_patterns) >= 2
+        assert not train_patterns & valid_patterns
 
 
 def test_captions_match_the_recorded_motion(generated: tuple[Path, dict]) -> None:
@@ -213,7 +239,8 @@ def test_point_tracks_stay_inside_the_mask_where_visible(generated: tuple[Path, 
 
 
 def test_point_tracks_golden_and_interior_points_visible(tmp_path: Path) -> None:
-    generate_synthetic(tmp_path, splits={"train": 4}, video_frames=FRAMES, height=HEIGHT,
+    generate_synthetic(tmp_path, splits={"train": 4}, train_split="train",
+        video_frames=FRAMES, height=HEIGHT,
                        width=WIDTH, seed=11)
     truth = SynthGroundTruth.load(tmp_path / "train")
     for video_id in truth.video_ids():
@@ -245,7 +272,7 @@ def test_point_not_on_the_objects_is_an_error(generated: tuple[Path, dict]) -> N
 def test_sidecar_records_every_object_and_expression(generated: tuple[Path, dict]) -> None:
     root, _ = generated
     data = json.loads((root / "valid_u" / SIDECAR_NAME).read_text())
-    assert data["template_group"] == "valid" and data["frames"] == FRAMES
+    assert data["role"] == "evaluation" and data["frames"] == FRAMES
     for video in data["videos"].values():
         depths = [o["depth"] for o in video["objects"].values()]
         assert sorted(depths) == list(range(len(depths)))

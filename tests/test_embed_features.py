@@ -37,6 +37,9 @@ class FakeTruth:
     def template_id(self, video_id, exp_id):
         return int(exp_id) * 10
 
+    def tags(self, video_id, exp_id):
+        return {"phrasing": "seen" if int(exp_id) % 2 else "unseen"}
+
 
 def _row(video: int, exp_ids, texts, start=0):
     rng = np.random.default_rng(100 + video)
@@ -94,6 +97,7 @@ def test_embed_split_writes_every_sample_with_consistent_features(tiny, tmp_path
                              "v2/1/00000/4"]
     assert ft.motion_kinds == ["kind-0", "kind-1", "kind-2", "kind-3", "kind-4"]
     np.testing.assert_array_equal(ft.template_ids, [0, 10, 20, 30, 40])
+    assert [t["phrasing"] for t in ft.tags] == ["unseen", "seen", "unseen", "seen", "unseen"]
     assert ft.image_emb.shape == (5, T, tiny.dim) and ft.text_emb.shape == (5, tiny.dim)
     # pooled = mean over time of the per-frame features
     np.testing.assert_allclose(ft.image_emb_pooled, ft.image_emb.mean(axis=1), rtol=0, atol=1e-6)

@@ -36,6 +36,7 @@ def write_split(directory: Path, samples: int, seed: int) -> None:
         rows.append(FeatureSample(
             sample_id=f"v{i // 2}/t/00000/e{i}", video_id=f"v{i // 2}", exp_id=f"e{i}",
             text=f"text {i}", track_id=f"v{i // 2}/t/00000", motion_kind="", template_id=-1,
+            tags={"phrasing": "seen" if i % 2 else "unseen"},
             start=0, width=64, height=48, tracks=tracks,
             visible=np.ones((FRAMES, points), bool),
             text_emb=rng.normal(size=DIM).astype(np.float32), image_emb=image,

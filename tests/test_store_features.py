@@ -22,6 +22,7 @@ def _sample(i: int, *, dim: int = D) -> FeatureSample:
     return FeatureSample(
         sample_id=f"v{i}/1/00000/{i}", video_id=f"v{i}", exp_id=str(i), text=f"caption {i}",
         track_id=f"v{i}/1/00000", motion_kind="left" if i % 2 else "", template_id=i - 1,
+        tags={"phrasing": "seen"} if i % 2 else {},
         start=i, width=64 + i, height=48, tracks=rng.uniform(-1, 1, (T, N, 2)).astype(np.float32),
         visible=rng.random((T, N)) > 0.3, text_emb=rng.normal(size=dim).astype(np.float32),
         image_emb=image, image_emb_pooled=image.mean(axis=0), clip_model="L2M-Tiny",

@@ -54,7 +54,8 @@ def _tiny_object_video():
 @pytest.fixture(scope="module")
 def split(tmp_path_factory):
     root = tmp_path_factory.mktemp("raw")
-    generate_synthetic(root, splits={SPLIT: 2}, video_frames=VIDEO_FRAMES, height=HEIGHT,
+    generate_synthetic(root, splits={SPLIT: 2}, train_split=SPLIT,
+        video_frames=VIDEO_FRAMES, height=HEIGHT,
                        width=WIDTH, seed=0)
     write_split(root, SPLIT, [_tiny_object_video()], append=True)
     return MevisSplit(root, SPLIT)

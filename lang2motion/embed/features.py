@@ -50,6 +50,8 @@ class GroundTruth(Protocol):
 
     def template_id(self, video_id: str, exp_id: str) -> int: ...
 
+    def tags(self, video_id: str, exp_id: str) -> dict[str, str]: ...
+
 
 def _check_rows(rows: list[TrackRow]) -> tuple[int, int]:
     """(T, N) shared by every row; DataError on empty input, ragged shapes or duplicate ids."""
@@ -111,13 +113,14 @@ def _samples_of_row(row: TrackRow, image_emb: np.ndarray, text_emb: dict[str, np
     pooled = image_emb.mean(axis=0)
     samples = []
     for exp_id, text in zip(row.exp_ids, row.texts, strict=True):
-        kind, template = UNKNOWN_MOTION_KIND, UNKNOWN_TEMPLATE_ID
+        kind, template, tags = UNKNOWN_MOTION_KIND, UNKNOWN_TEMPLATE_ID, {}
         if ground_truth is not None:
             kind = ground_truth.motion_kind(row.video_id, exp_id)
             template = int(ground_truth.template_id(row.video_id, exp_id))
+            tags = ground_truth.tags(row.video_id, exp_id)
         samples.append(FeatureSample(
             sample_id=f"{row.track_id}/{exp_id}", video_id=row.video_id, exp_id=exp_id,
-            text=text, track_id=row.track_id, motion_kind=kind, template_id=template,
+            text=text, track_id=row.track_id, motion_kind=kind, template_id=template, tags=tags,
             start=row.start, width=row.width, height=row.height, tracks=row.tracks,
             visible=row.visible, text_emb=text_emb[text], image_emb=image_emb,
             image_emb_pooled=pooled, clip_model=encoder.name, clip_pretrained=encoder.pretrained))

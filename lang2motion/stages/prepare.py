@@ -46,7 +46,8 @@ def _prepare_synth(cfg: DataConfig, staging: Path, out_dir: Path
                    ) -> tuple[dict[str, Any], dict[str, Any]]:
     synth = cfg.synth
     began = time.perf_counter()
-    generated = generate_synthetic(staging, splits={cfg.train_split: synth.train_videos,
+    generated = generate_synthetic(staging, train_split=cfg.train_split,
+                                   splits={cfg.train_split: synth.train_videos,
                                                     cfg.valid_split: synth.valid_videos},
                                    video_frames=synth.video_frames, height=synth.height,
                                    width=synth.width, seed=synth.seed)

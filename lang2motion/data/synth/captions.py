@@ -1,11 +1,17 @@
 """Captions of the synthetic set: MeViS-style templates per motion kind, and noun phrases.
 
-Templates come in two groups: ``train`` templates are used in the train split, ``valid`` templates
-never are (paraphrase generalisation). Legend: K objects.
+Templates come in two groups: the ``train`` split uses only ``train`` templates; the ``valid``
+templates are never used in train. Every expression of another split is tagged with its
+phrasing: ``seen`` (a train template, on held-out videos, objects and grids: does the model align
+motion and text beyond the training videos?) or ``unseen`` (a valid-only template: language
+generalisation, which needs a text encoder with real language knowledge). About half of each.
+Legend: K objects.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +25,8 @@ if TYPE_CHECKING:
     from lang2motion.data.synth.scenes import SceneObject
 
 TRAIN_GROUP, VALID_GROUP = "train", "valid"
-TRAIN_SPLIT = "train"
+PHRASING_SEEN, PHRASING_UNSEEN = "seen", "unseen"
+PHRASINGS = (PHRASING_SEEN, PHRASING_UNSEEN)
 
 DIR_WORDS = {"left": "to the left", "right": "to the right", "up": "upwards",
              "down": "downwards", "up_left": "up and to the left",
@@ -140,9 +147,16 @@ def _build_templates() -> tuple[Template, ...]:
 TEMPLATES = _build_templates()
 
 
-def template_group(split: str) -> str:
-    """Caption templates a split draws from: ``train`` has its own, every other split the rest."""
-    return TRAIN_GROUP if split == TRAIN_SPLIT else VALID_GROUP
+def phrasing_sequence(rng: np.random.Generator, *, training: bool) -> Iterator[str | None]:
+    """The phrasing of each next expression of a video: None in a training split; elsewhere
+    alternately ``seen`` (a template train used, on held-out videos, objects and grids) and
+    ``unseen`` (a template train never uses), from a random start: about half of each."""
+    if training:
+        return itertools.repeat(None)
+    first = int(rng.integers(len(PHRASINGS)))
+    return itertools.cycle(PHRASINGS[first:] + PHRASINGS[:first])
+
+
 
 
 def _noun(rng: np.random.Generator, shape: str) -> str:
@@ -177,41 +191,68 @@ def _caption(template: Template, np_text: str, direction: str, plural: bool) -> 
     return " ".join(text.split())
 
 
-def _pick_templates(rng: np.random.Generator, kind: str, group: str, count: int
-                    ) -> list[Template]:
-    options = [t for t in TEMPLATES if t.kind == kind and t.group == group]
-    picks = rng.permutation(len(options))[:count]
-    return [options[int(i)] for i in picks]
+def _pick_templates(rng: np.random.Generator, kind: str, phrasings: list[str | None],
+                    seen_templates: frozenset[int] | None) -> list[tuple[Template, str | None]]:
+    """A distinct template of ``kind`` for each phrasing: None -> a train template; ``seen`` ->
+    one the training split used (``seen_templates``); ``unseen`` -> a valid-only template. A
+    kind the training split never captioned has no seen template: its expression is unseen."""
+    def shuffled(keep) -> list[Template]:
+        options = [t for t in TEMPLATES if t.kind == kind and keep(t)]
+        return [options[int(i)] for i in rng.permutation(len(options))]
+
+    pools = {None: shuffled(lambda t: t.group == TRAIN_GROUP),
+             PHRASING_SEEN: shuffled(lambda t: t.template_id in (seen_templates or ())),
+             PHRASING_UNSEEN: shuffled(lambda t: t.group == VALID_GROUP)}
+    picks = []
+    for phrasing in phrasings:
+        if phrasing == PHRASING_SEEN and not pools[PHRASING_SEEN]:
+            phrasing = PHRASING_UNSEEN
+        if pools[phrasing]:
+            picks.append((pools[phrasing].pop(), phrasing))
+    return picks
 
 
-def expressions_for(rng: np.random.Generator, objects: list[SceneObject], groups: list[list[int]],
-                 split: str) -> list[tuple[Expression, dict[str, Any]]]:
-    group_name = template_group(split)
+def expressions_for(rng: np.random.Generator, objects: list[SceneObject],
+                    groups: list[list[int]], *, split: str,
+                    seen_templates: frozenset[int] | None
+                    ) -> list[tuple[Expression, dict[str, Any]]]:
+    """Captions of one video: per object, then per group moving together. ``seen_templates``
+    None: a training split; else an evaluation split (see :func:`phrasing_sequence`)."""
     out: list[tuple[Expression, dict[str, Any]]] = []
+    phrasings = phrasing_sequence(rng, training=seen_templates is None)
 
-    def emit(members: list[SceneObject], template: Template, text: str) -> None:
+    def emit(members: list[SceneObject], template: Template, phrasing: str | None,
+             text: str) -> None:
         exp = Expression(str(len(out)), text, tuple(o.obj_id for o in members),
                          tuple(o.anno_id for o in members))
         kinds = [o.motion.kind for o in members]
-        out.append((exp, {"anno_ids": list(exp.anno_ids), "motion_kind": template.kind,
-                          "motion_kinds": kinds, "template_id": template.template_id,
-                          "template_group": group_name, "split": split,
-                          "multi": len(members) > 1, "direction": members[0].motion.direction}))
+        info = {"anno_ids": list(exp.anno_ids), "motion_kind": template.kind,
+                "motion_kinds": kinds, "template_id": template.template_id,
+                "template_group": template.group, "split": split,
+                "multi": len(members) > 1, "direction": members[0].motion.direction}
+        if phrasing is not None:
+            info["phrasing"] = phrasing
+        out.append((exp, info))
+
+    def next_phrasings(count: int) -> list[str | None]:
+        return [next(phrasings) for _ in range(count)]
 
     for obj in objects:
         count = int(rng.integers(SINGLE_PER_OBJECT[0], SINGLE_PER_OBJECT[1] + 1))
-        for template in _pick_templates(rng, obj.motion.kind, group_name, count):
-            emit([obj], template, _caption(template, _single_np(rng, obj, objects),
-                                           obj.motion.direction, plural=False))
+        for template, phrasing in _pick_templates(rng, obj.motion.kind, next_phrasings(count),
+                                                     seen_templates):
+            emit([obj], template, phrasing, _caption(template, _single_np(rng, obj, objects),
+                                                     obj.motion.direction, plural=False))
     for group in groups:
         members = [objects[i] for i in group]
         kind = members[0].motion.kind
         count = int(rng.integers(MULTI_PER_GROUP[0], MULTI_PER_GROUP[1] + 1))
-        for template in _pick_templates(rng, kind, group_name, count):
+        for template, phrasing in _pick_templates(rng, kind, next_phrasings(count),
+                                                     seen_templates):
             text = _caption(template, _group_np(rng, members), members[0].motion.direction,
                             plural=True)
             if kind != "standing_still":
                 text += TOGETHER_SUFFIX
-            emit(members, template, text)
+            emit(members, template, phrasing, text)
     return out
 

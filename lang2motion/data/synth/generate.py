@@ -20,7 +20,7 @@ from tqdm import tqdm
 from lang2motion.data.mevis.layout import VIDEO_ID_HEX, VideoRecord
 from lang2motion.data.mevis.rle import encode_rle
 from lang2motion.data.mevis.writer import write_split
-from lang2motion.data.synth.captions import TEMPLATES, expressions_for, template_group
+from lang2motion.data.synth.captions import TEMPLATES, expressions_for
 from lang2motion.data.synth.motion import MOVING_KINDS
 from lang2motion.data.synth.scenes import (
     MIN_START_VISIBLE,
@@ -72,20 +72,29 @@ def _make_video(rng: np.random.Generator, frames: int, height: int, width: int, 
 
 
 def generate_split(out_root: str | Path, split: str, *, videos: int, video_frames: int,
-                   height: int, width: int, seed: int) -> dict[str, Any]:
-    """Write one synthetic split (MeViS layout + sidecar); return its summary."""
+                   height: int, width: int, seed: int,
+                   seen_templates: frozenset[int] | None = None) -> dict[str, Any]:
+    """Write one synthetic split (MeViS layout + sidecar); return its summary.
+
+    ``seen_templates`` None makes it a training split (train templates only, no phrasing tags);
+    otherwise it is an evaluation split whose ``seen`` expressions draw from these template ids
+    (the ones the training split used) and whose ``unseen`` ones from templates train never uses.
+    The summary lists ``templates_used``.
+    """
     if videos < 1 or video_frames < 2:
         raise DataError(f"synthetic split {split}: need videos >= 1 and video_frames >= 2")
     out_root = Path(out_root)
     if (out_root / split).exists() and any((out_root / split).iterdir()):
         raise DataError(f"{out_root / split}: already exists; delete it before generating")
+    role = "train" if seen_templates is None else "evaluation"
     sidecar: dict[str, Any] = {"format": SIDECAR_FORMAT, "split": split, "seed": seed,
-                               "template_group": template_group(split), "height": height,
-                               "width": width, "frames": video_frames, "videos": {}}
+                               "role": role, "height": height, "width": width,
+                               "frames": video_frames, "videos": {}}
     kinds: Counter[str] = Counter()
     object_kinds: Counter[str] = Counter()
     next_anno = 0
     expressions_total = 0
+    used: set[int] = set()
     schedule = kind_schedule(seed, split, videos)
     for index in tqdm(range(videos), desc=f"synth {split}", leave=False, disable=None):
         rng = _video_rng(seed, split, index)
@@ -95,7 +104,7 @@ def generate_split(out_root: str | Path, split: str, *, videos: int, video_frame
         for obj in objects:
             obj.anno_id = str(next_anno)
             next_anno += 1
-        exps = expressions_for(rng, objects, groups, split)
+        exps = expressions_for(rng, objects, groups, split=split, seen_templates=seen_templates)
         record = VideoRecord(video_id=video_id, frames=frames,
                              masks={o.anno_id: visible[o.obj_id] for o in objects},
                              expressions=[e for e, _ in exps])
@@ -105,6 +114,7 @@ def generate_split(out_root: str | Path, split: str, *, videos: int, video_frame
             "objects": {o.anno_id: _object_entry(o) for o in objects},
             "expressions": {e.exp_id: info for e, info in exps}}
         kinds.update(info["motion_kind"] for _, info in exps)
+        used.update(info["template_id"] for _, info in exps)
         object_kinds.update(o.motion.kind for o in objects)
         expressions_total += len(exps)
     sidecar["templates"] = {str(t.template_id): {"kind": t.kind, "pattern": t.pattern,
@@ -113,7 +123,8 @@ def generate_split(out_root: str | Path, split: str, *, videos: int, video_frame
                       json.dumps(sidecar, sort_keys=True, separators=(",", ":")) + "\n")
     return {"videos": videos, "expressions": expressions_total, "frames": videos * video_frames,
             "objects": next_anno, "motion_kinds": dict(sorted(kinds.items())),
-            "object_motion_kinds": dict(sorted(object_kinds.items()))}
+            "object_motion_kinds": dict(sorted(object_kinds.items())),
+            "templates_used": sorted(used)}
 
 
 def _object_entry(obj: SceneObject) -> dict[str, Any]:
@@ -124,17 +135,25 @@ def _object_entry(obj: SceneObject) -> dict[str, Any]:
             "speed": obj.motion.speed, "affine": obj.affines.tolist()}
 
 
-def generate_synthetic(out_root: str | Path, *, splits: dict[str, int], video_frames: int,
-                       height: int, width: int, seed: int) -> dict[str, Any]:
+def generate_synthetic(out_root: str | Path, *, splits: dict[str, int], train_split: str,
+                       video_frames: int, height: int, width: int, seed: int) -> dict[str, Any]:
     """Write ``<out_root>/<split>/`` for every ``split -> number of videos``; return a summary.
 
-    Same arguments, byte-identical files. The split folders must not exist yet.
+    ``train_split`` (one of ``splits``) is generated first; the others are evaluation splits
+    whose ``seen`` phrasing uses the templates it used. Same arguments, byte-identical files.
+    The split folders must not exist yet.
     """
+    if train_split not in splits:
+        raise DataError(f"synthetic set: the training split {train_split!r} is not among the "
+                        f"splits to generate {sorted(splits)}")
     summary: dict[str, Any] = {"seed": seed, "height": height, "width": width,
                                "video_frames": video_frames, "splits": {}}
-    for split, count in splits.items():
-        summary["splits"][split] = generate_split(out_root, split, videos=count,
-                                                  video_frames=video_frames, height=height,
-                                                  width=width, seed=seed)
+    seen: frozenset[int] | None = None
+    for split in [train_split, *(s for s in splits if s != train_split)]:
+        summary["splits"][split] = generate_split(
+            out_root, split, videos=splits[split], video_frames=video_frames, height=height,
+            width=width, seed=seed, seen_templates=seen)
+        if seen is None:
+            seen = frozenset(summary["splits"][split]["templates_used"])
     return summary
 

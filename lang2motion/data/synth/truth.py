@@ -18,6 +18,7 @@ from lang2motion.errors import DataError
 
 SIDECAR_NAME = "synth_gt.json"
 SIDECAR_FORMAT = 1
+TAG_KEYS = ("phrasing",)       # expression fields that become evaluation tags
 
 
 # ----------------------------------------------------------------------------------------------
@@ -75,6 +76,11 @@ class SynthGroundTruth:
 
     def template_id(self, video_id: str, exp_id: str) -> int:
         return int(self.expression(video_id, exp_id)["template_id"])
+
+    def tags(self, video_id: str, exp_id: str) -> dict[str, str]:
+        """Evaluation slices of an expression: its ``phrasing`` (seen | unseen) outside train."""
+        info = self.expression(video_id, exp_id)
+        return {key: str(info[key]) for key in TAG_KEYS if key in info}
 
     def video_ids(self) -> list[str]:
         return list(self.data["videos"])
