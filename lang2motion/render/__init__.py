@@ -1,0 +1,1 @@
+"""Drawing trajectories: trail overlays (what CLIP sees), animations, MP4/GIF/PNG writers."""

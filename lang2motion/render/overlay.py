@@ -3,13 +3,15 @@
 Each frame is squashed to ``size x size`` (the CLIP input) and every point's trail up to that
 frame is drawn as line segments between its consecutive positions, alpha-blended in one colour.
 These are the images the frozen CLIP image encoder sees, and what the render stage writes as MP4s.
+``size`` may instead be a (width, height) pair: the same drawing at another output size, which
+keeps the aspect when the caller passes a proportional size (animations for people to watch).
 
 Why squash instead of CLIP's resize-shortest-side + centre-crop: a crop would cut away trails
 near the left/right edges of a wide frame, and motion there is part of the caption ("moving to the
 left"). We resize the whole frame to a square ourselves, so CLIP's own preprocessing of a
 ``size x size`` image is the identity (no resize, no crop) when ``size`` equals its input size.
 
-Legend: T frames, N points, H height, W width, S output side (``size``).
+Legend: T frames, N points, H height, W width, S output side (``size``), h/w output height/width.
 """
 
 from __future__ import annotations
@@ -51,6 +53,21 @@ def color_rgb(name: str) -> tuple[int, int, int]:
                           f"{', '.join(OVERLAY_COLORS)}") from None
 
 
+def output_size(size: int | tuple[int, int]) -> tuple[int, int]:
+    """(w, h) of an overlay ``size``: S for an S x S square, or a (w, h) pair; each >= 1."""
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        width = height = int(size)
+    elif (isinstance(size, (tuple, list)) and len(size) == 2
+          and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in size)):
+        width, height = (int(v) for v in size)
+    else:
+        raise ConfigError(f"overlay size must be an integer side or a (width, height) pair of "
+                          f"integers, got {size!r}")
+    if width < 1 or height < 1:
+        raise ConfigError(f"overlay size must be >= 1 on each side, got {size!r}")
+    return width, height
+
+
 def _blend_lut(color: tuple[int, int, int], opacity: float) -> np.ndarray:
     """(256, 1, 3) uint8: round((1 - a) * v + a * c) for every input value v and channel c."""
     values = np.arange(_UINT8_LEVELS, dtype=np.float64)[:, None]
@@ -63,21 +80,21 @@ def render_overlays(
     tracks_px: np.ndarray,  # (T, N, 2) float, (x, y) in source pixels
     visible: np.ndarray,    # (T, N) bool
     *,
-    size: int,
+    size: int | tuple[int, int],  # S (an S x S square) or (w, h)
     color: str,
     opacity: float,
     line_width: int,
-) -> np.ndarray:            # (T, S, S, 3) uint8
-    """Draw every point's trail up to each frame over that frame, resized to ``size x size``.
+) -> np.ndarray:            # (T, S, S, 3) uint8, or (T, h, w, 3) for size=(w, h)
+    """Draw every point's trail up to each frame over that frame, resized to ``size``.
 
-    Frames are resized with ``cv2.INTER_AREA`` to a square (aspect squashed, see the module
-    docstring) and positions scaled alike. At frame t each visible point with finite coordinates
-    contributes the segment from its position at t-1 to its position at t, or a dot at t where it
-    was not drawable at t-1 (always at t = 0); hidden points draw nothing. Trails accumulate, so
-    frame t shows everything drawn at 0..t. ``line_width`` is in output pixels. Trails are drawn
-    into one binary mask and blended once per frame: pixel = round((1 - opacity) * frame +
-    opacity * colour), so the colour does not get darker where trails cross. Opacity 0 returns
-    the resized frames unchanged.
+    Frames are resized with ``cv2.INTER_AREA`` to ``size x size`` (aspect squashed, see the
+    module docstring), or to ``w x h`` for ``size=(w, h)``, and positions scaled alike. At
+    frame t each visible point with finite coordinates contributes the segment from its position
+    at t-1 to its position at t, or a dot at t where it was not drawable at t-1 (always at
+    t = 0); hidden points draw nothing. Trails accumulate, so frame t shows everything drawn at
+    0..t. ``line_width`` is in output pixels. Trails are drawn into one binary mask and blended
+    once per frame: pixel = round((1 - opacity) * frame + opacity * colour), so the colour does
+    not get darker where trails cross. Opacity 0 returns the resized frames unchanged.
     """
     frames = np.asarray(frames)
     tracks_px = np.asarray(tracks_px, dtype=np.float64)
@@ -89,23 +106,24 @@ def render_overlays(
         raise DataError(f"tracks_px must be (T={n_frames}, N, 2), got {tracks_px.shape}")
     if visible.shape != tracks_px.shape[:2]:
         raise DataError(f"visible must be (T, N) = {tracks_px.shape[:2]}, got {visible.shape}")
-    if size < 1 or line_width < 1:
-        raise ConfigError(f"overlay size ({size}) and line_width ({line_width}) must be >= 1")
+    out_w, out_h = output_size(size)
+    if line_width < 1:
+        raise ConfigError(f"overlay line_width must be >= 1, got {line_width}")
     if not 0.0 <= opacity <= 1.0:
         raise ConfigError(f"overlay.opacity must be in [0, 1], got {opacity}")
     rgb = color_rgb(color)
 
-    out = np.empty((n_frames, size, size, 3), dtype=np.uint8)
+    out = np.empty((n_frames, out_h, out_w, 3), dtype=np.uint8)
     for t in range(n_frames):
-        if (height, width) == (size, size):
+        if (height, width) == (out_h, out_w):
             out[t] = frames[t]
         else:
-            cv2.resize(frames[t], (size, size), dst=out[t], interpolation=cv2.INTER_AREA)
+            cv2.resize(frames[t], (out_w, out_h), dst=out[t], interpolation=cv2.INTER_AREA)
     if opacity == 0.0 or tracks_px.shape[1] == 0:
         return out
 
     # Positions in output pixels, fixed point for cv2; a segment needs both ends drawable.
-    scale = np.array([size / width, size / height])
+    scale = np.array([out_w / width, out_h / height])
     fixed = np.rint(tracks_px * scale * _SUBPIXEL_SCALE)
     drawable = visible & np.isfinite(fixed).all(axis=-1)
     fixed = np.where(drawable[..., None], fixed, 0).astype(np.int32)
@@ -117,8 +135,8 @@ def render_overlays(
     segments = np.stack([previous, fixed], axis=2)                  # (T, N, 2 ends, 2)
     draw = drawable                                                 # (T, N)
 
-    mask = np.zeros((size, size), dtype=np.uint8)
-    masks = np.empty((n_frames, size, size), dtype=bool)
+    mask = np.zeros((out_h, out_w), dtype=np.uint8)
+    masks = np.empty((n_frames, out_h, out_w), dtype=bool)
     for t in range(n_frames):
         chosen = segments[t][draw[t]]
         if len(chosen):
@@ -127,7 +145,7 @@ def render_overlays(
         np.not_equal(mask, 0, out=masks[t])
 
     # One lookup-table pass over all frames at once, then copy where any trail lies.
-    flat = out.reshape(n_frames * size, size, 3)
+    flat = out.reshape(n_frames * out_h, out_w, 3)
     blended = cv2.LUT(flat, _blend_lut(rgb, opacity)).reshape(out.shape)
     np.copyto(out, blended, where=masks[..., None])
     return out

@@ -1,4 +1,4 @@
-"""Files a person opens: MP4 videos and PNG contact sheets, written atomically.
+"""Files a person opens: MP4 videos, animated GIFs and PNG contact sheets, written atomically.
 
 Legend: T frames, H height, W width.
 """
@@ -8,11 +8,15 @@ from __future__ import annotations
 import os
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lang2motion.errors import DataError
+from lang2motion.errors import ConfigError, DataError
 from lang2motion.io import atomic_path
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 MP4_CODEC = "libx264"
 # yuv420p is the pixel format every browser and player decodes; it needs even sizes.
@@ -21,6 +25,18 @@ MP4_QUALITY = 8            # imageio's 0..10 scale; trails are thin, keep them c
 # We pad to even sizes ourselves, so imageio must not rescale to its default 16-pixel blocks
 # (that would shift the trails by a resampling the embed stage never sees).
 MP4_MACRO_BLOCK = 2
+
+# GIF: one palette for the whole animation (frames then differ only where trails grow, which
+# Pillow stores as small delta rectangles) and no dithering (error diffusion would spread a
+# changed pixel's error across the rest of the frame, so every frame would differ everywhere).
+GIF_COLORS = 256            # the GIF maximum; thin coloured trails need their exact colour
+GIF_PALETTE_FRAMES = 8      # frames, evenly spaced and always with the last, the palette is fit on
+# GIF delays are whole centiseconds, and browsers play delays under 2 cs at 10 cs: above 50 fps
+# an animation would play several times too slowly, so such rates are refused (use MP4).
+GIF_MAX_FPS = 50
+GIF_CENTISECONDS_PER_SECOND = 100
+GIF_MS_PER_CENTISECOND = 10
+GIF_MAX_LOOP = 65535        # the NETSCAPE loop count is 16 bits; 0 loops forever
 
 SHEET_TILE_INCHES = 2.4    # width and height of one tile in the contact sheet
 SHEET_LABEL_INCHES = 0.45  # room under a tile for its label
@@ -70,6 +86,67 @@ def write_mp4(
                 writer.append_data(frame)
         finally:
             writer.close()
+
+
+def _gif_palette(frames: np.ndarray) -> Image.Image:  # frames (T, H, W, 3) uint8
+    """A "P" image whose palette (median cut) is fit on a few frames spread over the animation."""
+    from PIL import Image
+
+    picks = np.unique(np.linspace(0, len(frames) - 1, GIF_PALETTE_FRAMES).round().astype(int))
+    sample = Image.fromarray(np.concatenate(frames[picks], axis=0))
+    return sample.quantize(colors=GIF_COLORS, method=Image.Quantize.MEDIANCUT)
+
+
+def write_gif(
+    path: str | os.PathLike[str],
+    frames: np.ndarray,  # (T, H, W, 3) uint8 RGB
+    *,
+    fps: int,
+    loop: int = 0,
+) -> None:
+    """Write an animated GIF that browsers and GitHub play; atomically (temp name, rename).
+
+    All frames share one 256-colour palette, without dithering, so a still background costs its
+    bytes once and later frames store only the rectangle that changed. ``loop`` 0 repeats
+    forever, n plays n + 1 times. Frame delays are rounded to whole centiseconds (GIF's unit);
+    above ``GIF_MAX_FPS`` browsers would slow playback down, so that is a DataError. Identical
+    consecutive frames are stored once with their delays summed: a reader may count fewer
+    frames, playback time is the same. Sizes are kept as they are (no padding needed).
+    """
+    from PIL import Image
+
+    frames = np.asarray(frames)
+    _check_images(frames, str(path))
+    if not 1 <= fps <= GIF_MAX_FPS:
+        raise DataError(f"{path}: a GIF's fps must be in [1, {GIF_MAX_FPS}] (browsers slow "
+                        f"faster GIFs down; write an MP4 instead), got {fps}")
+    if not 0 <= loop <= GIF_MAX_LOOP:
+        raise DataError(f"{path}: loop must be in [0, {GIF_MAX_LOOP}] (0 = forever), got {loop}")
+    palette = _gif_palette(frames)
+    images = [Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE)
+              for frame in frames]
+    delay_ms = round(GIF_CENTISECONDS_PER_SECOND / fps) * GIF_MS_PER_CENTISECOND
+    with atomic_path(path) as tmp:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
+                       duration=delay_ms, loop=loop, optimize=True)
+
+
+ANIMATION_WRITERS = {".gif": write_gif, ".mp4": write_mp4}
+
+
+def write_animation(
+    path: str | os.PathLike[str],
+    frames: np.ndarray,  # (T, H, W, 3) uint8 RGB
+    *,
+    fps: int,
+) -> None:
+    """Write ``frames`` as a GIF or an MP4, chosen by the suffix of ``path`` (case ignored)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in ANIMATION_WRITERS:
+        named = repr(suffix) if suffix else "(no suffix)"
+        raise ConfigError(f"{path}: cannot write an animation with suffix {named}; accepted: "
+                          f"{', '.join(ANIMATION_WRITERS)}")
+    ANIMATION_WRITERS[suffix](path, frames, fps=fps)
 
 
 def contact_sheet(
