@@ -82,7 +82,7 @@ def generated_split(samples: int, frames: int, points: int, dim: int) -> Feature
     return FeatureTensors(
         sample_ids=[f"s{i}" for i in range(samples)], track_ids=[f"t{i}" for i in range(samples)],
         texts=[""] * samples, motion_kinds=[""] * samples, template_ids=np.full(samples, -1),
-        tags=[{}] * samples,
+        tags=[{}] * samples, video_ids=["v"] * samples, starts=np.zeros(samples, int),
         tracks=rng.uniform(-1, 1, (samples, frames, points, 2)).astype(np.float32),
         visible=np.ones((samples, frames, points), bool),
         text_emb=rng.normal(size=(samples, dim)).astype(np.float32), image_emb=image,

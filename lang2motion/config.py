@@ -220,6 +220,9 @@ class EvalConfig:
     level: float = param(0.95, low=0.0, high=1.0, low_open=True, high_open=True)
     batch_size: int = param(64, low=1)
     device: str = param("auto", device=True)
+    clip_samples: int = param(64, low=0)
+    gallery: int = param(6, low=0)
+    timing_repeats: int = param(30, low=1)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ class FeatureTensors:
 
     sample_ids: list[str]        # (S,)
     track_ids: list[str]         # (S,) the track row each sample uses
+    video_ids: list[str]         # (S,)
+    starts: np.ndarray           # (S,) int, first frame of each sample's window in its video
     texts: list[str]             # (S,)
     motion_kinds: list[str]      # (S,) "" when unknown (real data)
     template_ids: np.ndarray     # (S,) int, -1 when unknown
@@ -71,6 +73,7 @@ class FeatureTensors:
 
         return FeatureTensors(
             sample_ids=pick(self.sample_ids), track_ids=pick(self.track_ids),
+            video_ids=pick(self.video_ids), starts=self.starts[idx],
             texts=pick(self.texts), motion_kinds=pick(self.motion_kinds),
             template_ids=self.template_ids[idx], tags=pick(self.tags), tracks=self.tracks[idx],
             visible=self.visible[idx], text_emb=self.text_emb[idx],
@@ -361,6 +364,8 @@ def load_feature_tensors(directory: str | Path) -> FeatureTensors:
     return FeatureTensors(
         sample_ids=table.column("sample_id").to_pylist(),
         track_ids=table.column("track_id").to_pylist(),
+        video_ids=table.column("video_id").to_pylist(),
+        starts=table.column("start").to_numpy().astype(np.int64),
         texts=table.column("text").to_pylist(),
         motion_kinds=table.column("motion_kind").to_pylist(),
         template_ids=table.column("template_id").to_numpy().astype(np.int64),

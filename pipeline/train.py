@@ -1,6 +1,7 @@
 """DVC stage `train`: the Lang2Motion auto-encoder on the CLIP feature shards.
 
-Body: lang2motion.stages.train.run; parameters: the data, grid, model, loss and train sections.
+Body: lang2motion.stages.train.run; parameters: the data, grid, overlay, model, loss and train
+sections.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ PATHS = {"features": ("data/features", "folder of <split>/ feature shards"),
 
 def main(argv: list[str] | None = None) -> None:
     args, params = parse_stage_args(
-        __doc__, argv, sections=("data", "grid", "model", "loss", "train"), paths=PATHS)
+        __doc__, argv, sections=("data", "grid", "overlay", "model", "loss", "train"), paths=PATHS)
     report(train.summary_lines(train.run(**params, features_dir=args.features,
                                          out_dir=args.out, metrics_path=args.metrics,
                                          live_dir=args.live)))

@@ -18,8 +18,9 @@ def test_indices_are_seeded_and_shaped():
     assert not np.array_equal(bootstrap_indices(50, resamples=3, seed=0),
                               bootstrap_indices(50, resamples=3, seed=1))
     assert bootstrap_indices(0, resamples=4, seed=0).shape == (4, 0)
+    assert bootstrap_indices(5, resamples=0, seed=0).shape == (0, 5)   # no intervals
     with pytest.raises(ConfigError):
-        bootstrap_indices(5, resamples=0, seed=0)
+        bootstrap_indices(5, resamples=-1, seed=0)
 
 
 def test_interval_by_hand():

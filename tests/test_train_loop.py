@@ -34,7 +34,7 @@ def features(samples: int, *, tracks_per: int = 2, seed: int = 0) -> FeatureTens
         sample_ids=[f"s{i}" for i in range(samples)],
         track_ids=[f"t{o}" for o in owner], texts=[f"text {i}" for i in range(samples)],
         motion_kinds=[""] * samples, template_ids=np.full(samples, -1),
-        tags=[{}] * samples,
+        tags=[{}] * samples, video_ids=["v"] * samples, starts=np.zeros(samples, int),
         tracks=row_tracks.astype(np.float32)[owner],
         visible=np.ones((samples, FRAMES, POINTS), bool),
         text_emb=rng.normal(size=(samples, DIM)).astype(np.float32), image_emb=image_emb,

@@ -1,0 +1,1 @@
+"""What users do with a trained model: one module per verb of the `lang2motion` command."""

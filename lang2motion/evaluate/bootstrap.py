@@ -28,13 +28,14 @@ PERCENT = 100.0        # np.percentile takes percentages
 
 def bootstrap_indices(n: int, *, resamples: int, seed: int,
                       ) -> np.ndarray:  # (R, n) int64, R = resamples
-    """Resampled sample indices, drawn from ``np.random.default_rng(seed)``."""
+    """Resampled sample indices, drawn from ``np.random.default_rng(seed)``. ``resamples`` 0
+    gives no rows: every interval is then (nan, nan), reported as unavailable."""
     if n < 0:
         raise ConfigError(f"bootstrap_indices: n must be >= 0, got {n}")
-    if resamples < 1:
-        raise ConfigError(f"bootstrap_indices: resamples must be >= 1, got {resamples}")
-    if n == 0:
-        return np.zeros((resamples, 0), dtype=np.int64)
+    if resamples < 0:
+        raise ConfigError(f"bootstrap_indices: resamples must be >= 0, got {resamples}")
+    if n == 0 or resamples == 0:
+        return np.zeros((resamples, n), dtype=np.int64)
     rng = np.random.default_rng(seed)
     return rng.integers(0, n, size=(resamples, n), dtype=np.int64)
 

@@ -12,7 +12,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from lang2motion.config import DataConfig, GridConfig, LossConfig, ModelParams, TrainConfig, as_dict
+from lang2motion.config import (
+    DataConfig,
+    GridConfig,
+    LossConfig,
+    ModelParams,
+    OverlayConfig,
+    TrainConfig,
+    as_dict,
+)
 from lang2motion.errors import DataError
 from lang2motion.io import write_json_atomic
 from lang2motion.store import FeatureTensors, load_feature_tensors
@@ -51,8 +59,12 @@ def check_splits(splits: dict[str, FeatureTensors], *, grid: GridConfig,
                         "re-run the embed stage")
 
 
-def run(*, data: DataConfig, grid: GridConfig, model: ModelParams, loss: LossConfig,
-        train: TrainConfig, features_dir: str | os.PathLike[str],
+# overlay settings the checkpoint records: how to render a trajectory's overlays to encode it
+OVERLAY_KEYS = ("color", "opacity", "size", "line_width")
+
+
+def run(*, data: DataConfig, grid: GridConfig, overlay: OverlayConfig, model: ModelParams,
+        loss: LossConfig, train: TrainConfig, features_dir: str | os.PathLike[str],
         out_dir: str | os.PathLike[str], metrics_path: str | os.PathLike[str],
         live_dir: str | os.PathLike[str] = DVCLIVE_DIR) -> dict[str, Any]:
     """Train on ``features_dir/<train split>``, validate on the valid split; return the metrics."""
@@ -67,6 +79,7 @@ def run(*, data: DataConfig, grid: GridConfig, model: ModelParams, loss: LossCon
                         extra_meta={"data": {"train_split": data.train_split,
                                              "valid_split": data.valid_split},
                                     "grid": as_dict(grid),
+                                    "overlay": {k: as_dict(overlay)[k] for k in OVERLAY_KEYS},
                                     # the text encoder `lang2motion generate` must use
                                     "clip": {"model": train_data.clip_model,
                                              "pretrained": train_data.clip_pretrained}})

@@ -1,0 +1,1 @@
+"""Point tracking: grid placement in a mask, the LK and CoTracker3 backends, TAP-Vid metrics."""

@@ -1,0 +1,164 @@
+"""From per-sample results to tables: means with bootstrap intervals, per slice of the data.
+
+A slice is every evaluated expression (``all``) or those carrying one tag value
+(``phrasing=seen``). Every number is a mean over the slice's expressions with a seeded percentile
+bootstrap interval (one set of resamples per slice, shared by all its metrics: paired). The
+retrieval gallery is always every unique trajectory of the split, whatever the slice. The layout
+of the result is docs/evaluation-outputs.md; :func:`headline` flattens it for DVC.
+
+Legend: S samples, U unique trajectories.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from lang2motion.evaluate.bootstrap import bootstrap_indices, summarize
+from lang2motion.evaluate.recognition import chance_topk, motion_kind_chance
+from lang2motion.evaluate.retrieval import RECALL_KS, random_recall, recall_hits
+from lang2motion.evaluate.suite import (
+    GENERATION_METHODS,
+    METRICS,
+    RETRIEVAL_METHODS,
+    SplitEvaluation,
+)
+
+SCHEMA = 1
+ALL = "all"
+TOP_KS = (1, 5)     # recognition: top-1 and top-5 accuracy
+
+
+def _clean(value: Any) -> Any:
+    """NaN -> None (JSON null) and numpy scalars -> Python, recursively."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def exact(value: float, n: int) -> dict[str, Any]:
+    """A computed expectation: no sampling, so the interval is the value itself."""
+    return {"value": value, "lo": value, "hi": value, "n": n}
+
+
+def slices(evaluation: SplitEvaluation) -> dict[str, np.ndarray]:
+    """``all`` and ``<tag>=<value>`` -> the sample indices of that slice."""
+    samples = evaluation.samples
+    out = {ALL: np.arange(len(samples))}
+    for column in sorted(c for c in samples.columns if c.startswith("tag.")):
+        for value in sorted(v for v in samples[column].unique() if v):
+            out[f"{column.removeprefix('tag.')}={value}"] = np.flatnonzero(
+                (samples[column] == value).to_numpy())
+    return out
+
+
+def slice_table(evaluation: SplitEvaluation, index: np.ndarray, *, resamples: int, seed: int,
+                level: float) -> dict[str, Any]:
+    """Retrieval and generation tables of the samples ``index``."""
+    samples = evaluation.samples.iloc[index]
+    boot = bootstrap_indices(len(index), resamples=resamples, seed=seed)
+
+    def stat(values: np.ndarray) -> dict[str, Any]:
+        return summarize(np.asarray(values, dtype=np.float64), boot, level=level)
+
+    retrieval = {method: {f"r{k}": stat(recall_hits(samples[f"rank.{method}"].to_numpy(), k))
+                          for k in RECALL_KS} for method in RETRIEVAL_METHODS}
+    retrieval["random"] = {f"r{k}": exact(random_recall(k, evaluation.gallery_size), len(index))
+                           for k in RECALL_KS}
+    generation = {method: {metric: stat(samples[f"{method}.{metric}"].to_numpy())
+                           for metric in METRICS} for method in GENERATION_METHODS}
+    kinds = samples["motion_kind"].tolist()
+    chance = (motion_kind_chance(np.array(kinds), np.array(evaluation.reference_kinds))
+              if all(kinds) and all(evaluation.reference_kinds) and kinds else None)
+    return {"n": len(index), "retrieval": retrieval, "generation": generation,
+            "motion_kind_chance": chance}
+
+
+def recognition_table(evaluation: SplitEvaluation, *, resamples: int, seed: int,
+                      level: float) -> dict[str, Any] | None:
+    result = evaluation.recognition
+    if result is None:
+        return None
+    ranks, classes = np.asarray(result["ranks"]), result["classes"]
+    boot = bootstrap_indices(len(ranks), resamples=resamples, seed=seed)
+    out: dict[str, Any] = {"classes": classes, "n": len(ranks)}
+    for k in TOP_KS:
+        out[f"top{k}"] = summarize((ranks <= k).astype(np.float64), boot, level=level)
+        out[f"chance_top{k}"] = chance_topk(k, len(classes))
+    return out
+
+
+def build_tables(evaluation: SplitEvaluation, *, resamples: int, seed: int, level: float,
+                 run: dict[str, Any], speed: dict[str, Any]) -> dict[str, Any]:
+    """Everything the report prints (docs/evaluation-outputs.md), JSON-ready."""
+    chosen = slices(evaluation)
+    tags: dict[str, list[str]] = {}
+    for name in chosen:
+        if name != ALL:
+            key, value = name.split("=", 1)
+            tags.setdefault(key, []).append(value)
+    tables = {
+        "schema": SCHEMA, "run": run, "samples": len(evaluation.samples),
+        "trajectories": evaluation.gallery_size,
+        "interval": {"level": level, "resamples": resamples, "seed": seed},
+        "tags": tags,
+        "slices": {name: slice_table(evaluation, index, resamples=resamples, seed=seed,
+                                     level=level) for name, index in chosen.items()},
+        "recognition": recognition_table(evaluation, resamples=resamples, seed=seed,
+                                         level=level),
+        "speed": speed,
+        "clip_similarity": {"samples": len(evaluation.clip_samples),
+                            "of": len(evaluation.samples)},
+    }
+    return _clean(tables)
+
+
+# headline key -> (method, metric) of a slice's generation table
+_GENERATION_KEYS = {
+    "ade": ("lang2motion", "ade"), "ade_px": ("lang2motion", "ade_px"),
+    "fde": ("lang2motion", "fde"), "fde_px": ("lang2motion", "fde_px"),
+    "smoothness": ("lang2motion", "smoothness"), "clip_sim": ("lang2motion", "clip_sim"),
+    "aj": ("lang2motion", "aj"), "oa": ("lang2motion", "oa"),
+    "motion_kind_acc": ("lang2motion", "motion_kind_acc"),
+    "teacher_forced_ade": ("teacher_forced", "ade"), "recon_ade": ("reconstruction", "ade"),
+    "static_ade": ("static", "ade"), "nearest_caption_ade": ("nearest_caption", "ade"),
+    "mean_motion_ade": ("mean_motion", "ade"),
+    "image_ade": ("image", "ade"), "image_clip_sim": ("image", "clip_sim"),
+    "image_smoothness": ("image", "smoothness"),
+    "overlay_ade": ("overlay", "ade"), "overlay_clip_sim": ("overlay", "clip_sim"),
+    "overlay_smoothness": ("overlay", "smoothness"),
+}
+
+
+def _slice_headline(table: dict[str, Any]) -> dict[str, Any]:
+    out = {f"r{k}": table["retrieval"]["lang2motion"][f"r{k}"]["value"] for k in RECALL_KS}
+    out["chance_r1"] = table["retrieval"]["random"]["r1"]["value"]
+    out["clip_nn_r1"] = table["retrieval"]["clip_nn"]["r1"]["value"]
+    for key, (method, metric) in _GENERATION_KEYS.items():
+        out[key] = table["generation"][method][metric]["value"]
+    out["motion_kind_chance"] = table["motion_kind_chance"]
+    return out
+
+
+def headline(tables: dict[str, Any]) -> dict[str, Any]:
+    """The flat numbers of reports/metrics.json: slice ``all`` at the top level, one nested
+    object per tag slice (``phrasing_seen``), recognition and speed."""
+    out = _slice_headline(tables["slices"][ALL])
+    for name, table in tables["slices"].items():
+        if name != ALL:
+            out[name.replace("=", "_")] = _slice_headline(table)
+    recognition = tables.get("recognition")
+    for k in TOP_KS:
+        out[f"recognition_top{k}"] = recognition[f"top{k}"]["value"] if recognition else None
+    speed = tables.get("speed") or {}
+    out["ms_per_trajectory"] = speed.get("batch1_with_text_ms_p50")
+    out["trajectories_per_s"] = speed.get("batched_per_s")
+    return _clean(out)

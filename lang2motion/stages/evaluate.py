@@ -1,0 +1,145 @@
+"""The evaluate stage: the trained model on the valid split, every table of the paper's section 4.
+
+Reads the checkpoint (and the CLIP and overlay settings it records), the train and valid feature
+shards and the valid split's frames; writes ``reports/metrics.json`` (headline numbers) and
+``reports/eval/`` (tables with bootstrap intervals, per-sample results, plots, gallery) as
+described in docs/evaluation-outputs.md. ``reports/eval`` is written in a staging folder and
+swapped in whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from lang2motion.config import DataConfig, EvalConfig, TrackConfig, as_dict
+from lang2motion.data.splits import resolve_split
+from lang2motion.errors import DataError
+from lang2motion.evaluate.gallery import write_gallery
+from lang2motion.evaluate.plots import write_plots
+from lang2motion.evaluate.suite import evaluate_split, measure_speed
+from lang2motion.evaluate.tables import build_tables, headline
+from lang2motion.inference import Inference
+from lang2motion.io import atomic_dir, write_json_atomic
+from lang2motion.store import FeatureTensors, load_feature_tensors
+
+log = logging.getLogger(__name__)
+
+
+class WindowReader:
+    """The (T, H, W, 3) frames of a sample's window, read once per track row (a small cache:
+    samples of one row are adjacent)."""
+
+    def __init__(self, raw_dir: str | os.PathLike[str], split: str, data: FeatureTensors):
+        self.split, self.data = resolve_split(raw_dir, split), data
+        self.frames = data.tracks.shape[1]
+        self._key: str | None = None
+        self._value: np.ndarray | None = None
+
+    def __call__(self, i: int) -> np.ndarray:
+        key = self.data.track_ids[i]
+        if key != self._key:
+            start = int(self.data.starts[i])
+            self._value = self.split.read_frames(self.data.video_ids[i], start,
+                                                 start + self.frames)
+            self._key = key
+        assert self._value is not None
+        return self._value
+
+
+def first_frame_latents(inference: Inference, data: FeatureTensors,
+                        frames_of: WindowReader) -> np.ndarray:   # (S, D)
+    """CLIP image embedding of each sample's first frame (Table 8, image + mask)."""
+    rows = {track: i for i, track in reversed(list(enumerate(data.track_ids)))}
+    order = list(rows)
+    latents = inference.encode_images(np.stack([frames_of(rows[t])[0] for t in order]))
+    by_track = dict(zip(order, latents, strict=True))
+    return np.stack([by_track[t] for t in data.track_ids])
+
+
+def check_features(inference: Inference, valid: FeatureTensors, *, where: Path) -> None:
+    cfg = inference.model.cfg
+    if valid.tracks.shape[1:3] != (cfg.frames, cfg.points):
+        raise DataError(f"{where}: samples have T={valid.tracks.shape[1]}, "
+                        f"N={valid.tracks.shape[2]} but the model was trained on T={cfg.frames},"
+                        f" N={cfg.points}; re-run the pipeline (dvc repro)")
+    if (valid.clip_model, valid.clip_pretrained) != (inference.clip_model,
+                                                      inference.clip_pretrained):
+        raise DataError(f"{where}: features come from CLIP {valid.clip_model} "
+                        f"({valid.clip_pretrained}) but the model was trained with "
+                        f"{inference.clip_model} ({inference.clip_pretrained}); re-run "
+                        "the pipeline (dvc repro)")
+
+
+def clip_subset(samples: int, count: int) -> np.ndarray:
+    """``count`` sample indices spread evenly over the split (0 = all)."""
+    if count == 0 or count >= samples:
+        return np.arange(samples)
+    return np.unique(np.linspace(0, samples - 1, count).round().astype(int))
+
+
+def run(*, data: DataConfig, track: TrackConfig, eval: EvalConfig,
+        model_dir: str | os.PathLike[str], features_dir: str | os.PathLike[str],
+        raw_dir: str | os.PathLike[str], metrics_path: str | os.PathLike[str],
+        out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Evaluate the model in ``model_dir``; return the headline metrics."""
+    inference = Inference.load(model_dir, device=eval.device, device_param="eval.device",
+                               batch_size=eval.batch_size)
+    features_dir = Path(features_dir)
+    valid = load_feature_tensors(features_dir / data.valid_split)
+    train = load_feature_tensors(features_dir / data.train_split)
+    check_features(inference, valid, where=features_dir / data.valid_split)
+    frames_of = WindowReader(raw_dir, data.valid_split, valid)
+    subset = clip_subset(len(valid), eval.clip_samples)
+    with tqdm(total=len(subset), desc="evaluate (CLIP similarity)", unit="sample") as bar:
+        evaluation = evaluate_split(
+            inference, valid, train, frame_latents=first_frame_latents(inference, valid,
+                                                                       frames_of),
+            frames_of=frames_of, clip_subset=subset, progress=lambda n: bar.update(1))
+    speed = measure_speed(inference, valid, repeats=eval.timing_repeats)
+    meta = inference.meta
+    run_info = {"split": data.valid_split, "git_rev": meta.get("git_rev", "unknown"),
+                "epoch": meta.get("epoch"), "data_source": data.source,
+                "tracker": track.backend,
+                "clip": {"model": inference.clip_model, "pretrained": inference.clip_pretrained,
+                         "random": inference.clip_pretrained.lower() == "none"},
+                "model_config": meta.get("model_config"), "params": meta.get("params"),
+                "eval": as_dict(eval)}
+    tables = build_tables(evaluation, resamples=eval.bootstrap, seed=eval.seed,
+                          level=eval.level, run=run_info, speed=speed)
+    with atomic_dir(out_dir) as staging:
+        evaluation.samples.to_parquet(staging / "samples.parquet", index=False)
+        write_json_atomic(staging / "tables.json", tables)
+        write_plots(evaluation, staging / "plots")
+        write_gallery(evaluation.samples, truth=valid.tracks,
+                      generated=evaluation.tracks["lang2motion"], sizes=valid.sizes,
+                      frames_of=frames_of, out_dir=staging, count=eval.gallery)
+    metrics = headline(tables)
+    write_json_atomic(metrics_path, metrics)
+    return metrics
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def summary_lines(metrics: dict[str, Any]) -> list[str]:
+    lines = [f"retrieval R@1 {_fmt(metrics['r1'])} (chance {_fmt(metrics['chance_r1'])}); "
+             f"text ADE {_fmt(metrics['ade'])} vs static {_fmt(metrics['static_ade'])} and "
+             f"nearest caption {_fmt(metrics['nearest_caption_ade'])} (normalised units); "
+             f"reconstruction ADE {_fmt(metrics['recon_ade'])}"]
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            lines.append(f"{key}: R@1 {_fmt(value['r1'])} (chance {_fmt(value['chance_r1'])}),"
+                         f" text ADE {_fmt(value['ade'])}, motion-kind accuracy "
+                         f"{_fmt(value['motion_kind_acc'])} (chance "
+                         f"{_fmt(value['motion_kind_chance'])})")
+    lines.append(f"{_fmt(metrics['ms_per_trajectory'])} ms per trajectory at batch 1 (CLIP "
+                 f"text encoding included), {_fmt(metrics['trajectories_per_s'])} "
+                 "trajectories/s batched")
+    return lines
