@@ -25,7 +25,7 @@ def _images(b, side, seed=0):
 def test_tiny_encoder_shapes_and_description(tiny):
     assert tiny.dim == TINY_DIM and tiny.image_size == 224
     assert tiny.describe() == {"model": TINY, "pretrained": "none", "dim": TINY_DIM,
-                               "device": "cpu", "random": True}
+                               "device": "cpu", "random": True, "activation": "gelu"}
     text = tiny.encode_text(TEXTS, batch_size=2)
     assert text.shape == (3, TINY_DIM) and text.dtype == np.float32
     assert not np.allclose(text[0], text[1])
@@ -49,7 +49,7 @@ def test_images_of_another_size_are_resized(tiny):
 def test_preprocessing_normalises_with_the_model_mean_and_std(tiny):
     white = torch.full((1, 224, 224, 3), 255, dtype=torch.uint8)
     x = tiny.preprocess(white)
-    expected = [(1.0 - m) / s for m, s in zip(tiny.mean, tiny.std)]
+    expected = [(1.0 - m) / s for m, s in zip(tiny.mean, tiny.std, strict=True)]
     np.testing.assert_allclose(x[0, :, 0, 0].numpy(), expected, rtol=1e-6)
 
 

@@ -5,21 +5,37 @@
   ``RANDOM_INIT_SEED`` inside a forked RNG, so the same model name gives the same weights, hence
   the same features, on every run, without touching the caller's random state. Such features
   are stand-ins that carry no language or image knowledge.
-- a local weights file (the value contains a path separator or ends with one of
-  ``WEIGHT_SUFFIXES``): loaded strictly into the named architecture.
+- local weights (the value contains a path separator, ends with one of ``WEIGHT_SUFFIXES`` or
+  names a folder): a safetensors file, a ``torch.save`` state dict (plain, or a training
+  checkpoint ``{'state_dict': ...}`` with ``module.`` prefixes), OpenAI's original TorchScript
+  release (``ViT-B-32.pt``), or a folder such as a Hugging Face snapshot holding one of
+  ``FOLDER_WEIGHT_FILES``. Read without unpickling arbitrary objects, loaded strictly into the
+  named architecture.
 - anything else is an open_clip tag (``openai``, ``laion2b_s34b_b79k``, ...) downloaded from the
   Hugging Face hub into its cache; offline this fails with a DependencyError saying what to get.
-  A tag trained with QuickGELU (``openai``) switches the architecture to QuickGELU itself; for a
-  local file of such weights name the matching model (``ViT-B-32-quickgelu``).
+
+Activation: OpenAI's weights (and a few others) were trained with QuickGELU; run with plain GELU
+they load without complaint and give wrong embeddings. The activation is chosen, first rule that
+speaks, from: OpenAI's release markers in local weights (a TorchScript archive, or OpenAI's
+non-weight entries ``OPENAI_EXTRA_KEYS`` in the state dict) -> QuickGELU; an
+``open_clip_config.json`` beside the weights file (its ``model_cfg.quick_gelu``); a tag's
+pretrained config; the model name's config. A switch away from the named model's activation is
+logged as a warning. Plain weights with none of these markers cannot be told apart: name the
+matching model (``ViT-B-32-quickgelu``) for a local file of QuickGELU weights.
 
 Model names are open_clip's registry plus the configs in ``model_configs/`` (``L2M-Tiny``: a tiny
-CLIP for fast tests). Legend: B batch, D embedding size, H height, W width.
+CLIP for fast tests). Legend: B batch, D embedding size, H height, W width, L token positions.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
-from dataclasses import dataclass
+import warnings
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +50,27 @@ log = logging.getLogger(__name__)
 
 MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
 WEIGHT_SUFFIXES = (".bin", ".pt", ".pth", ".safetensors")
+# In a weights folder (a Hugging Face snapshot of an open_clip repository), best first;
+# safetensors first because it is read without unpickling.
+FOLDER_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.safetensors",
+                       "open_clip_pytorch_model.bin", "open_clip_pytorch_model.pth")
+OPEN_CLIP_CONFIG = "open_clip_config.json"  # open_clip's description of the weights beside it
+# Entries of OpenAI's state dicts that are not weights (open_clip's OpenAI loaders drop them too).
+OPENAI_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")
+QUICK_GELU, GELU = "quick_gelu", "gelu"
+TEXT_POOLS_AT_ONE_TOKEN = ("argmax", "eos")  # pool types that read one position per text
 RANDOM_INIT_SEED = 0      # seed of the random ("none") initialisation: same weights every run
 PIXEL_MAX = 255.0         # uint8 -> [0, 1]
 # Resizing in encode_images only happens when the overlays were rendered at another size than
 # the model's input; bicubic with antialiasing is what CLIP's own preprocessing uses.
 RESIZE_MODE = "bicubic"
+ERROR_DETAIL_CHARS = 400  # how much of a library's own message an error repeats
+SAFETENSORS_HEADER_START = 8  # a safetensors file: u64 header length, then the JSON header
+
+
+def _detail(exc: BaseException) -> str:
+    """A library's message on one line, shortened: errors quote it, never dump it."""
+    return " ".join(str(exc).split())[:ERROR_DETAIL_CHARS]
 
 
 def _register_local_configs() -> None:
@@ -55,6 +87,70 @@ def is_weights_path(pretrained: str) -> bool:
     return "/" in pretrained or "\\" in pretrained or pretrained.endswith(WEIGHT_SUFFIXES)
 
 
+def _activation_of(model: torch.nn.Module) -> str:
+    """What the built model runs: QuickGELU when any of its layers is open_clip's QuickGELU."""
+    from open_clip.transformer import QuickGELU
+
+    return QUICK_GELU if any(isinstance(m, QuickGELU) for m in model.modules()) else GELU
+
+
+def _fast_text_applies(model: torch.nn.Module) -> bool:
+    """True when ``model.encode_text`` is open_clip's causal CLIP text tower, so that the token
+    positions after the pooled one cannot change the output (see ``_encode_text_prefix``)."""
+    from open_clip.model import CLIP
+    from open_clip.transformer import (
+        CustomResidualAttentionBlock,
+        ResidualAttentionBlock,
+        Transformer,
+    )
+
+    if not isinstance(model, CLIP) or type(model).encode_text is not CLIP.encode_text:
+        return False  # CustomTextCLIP, CoCa, HF text towers or an overridden encode_text
+    if getattr(model, "text_pool_type", None) not in TEXT_POOLS_AT_ONE_TOKEN:
+        return False
+    mask, transformer = getattr(model, "attn_mask", None), model.transformer
+    positions = model.positional_embedding.shape[0]
+    if mask is None or tuple(mask.shape) != (positions, positions):
+        return False
+    causal = torch.full((positions, positions), float("-inf")).triu_(1)
+    if not torch.equal(mask.detach().float().cpu(), causal):
+        return False
+    return (type(transformer).forward is Transformer.forward
+            and all(type(b) in (ResidualAttentionBlock, CustomResidualAttentionBlock)
+                    for b in transformer.resblocks))
+
+
+def _pooled_positions(model: Any, tokens: torch.Tensor) -> torch.Tensor:  # (B, L) -> (B,)
+    """The position ``text_global_pool`` reads for each text (open_clip 3.3.0's rule)."""
+    if model.text_pool_type == "argmax":  # the end-of-text token has the highest id
+        return tokens.argmax(dim=-1)
+    return (tokens == model.text_eos_id).int().argmax(dim=-1)
+
+
+def _encode_text_prefix(model: Any, tokens: torch.Tensor) -> torch.Tensor:  # (B, L) -> (B, D)
+    """open_clip 3.3.0 ``CLIP.encode_text`` (unnormalised) over the first L positions only.
+
+    The mask is causal and the output is read at one position per text, so with L = the last
+    pooled position + 1 the positions cut off cannot reach the output: same result, less work.
+    """
+    from open_clip.transformer import text_global_pool
+
+    length = tokens.shape[1]
+    cast_dtype = model.transformer.get_cast_dtype()
+    x = model.token_embedding(tokens).to(cast_dtype)  # (B, L, width)
+    x = x + model.positional_embedding[:length].to(cast_dtype)
+    x = model.transformer(x, attn_mask=model.attn_mask[:length, :length])
+    x = model.ln_final(x)
+    x = text_global_pool(x, tokens, model.text_pool_type,
+                         eos_token_id=getattr(model, "text_eos_id", None))
+    if model.text_projection is not None:
+        if isinstance(model.text_projection, torch.nn.Linear):
+            x = model.text_projection(x)
+        else:
+            x = x @ model.text_projection
+    return x
+
+
 @dataclass
 class ClipEncoder:
     """A frozen CLIP model in eval mode with its tokenizer; encodes text and images to (B, D)."""
@@ -69,29 +165,75 @@ class ClipEncoder:
     image_size: int            # side of the square input image
     mean: tuple[float, ...]    # per-channel normalisation of [0, 1] pixels
     std: tuple[float, ...]
+    activation: str = field(init=False)        # QUICK_GELU or GELU: what the model runs
+    text_fast_path: bool = field(init=False)   # encode_text runs only the needed positions
+
+    def __post_init__(self) -> None:
+        self.activation = _activation_of(self.model)
+        self.text_fast_path = _fast_text_applies(self.model)
+
+    @property
+    def context_length(self) -> int:
+        """Tokens per text the model reads, start and end tokens included; longer is cut."""
+        return int(getattr(self.tokenizer, "context_length", None) or self.model.context_length)
 
     def describe(self) -> dict[str, Any]:
         """What produced the features, for logs, summaries and the report."""
         return {"model": self.name, "pretrained": self.pretrained, "dim": self.dim,
-                "device": str(self.device), "random": self.random}
+                "device": str(self.device), "random": self.random,
+                "activation": self.activation}
 
     def autocast(self) -> Any:
         """The precision context of every encode: fp16 autocast on CUDA, fp32 elsewhere."""
         # fp16 on CUDA halves the encoder's time; CPU stays in fp32 (CPU fp16 is slow).
         return autocast(self.device, torch.float16)
 
+    def token_counts(self, texts: list[str]) -> list[int]:
+        """Tokens each text needs, start and end tokens included, before the cut to
+        ``context_length``: a count above it means the text was truncated."""
+        from open_clip.tokenizer import HFTokenizer, SimpleTokenizer
+
+        tok = self.tokenizer
+        if isinstance(tok, SimpleTokenizer):  # encode() adds neither start nor end token
+            return [len(tok.encode(text)) + 2 for text in texts]
+        if isinstance(tok, HFTokenizer):
+            return [len(tok.tokenizer(tok.clean_fn(text))["input_ids"]) for text in texts]
+        # Another tokenizer: only what it keeps can be counted (non-padding ids).
+        return (tok(list(texts)) != 0).sum(dim=-1).tolist()
+
     def encode_text(self, texts: list[str], *, batch_size: int) -> np.ndarray:  # (B, D) float32
-        """Unnormalised CLIP text embeddings of ``texts``, in order."""
+        """Unnormalised CLIP text embeddings of ``texts``, in order.
+
+        On open_clip's causal CLIP text tower each batch runs only up to its last end-of-text
+        token, and texts are batched by length, so short captions cost a fraction of the 77
+        positions; other text towers run their own ``encode_text``.
+        """
         if batch_size < 1:
             raise ConfigError(f"clip.batch_size must be >= 1, got {batch_size}")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if not len(texts):
+            return out
+        tokens = self.tokenizer(list(texts))  # (B, context_length) on the CPU
+        if self.text_fast_path:
+            ends = _pooled_positions(self.model, tokens)
+            order = torch.argsort(ends, stable=True)  # similar lengths share a batch
+        else:
+            order = torch.arange(len(texts))
         with torch.inference_mode(), self.autocast():
-            for lo in range(0, len(texts), batch_size):
-                tokens = self.tokenizer(list(texts[lo:lo + batch_size])).to(self.device)
-                out[lo:lo + len(tokens)] = self.model.encode_text(tokens).float().cpu().numpy()
+            for index in order.split(batch_size):
+                batch = tokens[index]
+                if self.text_fast_path:
+                    length = int(ends[index].max()) + 1
+                    features = _encode_text_prefix(self.model, batch[:, :length].to(self.device))
+                else:
+                    features = self.model.encode_text(batch.to(self.device))
+                out[index.numpy()] = features.float().cpu().numpy()
         return out
 
-    def preprocess(self, images: torch.Tensor) -> torch.Tensor:  # (B, H, W, 3) uint8 -> (B, 3, S, S)
+    def preprocess(
+        self,
+        images: torch.Tensor,  # (B, H, W, 3) uint8 RGB
+    ) -> torch.Tensor:         # (B, 3, S, S) float, S = image_size
         """uint8 RGB on the model's device -> normalised float input, resized only if needed."""
         x = images.permute(0, 3, 1, 2).float().div_(PIXEL_MAX)
         if x.shape[-2:] != (self.image_size, self.image_size):
@@ -127,22 +269,240 @@ class ClipEncoder:
         return out
 
 
+def _quick_gelu_name(model: str) -> str | None:
+    """The registered name of ``model`` with QuickGELU (itself if it already has it)."""
+    import open_clip
+
+    if open_clip.get_model_config(model).get("quick_gelu", False):
+        return model
+    name = f"{model}-quickgelu"
+    return name if name in open_clip.list_models() else None
+
+
 def _dependency_hint(model: str, tag: str) -> str:
     import open_clip
 
     cfg = open_clip.get_pretrained_cfg(model, tag)
     hub = (cfg.get("hf_hub") or "").rstrip("/")
     where = (f"the Hugging Face repository {hub} (file open_clip_pytorch_model.bin or "
-             "open_clip_model.safetensors)" if hub else cfg.get("url", "its source"))
+             "open_clip_model.safetensors, with open_clip_config.json)" if hub
+             else cfg.get("url", "its source"))
+    if cfg.get("quick_gelu", False):
+        quick_name = _quick_gelu_name(model) or f"a QuickGELU variant of {model}"
+        activation = (f"these weights need the QuickGELU activation: with a local file of them "
+                      f"set clip.model={quick_name} (or keep the repository's "
+                      f"{OPEN_CLIP_CONFIG} beside the file), plain {model} would run GELU and "
+                      "give wrong embeddings")
+    else:
+        activation = f"these weights use the GELU activation: keep clip.model={model}"
     return (f"download the weights for {model!r} tag {tag!r} on a machine with internet access "
-            f"from {where}, copy the file here and set clip.pretrained to its path (e.g. "
-            f"-S clip.pretrained=/path/to/open_clip_pytorch_model.bin); or use "
-            f"clip.pretrained=none for random stand-in weights")
+            f"from {where}, copy the file (or the snapshot folder) here and set clip.pretrained "
+            f"to its path (e.g. -S clip.pretrained=/path/to/open_clip_pytorch_model.bin); "
+            f"{activation}; or use clip.pretrained=none for random stand-in weights")
+
+
+# ---------------------------------------------------------------------------- local weights
+
+
+@dataclass(frozen=True)
+class _LocalWeights:
+    """A local weights file read into a state dict, with what it says about its activation."""
+
+    file: Path
+    state_dict: dict[str, torch.Tensor]
+    quick_gelu: bool | None     # None: nothing in or beside the file says
+    reason: str                 # why quick_gelu is what it is
+    mean: tuple[float, ...] | None  # image normalisation from open_clip_config.json, if any
+    std: tuple[float, ...] | None
+
+
+def _weights_file(path: Path, model: str) -> Path:
+    """``path`` itself, or the weights file inside a folder (a Hugging Face snapshot)."""
+    if path.is_file():
+        return path
+    if not path.is_dir():
+        raise DependencyError(f"CLIP weights {path} (clip.pretrained, model {model}) do not "
+                              "exist; set clip.pretrained to a weights file or folder, a tag, "
+                              "or none")
+    snapshots, ref = path / "snapshots", path / "refs" / "main"
+    if snapshots.is_dir() and ref.is_file():  # a Hugging Face cache repository: its main
+        path = snapshots / ref.read_text().strip()
+    for name in FOLDER_WEIGHT_FILES:
+        if (path / name).is_file():
+            return path / name
+    others = sorted(p for p in path.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.is_file())
+    if len(others) == 1:
+        return others[0]
+    if others:
+        raise DependencyError(f"CLIP weights folder {path} (model {model}) holds several weights "
+                              f"files ({', '.join(p.name for p in others)}); set "
+                              "clip.pretrained to the one to use")
+    raise DependencyError(f"CLIP weights folder {path} (model {model}) holds no weights: looked "
+                          f"for {', '.join(FOLDER_WEIGHT_FILES)} or one file ending in "
+                          f"{', '.join(WEIGHT_SUFFIXES)}; download the repository's weights "
+                          "file into it or set clip.pretrained to the file")
+
+
+def _is_torchscript(file: Path) -> bool:
+    """A TorchScript archive (OpenAI's release format) is a zip holding ``constants.pkl``."""
+    if not zipfile.is_zipfile(file):
+        return False
+    with zipfile.ZipFile(file) as archive:
+        return any(n == "constants.pkl" or n.endswith("/constants.pkl")
+                   for n in archive.namelist())
+
+
+def _is_safetensors(file: Path) -> bool:
+    with open(file, "rb") as f:
+        head = f.read(SAFETENSORS_HEADER_START + 1)
+    return len(head) > SAFETENSORS_HEADER_START and head[SAFETENSORS_HEADER_START:] == b"{"
+
+
+def _read_checkpoint(file: Path, model: str) -> tuple[dict[str, Any], bool]:
+    """The state dict in ``file`` and whether it was a TorchScript archive; never unpickles
+    anything but tensors and plain containers (``weights_only``)."""
+    where = f"CLIP weights file {file} (model {model})"
+    if _is_torchscript(file):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # jit is deprecated, still reads
+                return dict(torch.jit.load(str(file), map_location="cpu").state_dict()), True
+        except Exception as exc:
+            raise DependencyError(f"{where} is a TorchScript archive that could not be read "
+                                  f"({_detail(exc)}); download it again"
+                                  ) from exc
+    try:
+        if _is_safetensors(file):
+            from safetensors.torch import load_file
+
+            checkpoint: Any = load_file(str(file), device="cpu")
+        else:
+            checkpoint = torch.load(file, map_location="cpu", weights_only=True,
+                                    mmap=zipfile.is_zipfile(file))
+    except Exception as exc:
+        if "weights only load failed" in str(exc).lower():
+            raise DependencyError(f"{where} holds Python objects besides tensors; it is refused "
+                                  "because unpickling them could run code. Re-save only the "
+                                  "weights, e.g. torch.save(model.state_dict(), path)") from exc
+        raise DependencyError(f"{where} is not a readable checkpoint (expected safetensors, a "
+                              "torch.save state dict or OpenAI's TorchScript archive; "
+                              f"{type(exc).__name__}: {_detail(exc)}); check "
+                              "the path or download it again") from exc
+    if isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict):
+        checkpoint = checkpoint["state_dict"]  # a training checkpoint
+    if (not isinstance(checkpoint, dict) or not checkpoint
+            or not all(isinstance(v, torch.Tensor) for v in checkpoint.values())):
+        keys = list(checkpoint)[:8] if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise DependencyError(f"{where} holds no state dict of tensors (found {keys}); save "
+                              "model.state_dict() or {'state_dict': model.state_dict()}")
+    if all(k.startswith("module.") for k in checkpoint):  # saved from DataParallel/DDP
+        checkpoint = {k[len("module."):]: v for k, v in checkpoint.items()}
+    return checkpoint, False
+
+
+def _read_config(file: Path, model: str) -> dict[str, Any] | None:
+    """The ``open_clip_config.json`` beside ``file`` (inside its folder), if there is one."""
+    path = file.parent / OPEN_CLIP_CONFIG
+    if not path.is_file():
+        return None
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DependencyError(f"{path} beside the CLIP weights (model {model}) is not readable "
+                              f"JSON ({exc}); fix or remove it") from exc
+    if not isinstance(config, dict):
+        raise DependencyError(f"{path} beside the CLIP weights (model {model}) is not a JSON "
+                              "object; fix or remove it")
+    return config
+
+
+def _read_local_weights(path: Path, model: str) -> _LocalWeights:
+    """Read local weights and decide the activation they need (module docstring's rules)."""
+    file = _weights_file(path, model)
+    state_dict, torchscript = _read_checkpoint(file, model)
+    extras = [k for k in OPENAI_EXTRA_KEYS if k in state_dict]
+    for key in extras:
+        state_dict.pop(key)
+    config = _read_config(file, model)
+    model_cfg = (config or {}).get("model_cfg", config or {})
+    preprocess = (config or {}).get("preprocess_cfg", {})
+    quick_gelu: bool | None = None
+    reason = "nothing in or beside the weights says which activation they need"
+    if torchscript or extras:
+        quick_gelu = True
+        reason = ("it is a TorchScript archive, OpenAI's release format" if torchscript else
+                  f"it holds OpenAI's non-weight entries ({', '.join(extras)})")
+        reason += ", and OpenAI's weights were trained with QuickGELU"
+        if config is not None and not model_cfg.get("quick_gelu", False):
+            log.warning("%s beside %s says GELU but the file is OpenAI's: using QuickGELU",
+                        OPEN_CLIP_CONFIG, file)
+    elif config is not None:
+        quick_gelu = bool(model_cfg.get("quick_gelu", False))
+        reason = f"{file.parent / OPEN_CLIP_CONFIG} says quick_gelu={quick_gelu}"
+    mean, std = preprocess.get("mean"), preprocess.get("std")
+    return _LocalWeights(file=file, state_dict=state_dict, quick_gelu=quick_gelu, reason=reason,
+                         mean=tuple(mean) if mean else None, std=tuple(std) if std else None)
+
+
+def _load_weights(clip_model: torch.nn.Module, weights: _LocalWeights, model: str) -> None:
+    """Load strictly, after the same key fixes as open_clip 3.3.0's ``load_checkpoint``."""
+    from open_clip.convert import convert_state_dict
+    from open_clip.model import (
+        convert_to_custom_text_state_dict,
+        resize_pos_embed,
+        resize_text_pos_embed,
+    )
+
+    where = f"CLIP weights file {weights.file} does not fit model {model}"
+    fix = ("set clip.model to the architecture these weights were trained as (see "
+           "open_clip.list_models()) or clip.pretrained to weights of this one")
+    try:
+        state_dict = convert_state_dict(clip_model, dict(weights.state_dict))
+        if "positional_embedding" in state_dict and not hasattr(clip_model,
+                                                                "positional_embedding"):
+            state_dict = convert_to_custom_text_state_dict(state_dict)
+        for name in ("logit_scale", "logit_bias"):
+            own = getattr(clip_model, name, None)
+            if name in state_dict and own is not None and own.ndim != state_dict[name].ndim:
+                state_dict[name] = state_dict[name].reshape(own.shape)
+        if (getattr(clip_model, "logit_bias", None) is not None and "logit_bias" not in state_dict
+                and "logit_scale" in state_dict):
+            state_dict["logit_bias"] = torch.zeros_like(state_dict["logit_scale"])
+        state_dict.pop("text.transformer.embeddings.position_ids", None)
+        resize_pos_embed(state_dict, clip_model)
+        resize_text_pos_embed(state_dict, clip_model)
+        result = clip_model.load_state_dict(state_dict, strict=False)
+    except Exception as exc:  # size mismatches (RuntimeError), width asserts, odd tensors
+        raise DependencyError(f"{where} ({type(exc).__name__}: "
+                              f"{_detail(exc)}); {fix}") from exc
+    if result.missing_keys or result.unexpected_keys:
+        raise DependencyError(
+            f"{where}: {len(result.missing_keys)} weights missing (e.g. "
+            f"{', '.join(result.missing_keys[:3]) or '-'}), {len(result.unexpected_keys)} "
+            f"unexpected (e.g. {', '.join(result.unexpected_keys[:3]) or '-'}); {fix}")
+
+
+class _DropRandomInitNotice(logging.Filter):
+    """open_clip logs 'initialized randomly' whenever it loads no weights itself; here local
+    weights are loaded afterwards and random ones get their own louder warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No pretrained weights loaded")
+
+
+@contextlib.contextmanager
+def _quiet_random_init_notice() -> Iterator[None]:
+    root, notice = logging.getLogger(), _DropRandomInitNotice()
+    root.addFilter(notice)
+    try:
+        yield
+    finally:
+        root.removeFilter(notice)
 
 
 def load_clip(*, model: str, pretrained: str, device: str = "auto",
               cache_dir: str | None = None) -> ClipEncoder:
-    """Build a frozen CLIP: ``pretrained`` is ``none``, a local weights file or a tag.
+    """Build a frozen CLIP: ``pretrained`` is ``none``, local weights (file or folder) or a tag.
 
     Raises ConfigError for an unknown model name or tag, DependencyError when weights are
     missing, unreadable, do not fit ``model``, or cannot be downloaded. ``cache_dir`` is where
@@ -157,46 +517,59 @@ def load_clip(*, model: str, pretrained: str, device: str = "auto",
                           f"{MODEL_CONFIG_DIR}")
     target = resolve_device(device, param="clip.device")
     random_init = pretrained.lower() == "none"
+    local = not random_init and (is_weights_path(pretrained)
+                                 or Path(pretrained).expanduser().is_dir())
+    named_quick_gelu = bool(open_clip.get_model_config(model).get("quick_gelu", False))
+    quick_gelu = named_quick_gelu
+    tag: str | None = None
+    weights: _LocalWeights | None = None
     kwargs: dict[str, Any] = {"device": "cpu", "cache_dir": cache_dir}
     if random_init:
-        weights = None
         log.warning("=" * 78)
         log.warning("CLIP %s has RANDOM weights (clip.pretrained=none): its text and image "
                     "features are meaningless stand-ins, not CLIP's. Set clip.pretrained to a "
                     "tag (openai) or a local weights file for real features.", model)
         log.warning("=" * 78)
-    elif is_weights_path(pretrained):
-        weights = str(Path(pretrained).expanduser())
-        if not Path(weights).is_file():
-            raise DependencyError(f"CLIP weights file {weights} (clip.pretrained, model "
-                                  f"{model}) does not exist")
+    elif local:
+        weights = _read_local_weights(Path(pretrained).expanduser(), model)
+        if weights.quick_gelu is not None:
+            quick_gelu = weights.quick_gelu
+        if quick_gelu != named_quick_gelu:
+            log.warning("CLIP weights %s: running model %s with %s instead of its %s because "
+                        "%s", weights.file, model, QUICK_GELU if quick_gelu else GELU,
+                        QUICK_GELU if named_quick_gelu else GELU, weights.reason)
+        if weights.mean and weights.std:
+            kwargs.update(image_mean=weights.mean, image_std=weights.std)
     else:
-        tags = open_clip.list_pretrained_tags_by_model(model)
-        if not open_clip.get_pretrained_cfg(model, pretrained):
-            raise ConfigError(f"clip.pretrained {pretrained!r} is neither 'none', a weights file "
-                              f"(a path, or ending in {', '.join(WEIGHT_SUFFIXES)}) nor a tag of "
-                              f"{model}; known tags: {', '.join(tags) or '(none)'}")
-        weights = pretrained
+        tag_cfg = open_clip.get_pretrained_cfg(model, pretrained)
+        if not tag_cfg:
+            tags = open_clip.list_pretrained_tags_by_model(model)
+            raise ConfigError(f"clip.pretrained {pretrained!r} is neither 'none', local weights "
+                              f"(a folder, a path, or a file ending in "
+                              f"{', '.join(WEIGHT_SUFFIXES)}) nor a tag of {model}; known tags: "
+                              f"{', '.join(tags) or '(none)'}")
+        tag = pretrained
         # OpenAI's weights were trained with QuickGELU; a plain config would silently differ.
-        tag_quick_gelu = open_clip.get_pretrained_cfg(model, pretrained).get("quick_gelu", False)
-        model_quick_gelu = open_clip.get_model_config(model).get("quick_gelu", False)
-        kwargs["force_quick_gelu"] = tag_quick_gelu and not model_quick_gelu
+        quick_gelu = bool(tag_cfg.get("quick_gelu", False))
+    if quick_gelu and not named_quick_gelu:
+        kwargs["force_quick_gelu"] = True
+    elif named_quick_gelu and not quick_gelu:
+        kwargs["quick_gelu"] = False  # a model keyword: overrides the config's value
 
     try:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), _quiet_random_init_notice():
             torch.manual_seed(RANDOM_INIT_SEED)
-            clip_model, _, _ = open_clip.create_model_and_transforms(model, pretrained=weights,
+            clip_model, _, _ = open_clip.create_model_and_transforms(model, pretrained=tag,
                                                                      **kwargs)
-    except Exception as exc:  # open_clip raises RuntimeError/OSError/pickle and safetensors errors
-        if weights is None:
+    except Exception as exc:  # open_clip raises RuntimeError/OSError from the download
+        if tag is None:
             raise
-        if is_weights_path(pretrained):
-            raise DependencyError(f"CLIP weights file {weights} could not be loaded into model "
-                                  f"{model} (wrong architecture or not a checkpoint): "
-                                  f"{str(exc)[:500]}") from exc
-        raise DependencyError(f"CLIP weights {model!r} tag {pretrained!r} could not be "
-                              f"downloaded ({str(exc)[:300]}); {_dependency_hint(model, pretrained)}"
+        raise DependencyError(f"CLIP weights {model!r} tag {tag!r} could not be "
+                              f"downloaded ({_detail(exc)}); {_dependency_hint(model, tag)}"
                               ) from exc
+    if weights is not None:
+        _load_weights(clip_model, weights, model)
+        log.info("CLIP weights loaded from %s", weights.file)
 
     clip_model = clip_model.to(target).eval().requires_grad_(False)
     pp_cfg = getattr(clip_model.visual, "preprocess_cfg", {})
