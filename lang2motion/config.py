@@ -211,6 +211,18 @@ class TrainConfig:
     seed: int = param(0, low=0)
     device: str = param("auto", device=True)
     checkpoint_every: int = param(1, low=1)
+    schedule: str = param("constant", choices=LR_SCHEDULES)
+    warmup_epochs: float = param(0.0, low=0.0)
+    min_lr_ratio: float = param(0.0, low=0.0, high=1.0)
+    grad_clip: float = param(0.0, low=0.0)
+    sampling: float = param(0.0, low=0.0, high=1.0)
+    sampling_start: float = param(0.0, low=0.0, high=1.0)
+    sampling_end: float = param(0.5, low=0.0, high=1.0)
+
+    def validate(self) -> None:
+        if self.sampling and self.sampling_end <= self.sampling_start:
+            raise ConfigError(f"train.sampling_end ({self.sampling_end}) must be greater than "
+                              f"train.sampling_start ({self.sampling_start})")
 
 
 @dataclass(frozen=True)

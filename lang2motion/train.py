@@ -38,6 +38,7 @@ from lang2motion.model.checkpoint import (
 from lang2motion.model.config import ModelConfig
 from lang2motion.model.losses import TERMS, compute_losses
 from lang2motion.runtime import autocast, iterate_batches, resolve_device, to_device
+from lang2motion.schedule import learning_rate, sampling_share, warmup_steps
 from lang2motion.store import FeatureTensors
 
 log = logging.getLogger(__name__)
@@ -48,8 +49,15 @@ LAST_DIR = "last"
 EPOCH_SEED_STRIDE = 1_000_003
 # Reading the running loss forces a GPU sync; do it every few steps only.
 PROGRESS_EVERY = 10
-# Parameters that may change between a run and its resumption without invalidating it.
+# Parameters that may change between a run and its resumption without invalidating it (epochs
+# only while no schedule depends on the total number of steps).
 RESUMABLE_CHANGES = ("epochs", "checkpoint_every", "device")
+
+
+def resumable_changes(cfg: TrainConfig) -> tuple[str, ...]:
+    if cfg.schedule != "constant" or cfg.sampling > 0.0:
+        return tuple(k for k in RESUMABLE_CHANGES if k != "epochs")
+    return RESUMABLE_CHANGES
 
 
 def check_features(data: FeatureTensors, *, name: str) -> None:
@@ -94,14 +102,33 @@ def epoch_order(samples: int, *, seed: int, epoch: int) -> torch.Tensor:
 
 def train_step(model: Lang2Motion, optimizer: torch.optim.Optimizer,
                batch: dict[str, torch.Tensor], loss: LossConfig,
-               *, device: torch.device) -> dict[str, torch.Tensor]:
-    """One optimisation step; returns the detached loss terms (scalars on device)."""
+               *, device: torch.device, lr: float | None = None, sampling: float = 0.0,
+               grad_clip: float = 0.0) -> dict[str, torch.Tensor]:
+    """One optimisation step at learning rate ``lr`` (None: the optimizer's), with scheduled
+    sampling share ``sampling`` and the gradient norm clipped to ``grad_clip`` (0: off);
+    returns the detached loss terms (scalars on device)."""
+    if lr is not None:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
     with autocast(device):
-        losses = compute_losses(model, batch, loss)
+        losses = compute_losses(model, batch, loss, sampling=sampling)
     optimizer.zero_grad(set_to_none=True)
     losses["total"].backward()
+    if grad_clip > 0.0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
     return {k: v.detach() for k, v in losses.items()}
+
+
+def step_schedule(cfg: TrainConfig, *, step: int, total_steps: int,
+                  steps_per_epoch: int) -> tuple[float, float]:
+    """(learning rate, sampling share) of optimisation step ``step`` of ``total_steps``."""
+    lr = learning_rate(step, lr=cfg.lr, schedule=cfg.schedule,
+                       warmup_steps=warmup_steps(cfg.warmup_epochs, steps_per_epoch),
+                       total_steps=total_steps, min_lr_ratio=cfg.min_lr_ratio)
+    share = sampling_share(step / max(total_steps - 1, 1), max_share=cfg.sampling,
+                           start=cfg.sampling_start, end=cfg.sampling_end)
+    return lr, share
 
 
 @torch.no_grad()
@@ -210,7 +237,8 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
                                   weight_decay=train_cfg.weight_decay)
     signature = {
         "model_config": cfg.to_dict(), "loss": params["loss"],
-        "train": {k: v for k, v in params["train"].items() if k not in RESUMABLE_CHANGES},
+        "train": {k: v for k, v in params["train"].items()
+                  if k not in resumable_changes(train_cfg)},
         "train_data": data_signature(train_data), "valid_data": data_signature(valid_data),
         "code": code_signature(),
     }
@@ -250,7 +278,10 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
         seen = 0
         for step, batch in enumerate(iterate_batches(train_tensors, order,
                                                      batch_size=train_cfg.batch_size)):
-            losses = train_step(model, optimizer, batch, loss, device=device)
+            lr, share = step_schedule(train_cfg, step=epoch * steps + step,
+                                      total_steps=train_cfg.epochs * steps, steps_per_epoch=steps)
+            losses = train_step(model, optimizer, batch, loss, device=device, lr=lr,
+                                sampling=share, grad_clip=train_cfg.grad_clip)
             seen += batch["tracks"].shape[0]
             for k, v in losses.items():
                 sums[k] += v.float() * batch["tracks"].shape[0]
@@ -260,6 +291,7 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
                 bar.set_postfix(epoch=epoch + 1, loss=f"{sums['total'].item() / seen:.4f}")
         seconds = time.perf_counter() - started
         train_means = {k: (v / samples).item() for k, v in sums.items()}
+        train_means.update({"lr": lr, "sampling": share})     # at the epoch's last step
         valid = {f"loss_{k}": v for k, v in mean_losses(
             model, valid_tensors, loss, batch_size=train_cfg.batch_size, device=device).items()}
         with autocast(device):

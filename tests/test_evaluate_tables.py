@@ -51,7 +51,8 @@ def test_means_chance_and_intervals() -> None:
     assert r1["lo"] <= r1["value"] <= r1["hi"]
     assert all_["retrieval"]["clip_nn"]["r1"]["value"] == pytest.approx(1 / 4)
     # random ranking of 2 trajectories: exact expectations, no sampling
-    assert all_["retrieval"]["random"]["r1"] == {"value": 0.5, "lo": 0.5, "hi": 0.5, "n": 4}
+    assert all_["retrieval"]["random"]["r1"] == {"value": 0.5, "lo": 0.5, "hi": 0.5, "n": 4,
+                                                 "exact": True}
     assert all_["retrieval"]["random"]["r3"]["value"] == 1.0
     static = GENERATION_METHODS.index("static")
     assert all_["generation"]["static"]["ade"]["value"] == pytest.approx(static + 0.15)

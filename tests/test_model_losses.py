@@ -69,7 +69,7 @@ class StubModel:
     def encode(self, tracks, overlay):
         return self.z
 
-    def decode(self, latent, grid, *, teacher=None):
+    def decode(self, latent, grid, *, teacher=None, sampling=0.0):
         self.decodes.append(teacher is not None)
         if torch.equal(latent, self.z):
             return PRED_B

@@ -134,7 +134,7 @@ def recognition(inference: Inference, z: np.ndarray, valid: FeatureTensors,
 
 
 def measure_speed(inference: Inference, valid: FeatureTensors, *,
-                  repeats: int) -> dict[str, float | str]:
+                  repeats: int) -> dict[str, float | int | str]:
     """Text -> trajectory time: batch 1 (decode only, and with CLIP text encoding), and the
     throughput of one batched decode of SPEED_BATCH trajectories."""
     one_text, one_grid = valid.text_emb[:1], valid.grid[:1]
@@ -148,11 +148,11 @@ def measure_speed(inference: Inference, valid: FeatureTensors, *,
                          repeats=max(1, repeats // 10))
     import torch
 
-    return {"device": str(inference.device), "threads": float(torch.get_num_threads()),
+    return {"device": str(inference.device), "threads": torch.get_num_threads(),
             "batch1_ms_p50": decode_only["p50"], "batch1_ms_p95": decode_only["p95"],
             "batch1_with_text_ms_p50": with_text["p50"],
             "batch1_with_text_ms_p95": with_text["p95"],
-            "batch": float(SPEED_BATCH), "batched_per_s": batched}
+            "batch": SPEED_BATCH, "batched_per_s": batched}
 
 
 def _metrics(tracks: np.ndarray, valid: FeatureTensors, *, reference: np.ndarray,

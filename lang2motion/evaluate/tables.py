@@ -45,8 +45,9 @@ def _clean(value: Any) -> Any:
 
 
 def exact(value: float, n: int) -> dict[str, Any]:
-    """A computed expectation: no sampling, so the interval is the value itself."""
-    return {"value": value, "lo": value, "hi": value, "n": n}
+    """A computed expectation: no sampling, so the interval is the value itself (flagged so that
+    the report does not mistake it for a degenerate bootstrap interval)."""
+    return {"value": value, "lo": value, "hi": value, "n": n, "exact": True}
 
 
 def slices(evaluation: SplitEvaluation) -> dict[str, np.ndarray]:

@@ -45,10 +45,12 @@ class Lang2Motion(nn.Module):
                grid: torch.Tensor,                   # (B, N, 2) p_0, normalised
                *,
                teacher: torch.Tensor | None = None,  # (B, T, N, 2) ground truth, or None
+               sampling: float = 0.0,                # with a teacher: share of own outputs
                ) -> torch.Tensor:                    # (B, T, N, 2), frame 0 == grid
-        """Decode from the unit-normalised latent: teacher given -> teacher forcing (training);
-        None -> the decoder's own outputs (inference)."""
-        return self.decoder(unit_latent(latent), grid, teacher=teacher)
+        """Decode from the unit-normalised latent: teacher given -> teacher forcing (training),
+        with scheduled sampling when ``sampling`` > 0; None -> the decoder's own outputs
+        (inference)."""
+        return self.decoder(unit_latent(latent), grid, teacher=teacher, sampling=sampling)
 
     def generate(self,
                  text_emb: torch.Tensor,  # (B, D) CLIP text embedding, any norm

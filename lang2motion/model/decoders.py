@@ -48,7 +48,11 @@ class AutoregressiveDecoder(nn.Module):
     """dp_t = MLP([z, p*_{t-1}]); p_t = p*_{t-1} + dp_t (eq. 2).
 
     With a teacher, p*_{t-1} is the ground truth and all T - 1 steps run as ONE batched MLP call;
-    without, p*_{t-1} is the decoder's own previous output (a loop over T - 1 steps).
+    without, p*_{t-1} is the decoder's own previous output (a loop over T - 1 steps). With a
+    teacher and ``sampling`` > 0 (scheduled sampling), each sample takes its own previous output
+    instead of the truth with probability ``sampling`` at every step (drawn from torch's global
+    generator, so seeded runs repeat); gradients flow through the own outputs. Sampling 0 is
+    teacher forcing, 1 is free running.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -69,6 +73,7 @@ class AutoregressiveDecoder(nn.Module):
                 grid: torch.Tensor,                   # (B, N, 2) p_0
                 *,
                 teacher: torch.Tensor | None = None,  # (B, T, N, 2) ground truth or None
+                sampling: float = 0.0,                # share of own outputs fed with a teacher
                 ) -> torch.Tensor:                    # (B, T, N, 2)
         _check(latent, grid, self.points, self.latent)
         if teacher is not None:
@@ -76,13 +81,20 @@ class AutoregressiveDecoder(nn.Module):
                     or teacher.shape[2:] != grid.shape[1:]:
                 raise ValueError(f"decoder: teacher must be (B, T, N, 2) matching grid "
                                  f"{tuple(grid.shape)}, got {tuple(teacher.shape)}")
+            if not 0.0 <= sampling <= 1.0:
+                raise ValueError(f"decoder: sampling must be in [0, 1], got {sampling}")
+        if teacher is not None and sampling == 0.0:
             # p*_0 is the grid itself (not teacher[:, 0]) so frame 0 is p_0 exactly either way.
             prev = torch.cat([grid[:, None], teacher[:, 1:-1]], dim=1)         # (B, T-1, N, 2)
             z = repeat(latent, "b d -> b t d", t=prev.shape[1])
             return torch.cat([grid[:, None], self.step(z, prev)], dim=1)
         frames = [grid]
-        for _ in range(self.frames - 1):
-            frames.append(self.step(latent, frames[-1]))
+        for t in range(1, self.frames):
+            prev = frames[-1]
+            if teacher is not None and t > 1:
+                own = torch.rand(grid.shape[0], 1, 1, device=grid.device) < sampling
+                prev = torch.where(own, prev, teacher[:, t - 1].to(prev.dtype))
+            frames.append(self.step(latent, prev))
         return torch.stack(frames, dim=1)
 
 
@@ -104,6 +116,7 @@ class DirectDecoder(nn.Module):
                 grid: torch.Tensor,                   # (B, N, 2) p_0
                 *,
                 teacher: torch.Tensor | None = None,  # ignored
+                sampling: float = 0.0,                # ignored: no previous frame to feed
                 ) -> torch.Tensor:                    # (B, T, N, 2)
         _check(latent, grid, self.points, self.latent)
         flat = rearrange(grid, "b n c -> b (n c)").to(latent.dtype)
@@ -146,6 +159,7 @@ class TransformerDecoder(nn.Module):
                 grid: torch.Tensor,                   # (B, N, 2) p_0
                 *,
                 teacher: torch.Tensor | None = None,  # ignored
+                sampling: float = 0.0,                # ignored: no previous frame to feed
                 ) -> torch.Tensor:                    # (B, T, N, 2)
         _check(latent, grid, self.points, self.latent)
         grid_token = self.grid_proj(rearrange(grid, "b n c -> b (n c)").to(latent.dtype))

@@ -81,14 +81,16 @@ def compute_losses(model: torch.nn.Module,
                    cfg: LossConfig,
                    *,
                    teacher_forcing: bool = True,
+                   sampling: float = 0.0,
                    ) -> dict[str, torch.Tensor]:
     """Every term of the Lang2Motion objective and ``total`` = recon + sum of weight * term.
 
     ``model`` is a :class:`lang2motion.model.Lang2Motion`. A term whose weight is zero is not
     computed at all (no second decode when ``text_recon`` is 0) and reported as 0. Reconstruction
     always counts with weight 1. With ``teacher_forcing`` (training) both the reconstruction and
-    the text reconstruction decode with the ground truth as p*_{t-1} (eq. 2); without, each uses
-    its own outputs.
+    the text reconstruction decode with the ground truth as p*_{t-1} (eq. 2), each step taking
+    the decoder's own previous output instead with probability ``sampling`` (scheduled
+    sampling); without, each uses its own outputs.
     """
     missing = [k for k in ("tracks", "text_emb") if k not in batch]
     if missing:
@@ -97,7 +99,7 @@ def compute_losses(model: torch.nn.Module,
     grid = tracks[:, 0]
     teacher = tracks if teacher_forcing else None
     z = model.encode(tracks, batch.get("overlay"))
-    recon = model.decode(z, grid, teacher=teacher)
+    recon = model.decode(z, grid, teacher=teacher, sampling=sampling)
     zero = tracks.new_zeros((), dtype=torch.float32)
     out = {"recon": recon_loss(recon, tracks, l1=cfg.l1)}
     out["vel"] = velocity_loss(recon, tracks) if cfg.vel else zero
@@ -111,7 +113,7 @@ def compute_losses(model: torch.nn.Module,
     else:
         out["image"] = zero
     if cfg.text_recon:
-        text_decoded = model.decode(batch["text_emb"], grid, teacher=teacher)
+        text_decoded = model.decode(batch["text_emb"], grid, teacher=teacher, sampling=sampling)
         out["text_recon"] = recon_loss(text_decoded, tracks, l1=cfg.l1)
     else:
         out["text_recon"] = zero

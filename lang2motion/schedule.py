@@ -1,0 +1,54 @@
+"""Training schedules as pure functions of the optimisation step: learning rate and the share of
+the decoder's own predictions (scheduled sampling).
+
+Both depend only on (step, total steps, parameters), never on state, so a resumed run gets
+exactly the values an uninterrupted one would.
+
+Learning rate (``train.schedule``): a linear warm-up from ``lr / warmup_steps`` to ``lr`` over
+``warmup_steps`` steps, then ``constant``, ``linear`` or ``cosine`` decay to
+``lr * min_lr_ratio`` at the last step.
+
+Scheduled sampling (Bengio et al. 2015): with probability ``share`` the autoregressive decoder is
+fed its own previous prediction instead of the ground truth. The share ramps linearly from 0 at
+``start`` (a fraction of training) to ``max_share`` at ``end`` and stays there: 0 everywhere is the
+paper's teacher forcing, 1 is free running (the mode the decoder is used in).
+"""
+
+from __future__ import annotations
+
+import math
+
+from lang2motion.config import LR_SCHEDULES
+from lang2motion.errors import ConfigError
+
+
+def learning_rate(step: int, *, lr: float, schedule: str, warmup_steps: int, total_steps: int,
+                  min_lr_ratio: float) -> float:
+    """The learning rate of optimisation step ``step`` (0-based) of ``total_steps``."""
+    if schedule not in LR_SCHEDULES:
+        raise ConfigError(f"train.schedule must be one of {', '.join(LR_SCHEDULES)}, "
+                          f"got {schedule!r}")
+    if step < warmup_steps:
+        return lr * (step + 1) / warmup_steps
+    if schedule == "constant":
+        return lr
+    span = max(total_steps - warmup_steps - 1, 1)
+    progress = min(max(step - warmup_steps, 0) / span, 1.0)
+    floor = lr * min_lr_ratio
+    if schedule == "linear":
+        return floor + (lr - floor) * (1.0 - progress)
+    return floor + (lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def sampling_share(progress: float, *, max_share: float, start: float, end: float) -> float:
+    """Share of own predictions at ``progress`` (0 = first step, 1 = last) of training."""
+    if max_share == 0.0 or progress <= start:
+        return 0.0
+    if progress >= end:
+        return max_share
+    return max_share * (progress - start) / (end - start)
+
+
+def warmup_steps(warmup_epochs: float, steps_per_epoch: int) -> int:
+    """Whole steps of a warm-up given in (possibly fractional) epochs."""
+    return round(warmup_epochs * steps_per_epoch)

@@ -1,0 +1,58 @@
+"""The report stage: ``reports/report.md`` from the evaluation's outputs and the experiments.
+
+Reads ``metrics.json``, ``<eval_dir>/tables.json``, the plots and the gallery (the evaluate
+stage's outputs, docs/evaluation-outputs.md), the earlier stages' summaries, and the runs that
+fill the ablation tables (:mod:`lang2motion.report.experiments`: git only, never dvc, whose lock
+the running ``dvc repro`` holds). It recomputes nothing. A missing or malformed metrics.json or
+tables.json is a DataError that says to run the evaluate stage; a missing plot or animation is a
+warning line in the report. The report is written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from lang2motion.config import ReportConfig, read_params_file
+from lang2motion.io import write_text_atomic
+from lang2motion.report.document import build
+from lang2motion.report.experiments import find_runs
+from lang2motion.report.inputs import (
+    TABLES_NAME,
+    load_gallery,
+    load_metrics,
+    load_summaries,
+    load_tables,
+)
+
+
+def run(*, report: ReportConfig, params_path: str | os.PathLike[str],
+        metrics_path: str | os.PathLike[str], eval_dir: str | os.PathLike[str],
+        summaries_dir: str | os.PathLike[str] | None, out_path: str | os.PathLike[str]
+        ) -> dict[str, Any]:
+    """Write the report to ``out_path``; return what it holds and what it warned about."""
+    metrics_path, eval_dir, out_path = Path(metrics_path), Path(eval_dir), Path(out_path)
+    metrics = load_metrics(metrics_path)
+    tables = load_tables(eval_dir)
+    raw_params = read_params_file(params_path)
+    runset = find_runs(raw_params=raw_params, metrics=metrics, tables=tables,
+                       params_path=params_path, metrics_path=metrics_path,
+                       tables_path=eval_dir / TABLES_NAME, use_git=report.experiments)
+    gallery, gallery_warnings = load_gallery(eval_dir)
+    doc = build(raw_params=raw_params, metrics_path=metrics_path, tables=tables, runset=runset,
+                summaries=load_summaries(summaries_dir), gallery=gallery,
+                gallery_warnings=gallery_warnings, eval_dir=eval_dir, out_path=out_path)
+    write_text_atomic(out_path, doc.text)
+    return {"out": str(out_path), "runs": len(runset.runs), "notes": runset.notes,
+            "ablation_rows": doc.ablation_rows, "ablation_filled": doc.ablation_filled,
+            "gallery": len(gallery), "warnings": doc.warnings}
+
+
+def summary_lines(result: dict[str, Any]) -> list[str]:
+    lines = [f"wrote {result['out']}: Tables 1-8, {result['ablation_filled']} of "
+             f"{result['ablation_rows']} ablation rows filled from {result['runs']} run(s), "
+             f"{result['gallery']} animation(s), {len(result['warnings'])} warning(s)"]
+    lines += [f"  runs: {note}" for note in result["notes"]]
+    lines += [f"  warning: {text}" for text in result["warnings"]]
+    return lines
