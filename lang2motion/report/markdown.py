@@ -1,8 +1,8 @@
 """Markdown that reads well on GitHub and as plain text: numbers with intervals, tables, links.
 
 A number of ours is printed with its interval, ``0.213 [0.190, 0.236]``; a computed
-expectation (a STAT flagged ``"exact": true``, e.g. random retrieval) as ``0.213 (exact)``; a missing or undefined one as ``n/a``. Table
-cells are escaped (a ``|`` in a caption would split the row); links are relative and
+expectation (a STAT flagged ``"exact": true``, e.g. random retrieval) as ``0.213 (exact)``; a
+missing or undefined one as ``n/a``. Table cells are escaped (a ``|`` in a caption would split the row); links are relative and
 percent-encoded so that paths with spaces still resolve.
 """
 
