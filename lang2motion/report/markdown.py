@@ -2,8 +2,8 @@
 
 A number of ours is printed with its interval, ``0.213 [0.190, 0.236]``; a computed
 expectation (a STAT flagged ``"exact": true``, e.g. random retrieval) as ``0.213 (exact)``; a
-missing or undefined one as ``n/a``. Table cells are escaped (a ``|`` in a caption would split the row); links are relative and
-percent-encoded so that paths with spaces still resolve.
+missing or undefined one as ``n/a``. Table cells are escaped (a ``|`` in a caption would split
+the row); links are relative and percent-encoded so that paths with spaces still resolve.
 """
 
 from __future__ import annotations
