@@ -163,3 +163,26 @@ def test_parameter_matching_helpers() -> None:
                         base) == {"loss.text": 0}
     assert exp_command({"loss.l1": False, "overlay.opacity": 1.0}) == (
         "dvc exp run -S loss.l1=false -S overlay.opacity=1.0")
+
+
+def test_rows_are_relative_to_each_experiments_baseline_not_the_package_defaults(
+        tmp_path: Path) -> None:
+    """A baseline far from the defaults (the paper set-up on MeViS, a tiny test run): an
+    experiment that changes loss.l1 on top of it still fills the L2 row, and the workspace that
+    equals HEAD fills the full rows."""
+    repo = tmp_path / "repo"
+    (repo / "reports").mkdir(parents=True)
+    _git(repo, "init", "-q")
+    base = _params(data__source="mevis", grid__size=4, train__epochs=200)
+    (repo / "params.yaml").write_text(yaml.safe_dump(base))
+    (repo / "reports" / "metrics.json").write_text(json.dumps(_metrics(0.5, 0.5)))
+    (repo / ".gitignore").write_text("/reports/eval/\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "baseline", date=OLD)
+    shutil.copytree(FIXTURE / "eval", repo / "reports" / "eval")
+    l2 = {**base, "loss": {**base["loss"], "l1": False}}
+    _experiment(repo, "exp-l2", l2, _metrics(0.1, 0.222))
+    text, _ = _report(repo)
+    assert "| MSE (L2) | 16.8 | 0.222 |" in text
+    assert "| MAE (L1) | 12.4 | 0.123 [0.111, 0.136] |" in text      # the workspace = HEAD
+    assert "`data.source` | `mevis` | `synth`" in text              # vs the package defaults

@@ -144,10 +144,11 @@ def ablation_tables(runset: RunSet, info: RunInfo) -> Ablations:
                "except where a row changes the grid or the overlays"),
         stand_ins=used,
         columns=(f"*paper* = the paper's numbers ({paper.SETTING}); *ours* = the run named in "
-                 "the Run column, with the defaults' set-up "
+                 "the Run column: its baseline's set-up "
                  f"({', '.join(used) or 'the paper set-up'}) changed only as the row says"),
-        protocol=("one training run per configuration, differing from the defaults (params.yaml "
-                  "as committed) only in the overrides the row names; evaluated as in Tables "
+        protocol=("one training run per configuration, differing from its baseline (the "
+                  "committed params.yaml the experiment ran on) only in the overrides the row "
+                  "names; evaluated as in Tables "
                   "1-2. Intervals where the run's reports/eval/tables.json is at hand (always "
                   "for this run; for experiments when git keeps it), else the value of its "
                   "reports/metrics.json alone"),
@@ -174,7 +175,7 @@ def ablation_tables(runset: RunSet, info: RunInfo) -> Ablations:
     out.lines += [f"{out.filled} of {out.rows} rows filled. Run every configuration at once with "
                   f"{code(MAKE_ABLATIONS)} (it queues {code('dvc exp run --queue -S ...')} for "
                   f"each row, then runs {code('dvc queue start')}); then rebuild this page with "
-                  f"{code(REBUILD)}. The commands assume params.yaml holds the defaults."]
+                  f"{code(REBUILD)}. Each command changes the committed params.yaml only as shown."]
     return out
 
 

@@ -12,9 +12,13 @@ it, ``reports/eval/tables.json`` for intervals). Three sources:
    other refs (``refs/exps/stash``, ``exec/``, ``celery/``, ``apply/``, ``temp/``) do not have
    that shape and are skipped, as are experiment commits without metrics.
 
-A run's *overrides* are its parameters that differ from :func:`lang2motion.config.defaults`
-(flattened to dotted keys), leaving out keys that cannot change a result (devices, inference batch
-sizes, the bootstrap). An ablation row is filled by a run whose overrides are exactly the row's;
+A run's *overrides* are its parameters that differ from its baseline's (flattened to dotted
+keys), leaving out keys that cannot change a result (devices, inference batch sizes, the
+bootstrap): an experiment's baseline is the commit its ref names, the current run's is HEAD, and
+without git (or a committed params.yaml) the package defaults (:func:`lang2motion.config.defaults`).
+So `dvc exp run -S loss.l1=false` fills the L2 row whatever the baseline's data, tracker or CLIP
+(the paper set-up on MeViS as much as the synthetic demo). An ablation row is filled by a run
+whose overrides are exactly the row's;
 runs that differ only by ``train.seed`` form a seed group. Where several runs fill one row the
 current run wins, then the newest commit.
 """
@@ -196,9 +200,12 @@ class RunSet:
 
 
 def current_run(*, raw_params: Mapping[str, Any], metrics: dict[str, Any],
-                tables: dict[str, Any] | None) -> Run:
-    base = default_params()
-    params = params_from_raw(raw_params, base)
+                tables: dict[str, Any] | None,
+                reference: Mapping[str, Any] | None = None) -> Run:
+    """The workspace's run; overrides relative to ``reference`` (flat params; the defaults)."""
+    defaults_flat = default_params()
+    params = params_from_raw(raw_params, defaults_flat)
+    base = reference if reference is not None else defaults_flat
     return Run(name=WORKSPACE, origin=WORKSPACE, rev=None, time=math.inf, params=params,
                metrics=metrics, tables=tables, overrides=overrides_of(params, base))
 
@@ -208,28 +215,34 @@ def find_runs(*, raw_params: Mapping[str, Any], metrics: dict[str, Any],
               metrics_path: str | os.PathLike[str], tables_path: str | os.PathLike[str],
               use_git: bool = True) -> RunSet:
     """The current run, then (with ``use_git``) the committed baseline and every experiment."""
-    found = RunSet(runs=[current_run(raw_params=raw_params, metrics=metrics, tables=tables)])
+    found = RunSet()
     if not use_git:
+        found.runs.append(current_run(raw_params=raw_params, metrics=metrics, tables=tables))
         found.notes.append("experiments skipped (report.experiments: false): only this run "
                            "fills the ablation tables")
         return found
     git = GitRepo.open(Path(params_path).resolve().parent)
     if git is None:
+        found.runs.append(current_run(raw_params=raw_params, metrics=metrics, tables=tables))
         found.notes.append("not inside a git repository that git can read (or git is not "
                            "installed): only this run fills the ablation tables")
         return found
     try:
         paths = [git.relative(p) for p in (params_path, metrics_path, tables_path)]
     except ValueError:
+        found.runs.append(current_run(raw_params=raw_params, metrics=metrics, tables=tables))
         found.notes.append("the parameter or metrics file lies outside the git repository: "
                            "only this run fills the ablation tables")
         return found
-    found.runs.extend(_committed_runs(git, *paths, notes=found.notes))
+    committed, head_params = _committed_runs(git, *paths, notes=found.notes)
+    found.runs = [current_run(raw_params=raw_params, metrics=metrics, tables=tables,
+                              reference=head_params), *committed]
     return found
 
 
 def _committed_runs(git: GitRepo, params_rel: str, metrics_rel: str, tables_rel: str, *,
-                    notes: list[str]) -> list[Run]:
+                    notes: list[str]) -> tuple[list[Run], dict[str, Any] | None]:
+    """HEAD and every experiment with metrics; and HEAD's flat params (None when absent)."""
     candidates = []                                   # (name, origin, sha, time, baseline)
     head = git.head()
     if head is not None:
@@ -237,9 +250,17 @@ def _committed_runs(git: GitRepo, params_rel: str, metrics_rel: str, tables_rel:
     refs = git.experiment_refs()
     candidates.extend((name, EXPERIMENT, sha, time, baseline)
                       for sha, time, baseline, name in refs)
+    baselines = {b for *_, b in candidates if b}
     blobs = git.read_blobs([f"{sha}:{path}" for _, _, sha, _, _ in candidates
-                            for path in (params_rel, metrics_rel, tables_rel)])
-    base = default_params()
+                            for path in (params_rel, metrics_rel, tables_rel)]
+                           + [f"{sha}:{params_rel}" for sha in sorted(baselines)])
+    defaults_flat = default_params()
+
+    def flat_params_at(sha: str | None) -> dict[str, Any] | None:
+        raw = _yaml(blobs.get(f"{sha}:{params_rel}")) if sha else None
+        return params_from_raw(raw, defaults_flat) if raw is not None else None
+
+    head_params = flat_params_at(head[0]) if head is not None else None
     runs, without_metrics, unreadable = [], 0, []
     for name, origin, sha, time, baseline in candidates:
         raw_params = _yaml(blobs.get(f"{sha}:{params_rel}"))
@@ -253,7 +274,10 @@ def _committed_runs(git: GitRepo, params_rel: str, metrics_rel: str, tables_rel:
         tables = _json(blobs.get(f"{sha}:{tables_rel}"))
         if tables is not None and check_tables(tables):
             tables = None
-        params = params_from_raw(raw_params, base)
+        params = params_from_raw(raw_params, defaults_flat)
+        # an experiment differs from the commit it ran on; HEAD is its own baseline
+        base = (params if origin == BASELINE
+                else flat_params_at(baseline) or head_params or defaults_flat)
         runs.append(Run(name=name, origin=origin, rev=sha, time=time, params=params,
                         metrics=metrics, tables=tables, overrides=overrides_of(params, base),
                         baseline=baseline))
@@ -265,7 +289,7 @@ def _committed_runs(git: GitRepo, params_rel: str, metrics_rel: str, tables_rel:
                     if any(r.origin == BASELINE for r in runs) else ""))
     if unreadable:
         notes.append(f"skipped (no readable {params_rel}): {', '.join(unreadable)}")
-    return runs
+    return runs, head_params
 
 
 def _json(data: bytes | None) -> dict[str, Any] | None:
