@@ -25,6 +25,7 @@ TINY = {
     "clip": {"model": "L2M-Tiny", "pretrained": "none", "batch_size": 16},
     "model": {"latent": 32, "layers": 1, "heads": 2, "ff": 64, "decoder_hidden": 64},
     "train": {"epochs": 2, "batch_size": 8},
+    "eval": {"bootstrap": 20, "clip_samples": 2, "gallery": 1, "timing_repeats": 2},
 }
 
 
@@ -74,6 +75,16 @@ def test_dvc_repro_runs_every_stage_then_does_nothing(workspace):
     assert (work / "models/model.safetensors").exists()
     metrics = json.loads((work / "reports/train_metrics.json").read_text())
     assert 0.0 < metrics["chance_r1"] <= 1.0
+    evaluation = json.loads((work / "reports/metrics.json").read_text())
+    assert 0.0 <= evaluation["r1"] <= 1.0 and evaluation["static_ade"] > 0.0
+    assert {"phrasing_seen", "phrasing_unseen"} <= set(evaluation)
+    assert (work / "reports/eval/samples.parquet").exists()
+    assert list((work / "reports/eval/gallery").glob("*.gif"))
+    report = (work / "reports/report.md").read_text()
+    for table in ("Table 1", "Table 2", "Table 3", "Table 4", "Table 5", "Table 8"):
+        assert f"## {table}" in report or f"**{table}" in report, table
+    shown = json.loads(_run(["dvc", "metrics", "show", "--json"], work, env).splitlines()[-1])
+    assert "r1" in json.dumps(shown) and "motion_kind_acc" in json.dumps(shown)
     second = _run(["dvc", "repro"], work, env)
     assert "didn't change" in second or "is up to date" in second.lower()
     assert "Running stage" not in second
@@ -97,10 +108,37 @@ def test_parameter_changes_invalidate_only_the_stages_that_read_them(workspace):
     work, env = workspace
     if not (work / "dvc.lock").exists():
         pytest.skip("needs the repro test first")
-    assert _stale_stages(work, env, "overlay.opacity", 0.7) == ["embed", "render"]
-    assert _stale_stages(work, env, "clip.model", "ViT-B-16") == ["embed"]
-    assert _stale_stages(work, env, "loss.l1", False) == ["train"]
-    assert _stale_stages(work, env, "grid.size", 4) == ["track", "train"]
+    # report depends on params.yaml as a whole: it lists the parameters that differ
+    assert _stale_stages(work, env, "overlay.opacity", 0.7) == ["embed", "render", "report",
+                                                                "train"]
+    assert _stale_stages(work, env, "clip.model", "ViT-B-16") == ["embed", "report"]
+    assert _stale_stages(work, env, "loss.l1", False) == ["report", "train"]
+    assert _stale_stages(work, env, "grid.size", 4) == ["report", "track", "train"]
+    assert _stale_stages(work, env, "eval.bootstrap", 10) == ["evaluate", "report"]
+
+
+def _stale_after_editing(work, env, rel):
+    path = work / rel
+    original = path.read_bytes()
+    path.write_bytes(original + b"\n# edited\n")
+    try:
+        status = json.loads(_run(["dvc", "status", "--json"], work, env).splitlines()[-1])
+    finally:
+        path.write_bytes(original)
+    return sorted(status)
+
+
+def test_editing_a_file_a_stage_imports_makes_that_stage_stale(workspace):
+    work, env = workspace
+    if not (work / "dvc.lock").exists():
+        pytest.skip("needs the repro test first")
+    # the MeViS reader: every stage that opens a split
+    stale = _stale_after_editing(work, env, "lang2motion/data/mevis/reader.py")
+    assert stale == ["embed", "evaluate", "prepare", "render", "track"]
+    # the training schedules: training only
+    assert _stale_after_editing(work, env, "lang2motion/schedule.py") == ["train"]
+    # the report's formatting: the report only
+    assert _stale_after_editing(work, env, "lang2motion/report/markdown.py") == ["report"]
 
 
 # The ablations the README documents (paper Tables 4-7), each must run and produce a model.
@@ -119,7 +157,7 @@ def test_dvc_exp_run_ablation(workspace, overrides):
     for item in overrides:
         args += ["-S", item]
     try:
-        out = _run(args + ["-S", "train.epochs=1"], work, env)
+        out = _run(args, work, env)
         assert "Running stage 'train'" in out
         meta = json.loads((work / "models/model.json").read_text())
         for item in overrides:
@@ -129,5 +167,10 @@ def test_dvc_exp_run_ablation(workspace, overrides):
                 assert meta["params"][section][name] == yaml.safe_load(value), item
         if overrides == ["grid.size=4"]:
             assert meta["model_config"]["points"] == 16
+        if overrides == ["loss.l1=false"]:
+            # the experiment's own report fills its row of the paper's Table 5
+            row = next(line for line in (work / "reports/report.md").read_text().splitlines()
+                       if line.startswith("| MSE (L2) |"))
+            assert "not run" not in row, row
     finally:
         (work / "params.yaml").write_text(params)  # each ablation starts from the baseline
