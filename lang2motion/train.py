@@ -185,6 +185,14 @@ def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
+def log_epoch(live: Any, metrics: dict[str, Any]) -> None:
+    """One epoch's train and valid metrics to dvclive, then the next step."""
+    for split in ("train", "valid"):
+        for key, value in metrics[split].items():
+            live.log_metric(f"{split}/{key}", value)
+    live.next_step()
+
+
 def _signature_diff(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     keys = sorted(set(saved) | set(current))
     return [k for k in keys if saved.get(k) != current.get(k)]
@@ -242,7 +250,7 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
         "train_data": data_signature(train_data), "valid_data": data_signature(valid_data),
         "code": code_signature(),
     }
-    start_epoch, metrics = 0, {}
+    start_epoch, metrics, history = 0, {}, []
     last_dir = out_dir / LAST_DIR
     saved = read_train_state_meta(last_dir)
     if saved is not None:
@@ -259,6 +267,7 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
             saved, rng = load_train_state(last_dir, model=model, optimizer=optimizer)
             _set_rng_state(rng, device)
             start_epoch, metrics = int(saved["epoch"]), saved.get("metrics", {})
+            history = list(saved.get("history", []))[:start_epoch]
             log.warning("%s: resuming after epoch %d of %d", last_dir, start_epoch,
                         train_cfg.epochs)
     train_tensors = to_device_tensors(train_data, device=device, use_overlay=cfg.use_overlay)
@@ -267,7 +276,10 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
     steps = -(-samples // train_cfg.batch_size)
     meta = {"params": params, "git_rev": git_revision(), **extra_meta}
     if live is not None:
-        live.step = start_epoch
+        # dvclive starts a fresh log; replaying the saved epochs makes a resumed run's plots
+        # hold every epoch, as an uninterrupted run's do
+        for past in history:
+            log_epoch(live, past)
     bar = tqdm(total=(train_cfg.epochs - start_epoch) * steps, desc="train", unit="step",
                dynamic_ncols=True)
     for epoch in range(start_epoch, train_cfg.epochs):
@@ -304,18 +316,17 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
         train_means.update({"r1": fit["r1"], "chance_r1": fit["chance_r1"]})
         metrics = {"epoch": epoch + 1, "train": {**train_means, "samples_per_s": samples / seconds},
                    "valid": valid}
+        history.append(metrics)
         if live is not None:
-            for split in ("train", "valid"):
-                for k, v in metrics[split].items():
-                    live.log_metric(f"{split}/{k}", v)
-            live.next_step()
+            log_epoch(live, metrics)
         done = epoch + 1
         if done % train_cfg.checkpoint_every == 0 or done == train_cfg.epochs:
             epoch_meta = {**meta, "epoch": done, "metrics": metrics}
             save_model(out_dir, model, epoch_meta)
             save_train_state(last_dir, model=model, optimizer=optimizer, epoch=done,
                              rng=_rng_state(device),
-                             meta={"signature": signature, "metrics": metrics})
+                             meta={"signature": signature, "metrics": metrics,
+                                   "history": history})
     bar.close()
     if train_cfg.epochs == 0:
         # nothing trained: still leave the (untrained) model that later stages expect

@@ -95,3 +95,45 @@ def test_grid_size_mismatch_is_a_clear_error(workdir: Path) -> None:
     write_params(workdir / "params.yaml", grid=3)
     with pytest.raises(DataError, match="tracks have 4 points but grid.size = 3"):
         load_stage().main(ARGS)
+
+
+def _dvclive_history(folder: Path) -> dict[str, list[tuple[str, str]]]:
+    """Every dvclive plot file's (step, value) rows; timestamps and wall-clock rates left out."""
+    out = {}
+    for tsv in sorted((folder / "plots" / "metrics").rglob("*.tsv")):
+        if tsv.stem == "samples_per_s":
+            continue
+        header, *rows = tsv.read_text().splitlines()
+        names = header.split("\t")
+        step, value = names.index("step"), names.index(tsv.stem)
+        out[str(tsv.relative_to(folder))] = [(r.split("\t")[step], r.split("\t")[value])
+                                             for r in rows]
+    return out
+
+
+def test_killed_stage_resumes_with_the_whole_dvclive_history(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lang2motion.train as train_module
+
+    (workdir / "params.yaml").write_text(yaml.safe_dump({
+        **yaml.safe_load((workdir / "params.yaml").read_text()),
+        "train": {"epochs": 3, "batch_size": 4, "device": "cpu"}}))
+    load_stage().main([*ARGS[:-4], "--out", "reference", "--metrics", "ref.json",
+                       "--live", "reference_live"])
+    real_step, calls = train_module.train_step, []
+
+    def killed(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:                            # in epoch 3 (2 steps per epoch)
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_step", killed)
+    with pytest.raises(KeyboardInterrupt):
+        load_stage().main(ARGS)
+    monkeypatch.setattr(train_module, "train_step", real_step)
+    load_stage().main(ARGS)                            # resumes after epoch 2
+    reference = _dvclive_history(workdir / "reference_live")
+    resumed = _dvclive_history(workdir / "dvclive")
+    assert reference and resumed == reference
+    assert [step for step, _ in resumed["plots/metrics/valid/r1.tsv"]] == ["0", "1", "2"]

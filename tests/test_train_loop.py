@@ -42,8 +42,10 @@ def features(samples: int, *, tracks_per: int = 2, seed: int = 0) -> FeatureTens
 
 
 class FakeLive:
+    """dvclive.Live's logging calls; steps start at 0 as in a fresh Live."""
+
     def __init__(self) -> None:
-        self.step = -1
+        self.step = 0
         self.logged: list[tuple[int, str, float]] = []
 
     def log_metric(self, name: str, value: float) -> None:
@@ -114,6 +116,54 @@ def test_interrupted_run_resumes_to_the_same_weights(
     ref, got = weights(reference), weights(resumed)
     assert ref.keys() == got.keys()
     assert all(np.array_equal(ref[k], got[k]) for k in ref)
+
+
+SCHEDULED = TrainConfig(**{**TRAIN.__dict__, "schedule": "cosine", "warmup_epochs": 1.0,
+                              "min_lr_ratio": 0.1, "grad_clip": 0.5, "sampling": 0.8,
+                              "sampling_start": 0.2, "sampling_end": 0.7})
+
+
+def _history(live: FakeLive) -> list[tuple[int, str, float]]:
+    """Every logged value but the wall-clock ones."""
+    return [entry for entry in live.logged if not entry[1].endswith("samples_per_s")]
+
+
+def test_resumed_run_with_schedule_and_sampling_is_bit_identical_with_the_same_history(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reference_live = FakeLive()
+    run(tmp_path / "reference", SCHEDULED, reference_live)
+    real_step, calls = train_module.train_step, []
+
+    def dying_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 7:                          # epoch 3's first step (3 per epoch)
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "resumed", SCHEDULED, FakeLive())
+    monkeypatch.setattr(train_module, "train_step", real_step)
+    resumed_live = FakeLive()                        # a fresh dvclive log, as after a kill
+    run(tmp_path / "resumed", SCHEDULED, resumed_live)
+    ref, got = weights(tmp_path / "reference"), weights(tmp_path / "resumed")
+    assert all(np.array_equal(ref[k], got[k]) for k in ref)
+    assert _history(resumed_live) == _history(reference_live)   # every epoch, same values
+    assert {s for s, _, _ in resumed_live.logged} == {0, 1, 2}
+
+
+def test_schedule_reaches_the_logs_and_changing_epochs_starts_fresh(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    live = FakeLive()
+    run(tmp_path, SCHEDULED, live)
+    lrs = [v for _, name, v in live.logged if name == "train/lr"]
+    # 3 epochs x 3 steps, 3 warm-up steps, cosine to 0.1 * lr: the last step is at the floor
+    assert lrs[-1] == pytest.approx(0.1 * SCHEDULED.lr)
+    shares = [v for _, name, v in live.logged if name == "train/sampling"]
+    assert shares[-1] == pytest.approx(0.8)
+    with caplog.at_level(logging.WARNING, logger="lang2motion.train"):
+        run(tmp_path, TrainConfig(**{**SCHEDULED.__dict__, "epochs": 4}))
+    assert "starting fresh" in caplog.text       # the schedule depends on the number of epochs
 
 
 def test_changed_params_start_fresh(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
