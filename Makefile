@@ -6,6 +6,8 @@ BIN       := $(VENV)/bin
 PIP       := $(BIN)/python -m pip
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
+# stage commands (sh pipeline/python.sh) use this interpreter, also in dvc exp queue workers
+export LANG2MOTION_PYTHON := $(abspath $(BIN))/python
 
 .PHONY: demo test test-fast install install-dev lint deps bench clean-data
 

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SCHEMA_VERSION = "2"   # 2: features carry per-expression evaluation tags
+# Normalised coordinates ([-1, 1] spans the frame) beyond this are not a tracker's estimate of a
+# point that left the frame but corrupt data: 4 units is 1.5 frame widths outside the frame.
+COORD_LIMIT = 4.0
 
 
 @dataclass
@@ -162,12 +165,34 @@ def _table_meta(path: Path, table: pa.Table, kind: str) -> dict:
     return meta
 
 
+def check_coordinates(tracks: np.ndarray, *, where: str, ids: list[str] | None = None) -> None:
+    """DataError naming the first bad sample when ``tracks`` (..., 2) (normalised) holds NaN,
+    infinite or absurd values (beyond +-COORD_LIMIT)."""
+    flat = tracks.reshape(len(tracks), -1) if tracks.ndim > 1 else tracks.reshape(1, -1)
+    finite = np.isfinite(flat).all(axis=1)
+    sane = np.where(finite[:, None], np.abs(np.nan_to_num(flat)) <= COORD_LIMIT, True).all(axis=1)
+    bad = np.flatnonzero(~(finite & sane))
+    if len(bad):
+        first = int(bad[0])
+        name = ids[first] if ids is not None else f"row {first}"
+        what = "NaN or infinite" if not finite[first] else (
+            f"absurd (|value| up to {np.abs(flat[first]).max():.3g} > {COORD_LIMIT})")
+        raise DataError(f"{where}: sample {name} has {what} coordinates ({len(bad)} sample(s) "
+                        "affected); coordinates are normalised to [-1, 1] by the frame size. "
+                        "Re-run the track stage (or fix the tracker's output)")
+
+
 def read_tracks(path: str | Path) -> list[TrackRow]:
-    """Read a tracks table written by :func:`write_tracks`, checking its schema and shapes."""
+    """Read a tracks table written by :func:`write_tracks`, checking its schema, shapes and
+    coordinates."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: tracks table not found (run the track stage first)")
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise DataError(f"{path}: not a readable Parquet file ({exc}); re-run the track "
+                        "stage") from None
     meta = _table_meta(path, table, "tracks")
     missing = set(TRACKS_SCHEMA.names) - set(table.schema.names)
     if missing:
@@ -187,6 +212,9 @@ def read_tracks(path: str | Path) -> list[TrackRow]:
             texts=tuple(data["texts"][i]), tracks=tracks.reshape(frames, points, 2),
             visible=visible.reshape(frames, points), width=int(data["width"][i]),
             height=int(data["height"][i]), tracker=data["tracker"][i]))
+    if rows:
+        check_coordinates(np.stack([r.tracks for r in rows]), where=str(path),
+                          ids=[r.track_id for r in rows])
     return rows
 
 
@@ -358,10 +386,11 @@ def _flat(table: pa.Table, name: str, dtype: type) -> np.ndarray:
 
 
 def load_feature_tensors(directory: str | Path) -> FeatureTensors:
-    """Every shard of ``directory`` stacked into contiguous arrays (see FeatureTensors)."""
+    """Every shard of ``directory`` stacked into contiguous arrays (see FeatureTensors); tracks
+    and embeddings checked for NaN, infinite and absurd values."""
     table, meta = _read_shards(directory)
     s, t, n, d = table.num_rows, meta["frames"], meta["points"], meta["dim"]
-    return FeatureTensors(
+    out = FeatureTensors(
         sample_ids=table.column("sample_id").to_pylist(),
         track_ids=table.column("track_id").to_pylist(),
         video_ids=table.column("video_id").to_pylist(),
@@ -379,6 +408,13 @@ def load_feature_tensors(directory: str | Path) -> FeatureTensors:
                        axis=1).astype(np.int64),
         clip_model=_single_value(table, "clip_model", directory),
         clip_pretrained=_single_value(table, "clip_pretrained", directory))
+    check_coordinates(out.tracks, where=str(directory), ids=out.sample_ids)
+    for name in ("text_emb", "image_emb", "image_emb_pooled"):
+        finite = np.isfinite(getattr(out, name).reshape(s, -1)).all(axis=1)
+        if not finite.all():
+            raise DataError(f"{directory}: sample {out.sample_ids[int(np.argmin(finite))]} has "
+                            f"NaN or infinite {name}; re-run the embed stage")
+    return out
 
 
 def _read_tags(table: pa.Table, directory: str | Path) -> list[dict[str, str]]:

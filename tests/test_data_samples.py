@@ -8,7 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lang2motion.data.mevis.layout import REASON_NO_OBJECT, Expression, VideoRecord
+from lang2motion.data.mevis.layout import (
+    REASON_BLANK_TEXT,
+    REASON_NO_OBJECT,
+    Expression,
+    VideoRecord,
+)
 from lang2motion.data.mevis.reader import MevisSplit
 from lang2motion.data.mevis.rle import encode_rle
 from lang2motion.data.mevis.writer import write_split
@@ -46,6 +51,7 @@ def _split(root: Path) -> MevisSplit:
         Expression("2", "blinking three", (2,), ("3",)),
         Expression("3", "nothing at all", (), ()),
         Expression("4", "four", (3,), ("4",)),
+        Expression("5", "   ", (0,), ("1",)),           # blank: skipped and counted
     ])
     short = VideoRecord(SHORT, np.zeros((3, H, W, 3), np.uint8), {"9": [m] * 3},
                         [Expression("0", "too short", (0,), ("9",))])
@@ -74,11 +80,11 @@ def test_windows_and_skip_reasons(tmp_path: Path) -> None:
     assert all(s.frames == 4 for s in index.samples)
     reasons = {(item["video_id"], item["exp_id"]): item["reason"] for item in index.skipped}
     assert reasons == {(LONG, "2"): REASON_NEVER_VISIBLE, (LONG, "3"): REASON_NO_OBJECT,
-                       (SHORT, "0"): REASON_TOO_SHORT}
+                       (LONG, "5"): REASON_BLANK_TEXT, (SHORT, "0"): REASON_TOO_SHORT}
     assert index.summary() == {REASON_TOO_SHORT: 1, REASON_NEVER_VISIBLE: 1,
-                               REASON_NO_OBJECT: 1}
+                               REASON_NO_OBJECT: 1, REASON_BLANK_TEXT: 1}
     skipped_text = {item["text"] for item in index.skipped}
-    assert skipped_text == {"blinking three", "nothing at all", "too short"}
+    assert skipped_text == {"blinking three", "nothing at all", "too short", "   "}
 
 
 def test_max_windows_and_max_videos(tmp_path: Path) -> None:

@@ -16,13 +16,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from lang2motion.data.mevis.layout import REASON_NO_OBJECT
+from lang2motion.data.mevis.layout import REASON_BLANK_TEXT, REASON_NO_OBJECT
 from lang2motion.data.mevis.reader import MevisSplit
 from lang2motion.errors import DataError
 
 REASON_TOO_SHORT = "video shorter than T"
 REASON_NEVER_VISIBLE = "objects never all visible at a window start"
-REASONS = (REASON_TOO_SHORT, REASON_NEVER_VISIBLE, REASON_NO_OBJECT)
+REASONS = (REASON_TOO_SHORT, REASON_NEVER_VISIBLE, REASON_NO_OBJECT, REASON_BLANK_TEXT)
 
 
 @dataclass(frozen=True)

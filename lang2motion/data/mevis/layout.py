@@ -23,6 +23,7 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 JPEG_EXTS = (".jpg", ".jpeg")
 VIDEO_ID_HEX = 12             # MeViS video ids are 12 hex characters
 REASON_NO_OBJECT = "no object (empty anno_id)"
+REASON_BLANK_TEXT = "blank caption"
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,11 @@ def scan_top_level_offsets(path: str | os.PathLike[str]) -> dict[str, tuple[int,
                 if m.start("q") < 0:
                     raise DataError(f"{path}: unterminated string at byte {pos} (truncated file?)")
                 if depth == 1 and expect_key:
-                    key = json.loads(buf[pos:m.end()])
+                    try:
+                        key = json.loads(buf[pos:m.end()])
+                    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                        raise DataError(f"{path}: unreadable key at byte {pos} ({exc}); the "
+                                        "file must be UTF-8 JSON") from None
                     expect_key = False
                 continue
             char = buf[pos]
@@ -133,7 +137,7 @@ class MaskDict:
             raw = fh.read(end - start)
         try:
             value = json.loads(raw)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise DataError(f"{self.path}: anno_id {anno_id!r}: not valid JSON ({exc})") from None
         if not isinstance(value, list):
             raise DataError(f"{self.path}: anno_id {anno_id!r}: expected a list of per-frame "

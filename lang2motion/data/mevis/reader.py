@@ -21,6 +21,7 @@ from lang2motion.data.mevis.layout import (
     FRAMES_DIR,
     MASK_DICT_NAME,
     META_NAMES,
+    REASON_BLANK_TEXT,
     REASON_NO_OBJECT,
     Expression,
     Video,
@@ -46,6 +47,9 @@ def read_json(path: Path) -> Any:
             return json.load(fh)
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: not valid JSON ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc}); MeViS annotation files are UTF-8 "
+                        "JSON") from None
 
 
 def _parse_meta(meta_path: Path, skipped: list[dict[str, Any]]) -> dict[str, Video]:
@@ -68,11 +72,13 @@ def _parse_meta(meta_path: Path, skipped: list[dict[str, Any]]) -> dict[str, Vid
         kept = []
         for exp_id, exp in exps.items():
             kept_exp = _parse_expression(str(exp_id), exp, f"{where} expression {exp_id}")
-            if kept_exp.anno_ids:
+            reason = (REASON_BLANK_TEXT if not kept_exp.text.strip()
+                      else None if kept_exp.anno_ids else REASON_NO_OBJECT)
+            if reason is None:
                 kept.append(kept_exp)
-            else:
+            else:     # counted in the prepare summary, never trained on
                 skipped.append({"video_id": video_id, "exp_id": str(exp_id),
-                                "text": kept_exp.text, "reason": REASON_NO_OBJECT})
+                                "text": kept_exp.text, "reason": reason})
         kept.sort(key=lambda e: (0, int(e.exp_id), "") if e.exp_id.isdigit() else (1, 0, e.exp_id))
         videos[video_id] = Video(video_id, tuple(str(f) for f in frames), tuple(kept))
     return videos
