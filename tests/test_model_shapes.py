@@ -109,13 +109,14 @@ def test_teacher_forcing_equals_free_running_on_its_own_output() -> None:
 def test_teacher_forcing_is_one_batched_call() -> None:
     model = build_model(tiny(4, 8)).eval()
     calls = []
-    model.decoder.mlp.register_forward_hook(lambda *args: calls.append(args[1][0].shape))
+    hidden = model.decoder.mlp[2]          # the second layer: on both decoding paths
+    hidden.register_forward_hook(lambda *args: calls.append(tuple(args[1][0].shape)))
     tracks = random_tracks(2, 8, 4)
     model.decode(torch.randn(2, LATENT), tracks[:, 0], teacher=tracks)
-    assert calls == [(2, 7, LATENT + 8)]
+    assert calls == [(2, 7, hidden.in_features)]           # all 7 steps in one call
     calls.clear()
     model.decode(torch.randn(2, LATENT), tracks[:, 0])
-    assert calls == [(2, LATENT + 8)] * 7
+    assert calls == [(2, hidden.in_features)] * 7           # one call per step
 
 
 def test_config_errors() -> None:

@@ -54,4 +54,6 @@ def test_scheduled_sampling_ends_equal_teacher_forcing_and_free_running() -> Non
         assert torch.equal(model.decode(z, grid, teacher=truth, sampling=1.0), free)
         half = model.decode(z, grid, teacher=truth, sampling=0.5)
     assert not torch.allclose(teacher, free)
-    assert half.shape == teacher.shape and torch.equal(half[:, :2], teacher[:, :2])
+    # frame 1 is always decoded from the grid: equal up to the order of the first layer's sums
+    assert half.shape == teacher.shape
+    assert torch.allclose(half[:, :2], teacher[:, :2], atol=1e-6)
