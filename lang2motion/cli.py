@@ -1,131 +1,305 @@
-"""The `lang2motion` command: use a trained model.
+"""The `lang2motion` command: what researchers do with a trained model (`dvc repro` trains one).
 
     lang2motion generate "a red ball bouncing to the right" --mask first_frame_mask.png
-    lang2motion info
+    lang2motion generate "moving left" --image frame.jpg --box 40,60,200,220
+    lang2motion retrieve "a dog running to the left" --source data/features/valid_u
+    lang2motion interpolate "moving left" "moving right" --steps 5
+    lang2motion edit generated/x.json --from "moving left" --to "moving right"
+    lang2motion classify generated/ --classes "moving left" "spinning" "bouncing"
+    lang2motion recognize ntu_folder/ --classes-file lang2motion/data/classes/ntu60.txt
 
-Verbs are thin: they parse arguments and call lang2motion.apps.
+Verbs are thin: they parse arguments, check them, and call lang2motion.apps (one module per
+verb); the Python API is :class:`lang2motion.Lang2MotionModel`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
+import logging
 import sys
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
-from lang2motion.errors import Lang2MotionError
+from lang2motion.config import OVERLAY_COLORS
+from lang2motion.entry import add_debug_flag, run, setup_logging
 
 DEFAULT_MODEL_DIR = "models"
 DEFAULT_OUT_DIR = "generated"
-ANIMATION_BACKGROUND = 255       # white canvas behind generated trails
-ANIMATION_FPS = 10
+
+log = logging.getLogger("lang2motion")
 
 
-def _slug(text: str, limit: int = 60) -> str:
-    keep = "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
-    return "_".join(filter(None, keep.split("_")))[:limit] or "prompt"
+def _load(args: argparse.Namespace):
+    """The model, loaded after the verb's own checks (the slow part)."""
+    from lang2motion.apps.model import Lang2MotionModel
+
+    return Lang2MotionModel.load(args.model, device=args.device, clip_model=args.clip_model,
+                                 clip_pretrained=args.clip_pretrained)
+
+
+def _style(args: argparse.Namespace):
+    from lang2motion.apps.outputs import Style
+
+    return Style(color=args.color, format=args.format)
+
+
+def _report(items: Any, args: argparse.Namespace) -> None:
+    if args.json:
+        print(json.dumps(items, indent=2))
+
+
+def _seed(args: argparse.Namespace) -> None:
+    if args.seed is not None:
+        import numpy as np
+        import torch
+
+        torch.manual_seed(args.seed)
+        np.random.seed(args.seed)
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from lang2motion.apps.generate import default_mask, generate, read_mask
-    from lang2motion.config import GridConfig, OverlayConfig
-    from lang2motion.embed.clip import load_clip
-    from lang2motion.io import write_json_atomic
-    from lang2motion.model.checkpoint import load_model
-    from lang2motion.render.overlay import render_overlays
-    from lang2motion.render.video import write_mp4
-    from lang2motion.tracking.grid import place_grid
+    from lang2motion.apps import generate
 
-    # bad input first: fail before the slow model loads
+    _seed(args)
+    request = generate.plan(
+        prompts=generate.read_prompts(args.prompts, args.prompts_file), image=args.image,
+        mask=args.mask, box=args.box, points=args.point, sam_checkpoint=args.sam_checkpoint,
+        size=tuple(args.size), out_dir=args.out, style=_style(args), overwrite=args.overwrite,
+        from_image=args.from_image, from_overlay=args.from_overlay, device=args.device)
+    model = _load(args)
+    written = generate.run(model, request)
+    for item in written:
+        print(f"{item['label']!r}: {item['trajectory']}, {item['animation']}, {item['still']}")
+    print(f"region: {request.region} (saved as <name>.mask.png)")
+    _report(written, args)
+
+
+def cmd_retrieve(args: argparse.Namespace) -> None:
+    from lang2motion.apps import retrieve
+
+    model = _load(args)
+    results, paths = retrieve.run(model, args.text, args.source, k=args.k, out_dir=args.out,
+                                  style=_style(args), overwrite=args.overwrite)
+    for item in results:
+        print(f"{item['rank']:3d}  {item['score']:+.3f}  {item['id']}  {item['label']}")
+    print(f"contact sheet: {paths['sheet']}; ranking: {paths['ranking']}")
+    _report(results, args)
+
+
+def cmd_interpolate(args: argparse.Namespace) -> None:
+    from lang2motion.apps import interpolate
+    from lang2motion.apps.masks import resolve_region
+
+    mask = None
     if args.mask:
-        mask = read_mask(args.mask)
+        mask, _ = resolve_region(size=None, image=None, mask_path=args.mask, box=None,
+                                 points=None, sam_checkpoint=None, device=args.device)
+    model = _load(args)
+    result = interpolate.run(model, args.a, args.b, steps=args.steps, mask=mask,
+                             out_dir=args.out, style=_style(args), overwrite=args.overwrite)
+    print(f"{result['steps']} steps from {result['from']!r} to {result['to']!r}: "
+          f"{result['strip']}, {result['animation']}")
+    _report(result, args)
+
+
+def cmd_edit(args: argparse.Namespace) -> None:
+    from lang2motion.apps import edit
+
+    model = _load(args)
+    result = edit.run(model, args.trajectory, source_text=args.source_text,
+                      target_text=args.target_text, image=args.image, out_dir=args.out,
+                      style=_style(args), overwrite=args.overwrite)
+    print(f"{result['label']}: {result['trajectory']}, {result['animation']}")
+    _report(result, args)
+
+
+def cmd_classify(args: argparse.Namespace) -> None:
+    from lang2motion.apps import classify
+
+    classes = classify.class_list(args.classes, args.classes_file)
+    model = _load(args)
+    results = classify.classify(model, args.inputs, classes, k=args.k)
+    for item in results:
+        labels = ", ".join(f"{name} ({score:+.3f})" for name, score in item["classes"])
+        print(f"{Path(item['file']).name}: {labels}")
+    _report(results, args)
+
+
+def cmd_recognize(args: argparse.Namespace) -> None:
+    from lang2motion.apps import classify
+
+    classes = classify.class_list(args.classes, args.classes_file)
+    model = _load(args)
+    result = classify.recognize(model, args.folder, classes, k=args.k, out=args.save)
+    for item in result["predictions"]:
+        print(f"{item['file']}: {item['top'][0][0]} (true: {item['true'] or 'unknown'})")
+    if "top1" in result:
+        print(f"{result['labelled']} labelled files: top-1 {result['top1']:.1%} (chance "
+              f"{result['chance_top1']:.1%}), top-5 {result['top5']:.1%} (chance "
+              f"{result['chance_top5']:.1%})")
+    _report(result, args)
+
+
+def cmd_ablations(args: argparse.Namespace) -> None:
+    from lang2motion.apps import ablations
+
+    if args.queue:
+        queued = ablations.queue()
+        print(f"queued {len(queued)} experiments; run them with `dvc queue start`, follow with "
+              "`dvc queue status`, then rebuild the report: "
+              "`dvc repro --single-item --force report`")
     else:
-        mask = default_mask(*args.size)
-    height, width = mask.shape
-    model, meta = load_model(args.model, device=args.device if args.device != "auto" else "cpu")
-    clip_info = meta.get("clip") or {}
-    clip_model = args.clip_model or clip_info.get("model")
-    pretrained = args.clip_pretrained or clip_info.get("pretrained")
-    if not clip_model:
-        raise Lang2MotionError(f"{args.model}: the checkpoint does not say which CLIP it was "
-                               "trained with; pass --clip-model and --clip-pretrained")
-    clip = load_clip(model=clip_model, pretrained=pretrained, device=args.device)
-    if clip.dim != model.cfg.latent:
-        raise Lang2MotionError(f"CLIP {clip_model} embeds to {clip.dim} but the model's latent "
-                               f"is {model.cfg.latent}")
-    grid_cfg = GridConfig(**(meta.get("grid") or {}))
-    size = math.isqrt(model.cfg.points)
-    grid_px = place_grid(mask, size=size, erode_iterations=grid_cfg.erode_iterations,
-                         margin=grid_cfg.margin)
-    results = generate(args.texts, model=model, clip=clip, grid_px=grid_px, width=width,
-                       height=height)
-    out = Path(args.out)
-    overlay = OverlayConfig()
-    for result in results:
-        stem = out / _slug(result.text)
-        write_json_atomic(stem.with_suffix(".json"), {
-            "text": result.text, "width": width, "height": height,
-            "frames": int(result.tracks.shape[0]), "points": int(result.tracks.shape[1]),
-            "tracks_normalised": np.round(result.tracks, 5).tolist(),
-            "tracks_px": np.round(result.tracks_px, 2).tolist(),
-            "model": str(args.model), "clip": {"model": clip_model, "pretrained": pretrained}})
-        canvas = np.full((result.tracks.shape[0], height, width, 3), ANIMATION_BACKGROUND,
-                         np.uint8)
-        canvas[:, mask] = (ANIMATION_BACKGROUND * 0.85)  # show the object's first-frame mask
-        frames = render_overlays(canvas, result.tracks_px,
-                                 np.ones(result.tracks.shape[:2], bool), size=overlay.size,
-                                 color=args.color, opacity=1.0, line_width=overlay.line_width)
-        write_mp4(stem.with_suffix(".mp4"), frames, fps=ANIMATION_FPS)
-        print(f"{result.text!r}: {stem}.json, {stem}.mp4")
-    if clip.random:
-        print("note: CLIP has random weights (clip.pretrained: none): the prompt's wording carries "
-              "no language knowledge into this model", file=sys.stderr)
+        print("\n".join(ablations.commands()))
 
 
 def cmd_info(args: argparse.Namespace) -> None:
     from lang2motion.model.checkpoint import read_model_meta
+
     meta = read_model_meta(args.model)
     print(json.dumps({k: meta[k] for k in meta if k != "save_id"}, indent=2))
 
 
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=DEFAULT_MODEL_DIR,
+                        help=f"checkpoint folder (default: {DEFAULT_MODEL_DIR}/)")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--clip-model", help="override the CLIP the checkpoint records")
+    parser.add_argument("--clip-pretrained", help="override the CLIP weights it records")
+    parser.add_argument("--json", action="store_true", help="also print the result as JSON")
+    add_debug_flag(parser)
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default=DEFAULT_OUT_DIR,
+                        help=f"output folder (default: {DEFAULT_OUT_DIR}/)")
+    parser.add_argument("--format", default="gif", choices=("gif", "mp4"),
+                        help="animation format (default: gif, plays on GitHub and in browsers)")
+    parser.add_argument("--color", default="cyan", choices=tuple(OVERLAY_COLORS),
+                        help="trail colour (default: cyan)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace earlier results of the same name")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="lang2motion", description="Generate 2D point trajectories from text with a "
-        "trained Lang2Motion model (train one with `dvc repro`).")
-    sub = parser.add_subparsers(dest="verb", required=True)
-    gen = sub.add_parser("generate", help="text -> trajectory (.json) and animation (.mp4)",
-                         description="Decode each prompt from an initial grid placed inside a "
-                         "mask. Writes <out>/<prompt>.json (tracks in pixels and in [-1, 1]) "
-                         "and <out>/<prompt>.mp4.")
-    gen.add_argument("texts", nargs="+", help="one or more prompts")
-    gen.add_argument("--mask", help="first-frame object mask (PNG, >127 = object); default: a "
-                     "centred disc on a --size canvas")
-    gen.add_argument("--size", nargs=2, type=int, default=[256, 256], metavar=("W", "H"),
-                     help="canvas size when no mask is given (default 256 256)")
-    gen.add_argument("--model", default=DEFAULT_MODEL_DIR, help="checkpoint folder (models/)")
-    gen.add_argument("--out", default=DEFAULT_OUT_DIR, help="output folder (generated/)")
-    gen.add_argument("--color", default="cyan", help="trail colour of the animation")
-    gen.add_argument("--clip-model", help="override the CLIP recorded in the checkpoint")
-    gen.add_argument("--clip-pretrained", help="override the CLIP weights recorded there")
-    gen.add_argument("--device", default="auto", help="auto | cpu | cuda")
+        prog="lang2motion", description="Use a trained Lang2Motion model: generate point "
+        "trajectories from text, retrieve, interpolate, edit and classify them. Train one with "
+        "`dvc repro` (the checkpoint lands in models/).",
+        epilog="Errors print one paragraph; add --debug (or set LANG2MOTION_DEBUG=1) for the "
+               "traceback.")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    gen = sub.add_parser(
+        "generate", help="text (or an image, or an overlay) -> trajectory, animation, still",
+        description="Decode each prompt from an initial grid placed inside the object's region. "
+        "Writes <out>/<prompt words>-<hash>.json (tracks in pixels and in [-1, 1]), .gif or "
+        ".mp4 (the trails growing), .png (the full trails) and .mask.png (the region used).")
+    gen.add_argument("prompts", nargs="*", help="prompts, all decoded in one batched call")
+    gen.add_argument("--prompts", dest="prompts_file", metavar="FILE",
+                     help="a file of prompts, one per line (added to those given)")
+    region = gen.add_argument_group("the object's region (one of; default: a centred disc)")
+    region.add_argument("--mask", help="first-frame object mask (PNG, > 127 = object)")
+    region.add_argument("--box", metavar="X0,Y0,X1,Y1", help="a box in pixels of --image: "
+                        "through SAM when --sam-checkpoint is given, else the rectangle")
+    region.add_argument("--point", action="append", default=[], metavar="X,Y",
+                        help="a click on the object (repeatable); needs SAM")
+    region.add_argument("--image", help="the first frame: drawn behind the trails, and what "
+                        "SAM segments")
+    region.add_argument("--sam-checkpoint", metavar="FILE", help="a segment-anything "
+                        "checkpoint (or set LANG2MOTION_SAM_CHECKPOINT); pip install "
+                        "-e \".[sam]\"")
+    region.add_argument("--size", nargs=2, type=int, default=[256, 256], metavar=("W", "H"),
+                        help="canvas size without --image or --mask (default 256 256)")
+    cond = gen.add_argument_group("other conditions (paper Table 8)")
+    cond.add_argument("--from-image", action="store_true",
+                      help="decode the CLIP image embedding of --image instead of text")
+    cond.add_argument("--from-overlay", metavar="TRAJECTORY.json",
+                      help="decode the pooled CLIP embedding of this trajectory's overlays")
+    gen.add_argument("--seed", type=int, help="seed torch and numpy (decoding itself is "
+                     "deterministic)")
+    _output_options(gen)
+    _model_options(gen)
     gen.set_defaults(func=cmd_generate)
+
+    ret = sub.add_parser("retrieve", help="rank trajectories by similarity to a text",
+                         description="Rank the trajectories of a split's feature shards, or of a "
+                         "folder of trajectory files, by cosine(text embedding, latent); print "
+                         "the top k and write a contact sheet of them.")
+    ret.add_argument("text")
+    ret.add_argument("--source", default="data/features/valid_u",
+                     help="feature-shard folder or folder of trajectory .json files "
+                          "(default: data/features/valid_u)")
+    ret.add_argument("--k", type=int, default=8, help="how many to show (default 8)")
+    _output_options(ret)
+    _model_options(ret)
+    ret.set_defaults(func=cmd_retrieve)
+
+    itp = sub.add_parser("interpolate", help="decode along the path between two embeddings",
+                         description="Spherical interpolation between two prompts, two "
+                         "trajectory files, or one of each, decoded from the same grid.")
+    itp.add_argument("a", help="a prompt or a trajectory .json")
+    itp.add_argument("b", help="a prompt or a trajectory .json")
+    itp.add_argument("--steps", type=int, default=5, help="trajectories including both ends")
+    itp.add_argument("--mask", help="object mask PNG for the grid (default: a centred disc, "
+                     "or the first trajectory's own grid size)")
+    _output_options(itp)
+    _model_options(itp)
+    itp.set_defaults(func=cmd_interpolate)
+
+    edt = sub.add_parser("edit", help="latent arithmetic: z + text(to) - text(from)",
+                         description="Edit a trajectory with MotionCLIP's latent arithmetic, "
+                         "decoded from its own first frame.")
+    edt.add_argument("trajectory", help="a trajectory .json (e.g. from generate)")
+    edt.add_argument("--from", dest="source_text", required=True, help="what it does now")
+    edt.add_argument("--to", dest="target_text", required=True, help="what it should do")
+    edt.add_argument("--image", help="the frame its overlays are drawn on (default: a canvas)")
+    _output_options(edt)
+    _model_options(edt)
+    edt.set_defaults(func=cmd_edit)
+
+    cls = sub.add_parser("classify", help="zero-shot labels for trajectory files",
+                         description="Label trajectories with the class names whose CLIP text "
+                         "embeddings are closest to their latents.")
+    cls.add_argument("inputs", nargs="+", help="trajectory .json files or folders of them")
+    cls.add_argument("--classes", nargs="*", default=[], help="class names")
+    cls.add_argument("--classes-file", help="a file of class names, one per line")
+    cls.add_argument("--k", type=int, default=3, help="labels per trajectory (default 3)")
+    _model_options(cls)
+    cls.set_defaults(func=cmd_classify)
+
+    rec = sub.add_parser("recognize", help="zero-shot action recognition of skeleton files",
+                         description="Classify every NTU RGB+D (.skeleton) or Kinetics-skeleton "
+                         "(.json) file of a folder against a class list; with labelled files, "
+                         "print top-1 and top-5 accuracy (paper Table 3).")
+    rec.add_argument("folder")
+    rec.add_argument("--classes", nargs="*", default=[], help="class names")
+    rec.add_argument("--classes-file", help="a file of class names, one per line, in the data "
+                     "set's label order (NTU-60: lang2motion/data/classes/ntu60.txt)")
+    rec.add_argument("--k", type=int, default=5, help="labels per file (default 5)")
+    rec.add_argument("--save", metavar="FILE.json", help="write the result as JSON")
+    _model_options(rec)
+    rec.set_defaults(func=cmd_recognize)
+
+    abl = sub.add_parser("ablations", help="the dvc exp run commands of paper Tables 4-7")
+    abl.add_argument("--queue", action="store_true", help="queue them (dvc exp run --queue)")
+    add_debug_flag(abl)
+    abl.set_defaults(func=cmd_ablations)
+
     info = sub.add_parser("info", help="print a checkpoint's config, params and metrics")
     info.add_argument("--model", default=DEFAULT_MODEL_DIR)
+    add_debug_flag(info)
     info.set_defaults(func=cmd_info)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
+    def dispatch(arguments: list[str] | None) -> None:
+        args = build_parser().parse_args(arguments)
+        setup_logging(logging.WARNING)   # warnings only: e.g. random CLIP weights, long prompts
         args.func(args)
-    except Lang2MotionError as exc:
-        print(f"lang2motion: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run("lang2motion", dispatch, argv)
 
 
 if __name__ == "__main__":

@@ -52,12 +52,20 @@ def _is_type_checking(test: ast.expr) -> bool:
 
 
 def _imported_names(tree: ast.AST) -> Iterable[str]:
-    """Dotted names of every module an ``import`` / ``from ... import`` may load at run time."""
+    """Dotted names of every module an ``import`` / ``from ... import`` may load at run time.
+
+    Not followed: ``if TYPE_CHECKING:`` blocks (they never run) and a module-level
+    ``__getattr__`` (PEP 562's lazy attributes: its imports run only when code asks for that
+    attribute, e.g. ``lang2motion.Lang2MotionModel``, which no stage does)."""
     stack = [tree]
     while stack:
         node = stack.pop()
         if isinstance(node, ast.If) and _is_type_checking(node.test):
             stack.extend(node.orelse)          # the TYPE_CHECKING branch never runs
+            continue
+        if isinstance(node, ast.Module):
+            stack.extend(n for n in node.body
+                         if not (isinstance(n, ast.FunctionDef) and n.name == "__getattr__"))
             continue
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)

@@ -24,8 +24,6 @@ from lang2motion.errors import ConfigError, DataError, DependencyError
 from lang2motion.images import write_png
 
 SIZE = (48, 64)                       # (H, W) of the test image
-TINY = dict(encoder_embed_dim=64, encoder_depth=2, encoder_num_heads=2,
-            encoder_global_attn_indexes=[1])
 
 
 @pytest.fixture(autouse=True)
@@ -187,35 +185,9 @@ def test_released_architectures_inferred_from_shapes(embed, depth, heads, global
 
 
 # -- SAM end to end with a reduced model ---------------------------------------------------------
-def _tiny_sam_checkpoint(path, *, full, config=TINY):
-    """A random reduced SAM with fixed mask outputs, saved as a state dict.
-
-    Zero weights and constant biases in the last upscaling conv and the hypernetwork heads make
-    every logit of a mask token GELU(1) * 32 * (+1 or -1): a full or an empty mask whatever the
-    prompt. Of the three multimask tokens (1..3) only token 2 is full when ``full``, and the IoU
-    head scores it highest, so keeping the best-scoring mask yields the full one.
-    """
-    torch = pytest.importorskip("torch")
-    build = importlib.import_module("segment_anything.build_sam")
-    torch.manual_seed(0)
-    model = build._build_sam(checkpoint=None, **config)
-    decoder = model.mask_decoder
-    with torch.no_grad():
-        decoder.output_upscaling[3].weight.zero_()
-        decoder.output_upscaling[3].bias.fill_(1.0)
-        for token, mlp in enumerate(decoder.output_hypernetworks_mlps):
-            mlp.layers[-1].weight.zero_()
-            mlp.layers[-1].bias.fill_(1.0 if full and token == 2 else -1.0)
-        decoder.iou_prediction_head.layers[-1].weight.zero_()
-        decoder.iou_prediction_head.layers[-1].bias.copy_(torch.tensor([0.0, 0.3, 0.9, 0.1]))
-    torch.save(model.state_dict(), path)
-    return str(path)
-
-
 @pytest.fixture(scope="module")
-def tiny_full_checkpoint(tmp_path_factory):
-    pytest.importorskip("segment_anything")
-    return _tiny_sam_checkpoint(tmp_path_factory.mktemp("sam") / "tiny.pth", full=True)
+def tiny_full_checkpoint(tmp_path_factory, make_sam_checkpoint):
+    return make_sam_checkpoint(tmp_path_factory.mktemp("sam") / "tiny.pth", full=True)
 
 
 def _image():
@@ -271,17 +243,15 @@ def test_resolve_region_reads_env_checkpoint(tiny_full_checkpoint, monkeypatch):
     assert how == "rectangle from box (10, 5, 20, 15) (no image for SAM)"
 
 
-def test_empty_sam_mask_is_a_data_error(tmp_path):
-    pytest.importorskip("segment_anything")
-    checkpoint = _tiny_sam_checkpoint(tmp_path / "empty.pth", full=False)
+def test_empty_sam_mask_is_a_data_error(tmp_path, make_sam_checkpoint):
+    checkpoint = make_sam_checkpoint(tmp_path / "empty.pth", full=False)
     with pytest.raises(DataError, match=r"empty mask for points \(5, 5\).*--box"):
         _region(size=None, image=_image(), points=[(5, 5)], sam_checkpoint=checkpoint)
 
 
-def test_incomplete_checkpoint_refused(tmp_path):
+def test_incomplete_checkpoint_refused(tmp_path, make_sam_checkpoint):
     torch = pytest.importorskip("torch")
-    pytest.importorskip("segment_anything")
-    state = torch.load(_tiny_sam_checkpoint(tmp_path / "t.pth", full=True), weights_only=True)
+    state = torch.load(make_sam_checkpoint(tmp_path / "t.pth", full=True), weights_only=True)
     del state["image_encoder.blocks.1.attn.rel_pos_h"]
     torch.save(state, tmp_path / "broken.pth")
     with pytest.raises(DependencyError, match=r"broken\.pth: not a SAM checkpoint.*rel_pos_h"):

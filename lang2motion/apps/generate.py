@@ -1,72 +1,142 @@
-"""Text -> trajectory: encode a prompt with CLIP's text encoder and decode it from an initial grid.
+"""`lang2motion generate`: trajectories from prompts (or an image, or a trajectory's overlay) and
+an initial grid inside an object region, written as trajectory files, animations and stills.
 
-No video is needed (paper section 3, inference). The grid is placed inside a first-frame object
-mask, or inside a centred disc when no mask is given.
+The region is a mask PNG, a box, or clicks on an image (through SAM when installed; see
+:mod:`lang2motion.apps.masks`), or a centred disc. Every option is checked and every output name
+reserved before the model loads and before anything is written.
 
-Legend: N points, T frames, D CLIP embedding size, H/W frame height/width.
+Table 8's other modalities: ``from_image`` decodes the CLIP image embedding of the image (no
+text); ``from_overlay`` decodes the time-pooled CLIP embedding of a trajectory's overlays.
+
+Legend: T frames, N points, D latent, H/W frame size.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import cv2
 import numpy as np
-import torch
 
-from lang2motion.errors import DataError
-from lang2motion.geometry import denormalise, normalise
-
-DEFAULT_CANVAS = (256, 256)       # (W, H) when no mask is given
-DEFAULT_DISC_FRACTION = 0.3       # radius of the default disc mask, as a fraction of min(W, H)
-MASK_THRESHOLD = 127              # soft masks (0..255) are binarised at this level
+from lang2motion.apps.masks import parse_box, parse_point, resolve_region
+from lang2motion.apps.model import DEFAULT_CANVAS, Lang2MotionModel, default_mask
+from lang2motion.apps.outputs import Style, check_free, group_paths, stem, write_result
+from lang2motion.apps.trajectory import Trajectory, read_trajectory
+from lang2motion.errors import ConfigError, DataError
+from lang2motion.images import read_rgb
 
 
 @dataclass
-class Generated:
-    text: str
-    tracks: np.ndarray    # (T, N, 2) float32, normalised [-1, 1]
-    width: int
-    height: int
+class Request:
+    """A checked generate call: what to decode, from where, and where each result goes."""
 
-    @property
-    def tracks_px(self) -> np.ndarray:
-        """(T, N, 2) float32 pixel coordinates."""
-        return denormalise(self.tracks, self.width, self.height)
-
-
-def read_mask(path: str | Path) -> np.ndarray:
-    """A mask PNG -> (H, W) bool, thresholded at MASK_THRESHOLD."""
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise DataError(f"{path}: mask image is missing or unreadable")
-    mask = image > MASK_THRESHOLD
-    if not mask.any():
-        raise DataError(f"{path}: mask is empty (no pixel above {MASK_THRESHOLD})")
-    return mask
+    labels: list[str]                 # one per result: the prompt, or what the latent is of
+    kind: str                         # text | image | overlay
+    mask: np.ndarray                  # (H, W) bool: where the grid goes
+    region: str                       # how the mask was made
+    image: np.ndarray | None          # (H, W, 3) uint8, drawn behind the trails
+    overlay_of: Trajectory | None     # from_overlay: the trajectory whose overlays condition
+    names: list[str]                  # file stems, one per label
+    out_dir: Path
+    style: Style
 
 
-def default_mask(width: int, height: int) -> np.ndarray:
-    """(H, W) bool: a centred disc, used when the user gives no mask."""
-    mask = np.zeros((height, width), np.uint8)
-    radius = int(DEFAULT_DISC_FRACTION * min(width, height))
-    cv2.circle(mask, (width // 2, height // 2), radius, 1, thickness=-1)
-    return mask.astype(bool)
+def read_prompts(prompts: list[str], prompts_file: str | None) -> list[str]:
+    """The prompts given on the command line plus one per line of ``prompts_file``."""
+    out = list(prompts)
+    if prompts_file:
+        path = Path(prompts_file)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            raise ConfigError(f"--prompts {path}: file not found") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"--prompts {path}: not UTF-8 text ({exc})") from None
+        out += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return out
 
 
-def generate(texts: list[str], *, model: torch.nn.Module, clip, grid_px: np.ndarray,
-             width: int, height: int) -> list[Generated]:
-    """Decode each text from the same initial grid.
+def plan(*, prompts: list[str], image: str | None, mask: str | None, box: str | None,
+         points: list[str], sam_checkpoint: str | None, size: tuple[int, int],
+         out_dir: str | os.PathLike[str], style: Style, overwrite: bool, from_image: bool,
+         from_overlay: str | None, device: str) -> Request:
+    """Check every option and reserve every output name; load nothing slow but SAM."""
+    style.check()
+    if size[0] < 1 or size[1] < 1:
+        raise ConfigError(f"--size must be two positive numbers W H, got {size[0]} {size[1]}")
+    if from_image and from_overlay:
+        raise ConfigError("--from-image and --from-overlay are two different conditions: "
+                          "give one")
+    if (from_image or from_overlay) and prompts:
+        raise ConfigError("prompts and --from-image / --from-overlay exclude each other: the "
+                          "latent comes from the image or the overlay instead of text")
+    if from_image and not image:
+        raise ConfigError("--from-image needs --image: the CLIP image embedding of that frame is "
+                          "the latent")
+    if not (from_image or from_overlay):
+        if not prompts:
+            raise ConfigError("give at least one prompt (or --prompts FILE, --from-image, "
+                              "--from-overlay)")
+        for i, text in enumerate(prompts):
+            if not text.strip():
+                raise ConfigError(f"prompt {i + 1} is empty: give the motion in words, e.g. "
+                                  "\"a dog running to the left\"")
+    picture = read_rgb(image) if image else None
+    overlay_of = read_trajectory(from_overlay) if from_overlay else None
+    canvas = (picture.shape[1], picture.shape[0]) if picture is not None else (
+        (overlay_of.width, overlay_of.height) if overlay_of is not None else size)
+    if mask or box or points:
+        # a mask file alone sets the frame size; with an image (or an overlay) it must match it
+        given = picture is not None or overlay_of is not None or not mask
+        region_mask, region = resolve_region(
+            size=(canvas[1], canvas[0]) if given else None, image=picture, mask_path=mask,
+            box=parse_box(box) if box else None,
+            points=[parse_point(p) for p in points] or None,
+            sam_checkpoint=sam_checkpoint, device=device)
+    else:
+        region_mask, region = default_mask(*canvas), "a centred disc (no --mask, --box, --point)"
+    canvas = (region_mask.shape[1], region_mask.shape[0])
+    if overlay_of is not None and (overlay_of.width, overlay_of.height) != canvas:
+        raise DataError(f"--from-overlay {from_overlay}: its frame is "
+                        f"{overlay_of.width}x{overlay_of.height} but the image is "
+                        f"{canvas[0]}x{canvas[1]}")
+    if from_image:
+        kind, labels = "image", [f"image {Path(image).name}"]
+    elif overlay_of is not None:
+        kind, labels = "overlay", [f"overlay of {overlay_of.label or Path(from_overlay).stem}"]
+    else:
+        kind, labels = "text", list(prompts)
+    names = [stem(label, kind=kind) for label in labels]
+    if len(set(names)) < len(names):
+        raise ConfigError("the same prompt is given twice")
+    out_dir = Path(out_dir)
+    check_free([group_paths(out_dir, n, style, with_mask=True) for n in names],
+               overwrite=overwrite)
+    return Request(labels=labels, kind=kind, mask=region_mask, region=region, image=picture,
+                   overlay_of=overlay_of, names=names, out_dir=out_dir, style=style)
 
-    grid_px: (N, 2) pixel (x, y) of the initial points in a W x H frame.
-    """
-    text_emb = torch.from_numpy(clip.encode_text(list(texts), batch_size=len(texts)))
-    grid = torch.from_numpy(normalise(grid_px, width, height))
-    grid = grid.unsqueeze(0).expand(len(texts), -1, -1)
-    device = next(model.parameters()).device
-    model.eval()
-    with torch.inference_mode():
-        tracks = model.generate(text_emb.to(device), grid.to(device)).float().cpu().numpy()
-    return [Generated(text=t, tracks=tr, width=width, height=height)
-            for t, tr in zip(texts, tracks, strict=True)]
+
+def latents(model: Lang2MotionModel, request: Request) -> np.ndarray:   # -> (B, D)
+    if request.kind == "image":
+        return model.image_embeddings(request.image[None])
+    if request.kind == "overlay":
+        return model.overlay_embedding(request.overlay_of, frames=request.image)[None]
+    return model.text_embeddings(request.labels)
+
+
+def run(model: Lang2MotionModel, request: Request) -> list[dict[str, Any]]:
+    """Decode and write every result; return what was written, one dict per result."""
+    trajectories = model.decode(latents(model, request), mask=request.mask,
+                                labels=request.labels,
+                                source={"kind": request.kind, "region": request.region})
+    written = []
+    for name, trajectory in zip(request.names, trajectories, strict=True):
+        paths = write_result(request.out_dir, name, trajectory, style=request.style,
+                             background=request.image, mask=request.mask)
+        written.append({"label": trajectory.label, **{k: str(v) for k, v in paths.items()}})
+    return written
+
+
+__all__ = ["DEFAULT_CANVAS", "Request", "plan", "read_prompts", "run"]

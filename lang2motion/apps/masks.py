@@ -20,6 +20,7 @@ import numpy as np
 
 from lang2motion.errors import ConfigError, DataError, DependencyError
 from lang2motion.images import read_mask
+from lang2motion.runtime import resolve_device
 
 SAM_CHECKPOINT_ENV = "LANG2MOTION_SAM_CHECKPOINT"
 SAM_CHECKPOINTS_URL = "https://github.com/facebookresearch/segment-anything#model-checkpoints"
@@ -323,7 +324,7 @@ def resolve_region(*, size: tuple[int, int] | None,
             raise ConfigError(f"--point needs SAM to turn clicks into a mask ({missing}); "
                               f"or give --box or --mask instead")
         described = "points " + ", ".join(_fmt(p) for p in sam_points)
-    segmenter = _load_segmenter(checkpoint, device)
+    segmenter = _load_segmenter(checkpoint, str(resolve_device(device, param="--device")))
     mask = segmenter.segment(image, box=sam_box, points=sam_points)
     if not mask.any():
         raise DataError(f"SAM {segmenter.name} returned an empty mask for {described}; "

@@ -1,0 +1,113 @@
+"""`lang2motion classify` and `lang2motion recognize`: zero-shot labels from the latent space.
+
+A trajectory's latent z is compared (cosine) with the CLIP text embeddings of class names; the
+top ``k`` are its labels (paper section 4.5, MotionCLIP's action recognition). ``classify``
+labels trajectory files; ``recognize`` evaluates a folder of skeleton files (NTU RGB+D
+``.skeleton``, Kinetics-skeleton ``.json``) against a class list, each file's skeleton mapped to
+the model's points and frames (:mod:`lang2motion.data.skeletons`). Both share the evaluation's
+recognition functions.
+
+Legend: B trajectories, K classes, D latent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lang2motion.apps.model import Lang2MotionModel
+from lang2motion.apps.trajectory import Trajectory, read_trajectory
+from lang2motion.data.skeletons import (
+    list_skeleton_files,
+    read_class_names,
+    read_skeleton,
+    skeleton_to_points,
+)
+from lang2motion.errors import ConfigError, DataError
+from lang2motion.evaluate.recognition import chance_topk, class_ranks
+from lang2motion.io import write_json_atomic
+
+RECOGNITION_KS = (1, 5)
+
+
+def class_list(names: list[str], classes_file: str | None) -> list[str]:
+    """Class names from the command line and/or a file (one per line, '#' comments)."""
+    out = [n for n in names if n.strip()]
+    if classes_file:
+        out += read_class_names(classes_file)
+    if not out:
+        raise ConfigError("give class names (--classes a b c) or a file of them (--classes-file)")
+    if len(set(out)) < len(out):
+        raise ConfigError("a class name is given twice")
+    return out
+
+
+def trajectory_files(inputs: list[str]) -> list[Path]:
+    """Trajectory files named directly or found (``*.json``) in folders."""
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(path.glob("*.json"))
+            if not found:
+                raise DataError(f"{path}: no trajectory .json files in this folder")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise DataError(f"{path}: no such trajectory file or folder")
+    return files
+
+
+def classify(model: Lang2MotionModel, inputs: list[str], classes: list[str], *,
+             k: int) -> list[dict[str, Any]]:
+    """Top-``k`` class names of every trajectory file, with cosine scores."""
+    if k < 1:
+        raise ConfigError(f"--k must be >= 1, got {k}")
+    files = trajectory_files(inputs)
+    trajectories = [read_trajectory(p) for p in files]
+    labels = model.classify(model.encode(trajectories), classes, k=k)
+    return [{"file": str(p), "label": t.label, "classes": [[n, s] for n, s in top]}
+            for p, t, top in zip(files, trajectories, labels, strict=True)]
+
+
+def recognize(model: Lang2MotionModel, folder: str | os.PathLike[str], classes: list[str], *,
+              k: int, out: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Zero-shot recognition of every skeleton file in ``folder``: predictions and, for files
+    whose class the file says (NTU's ``A<nnn>``, Kinetics' ``label_index``), top-1 and top-5
+    accuracy with chance. Writes the result as JSON to ``out`` when given."""
+    files = list_skeleton_files(folder)
+    if not files:
+        raise DataError(f"{folder}: no skeleton files (.skeleton, .json)")
+    sequences = [read_skeleton(p) for p in files]
+    trajectories = []
+    for seq in sequences:
+        tracks, _ = skeleton_to_points(seq, frames=model.frames, points=model.points)
+        trajectories.append(Trajectory(tracks=tracks, width=seq.width, height=seq.height,
+                                       label=seq.name, source={"kind": "skeleton",
+                                                               "layout": seq.layout}))
+    latents = model.encode(trajectories)
+    top = model.classify(latents, classes, k=k)
+    labelled = [i for i, seq in enumerate(sequences)
+                if seq.label is not None and seq.label < len(classes)]
+    result: dict[str, Any] = {
+        "folder": str(folder), "files": len(files), "classes": len(classes),
+        "predictions": [{"file": p.name, "true": (classes[s.label] if s.label is not None
+                                                  and s.label < len(classes) else None),
+                         "top": [[n, sc] for n, sc in t]}
+                        for p, s, t in zip(files, sequences, top, strict=True)],
+        **model.describe()}
+    if labelled:
+        class_emb = model.text_embeddings(classes)
+        ranks = class_ranks(latents[labelled], class_emb,
+                            np.array([sequences[i].label for i in labelled]))
+        result["labelled"] = len(labelled)
+        for kk in RECOGNITION_KS:
+            result[f"top{kk}"] = float((ranks <= kk).mean())
+            result[f"chance_top{kk}"] = chance_topk(kk, len(classes))
+    if out is not None:
+        write_json_atomic(out, result)
+    return result

@@ -1,0 +1,68 @@
+"""`lang2motion interpolate A B --steps K`: decode along the spherical interpolation between two
+embeddings (two prompts, two trajectory files, or one of each), all from the same grid.
+
+Writes one trajectory file per step, a strip image of every step's full trails and an animation
+of all steps side by side, as one group.
+
+Legend: K steps, T frames, N points.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lang2motion.apps.model import Lang2MotionModel
+from lang2motion.apps.outputs import Style, animate, check_free, stem, write_group
+from lang2motion.apps.trajectory import Trajectory, read_trajectory, write_trajectory
+from lang2motion.errors import ConfigError
+from lang2motion.images import write_png
+from lang2motion.render.animate import labelled, side_by_side, still, strip
+from lang2motion.render.video import write_animation
+
+PANEL_GAP = 4
+STRIP_COLUMNS_MAX = 8
+
+
+def endpoint(text: str) -> str | Trajectory:
+    """A trajectory file when ``text`` names one, else a prompt."""
+    path = Path(text)
+    if path.suffix == ".json" and path.is_file():
+        return read_trajectory(path)
+    if not text.strip():
+        raise ConfigError("an interpolation end is empty: give a prompt or a trajectory file")
+    return text
+
+
+def run(model: Lang2MotionModel, a: str, b: str, *, steps: int, mask: np.ndarray | None,
+        out_dir: str | os.PathLike[str], style: Style, overwrite: bool) -> dict[str, Any]:
+    """Decode ``steps`` trajectories from ``a`` to ``b``; write them, a strip and an animation."""
+    style.check()
+    if steps < 2:
+        raise ConfigError(f"--steps must be >= 2 (the two ends), got {steps}")
+    ends = [endpoint(a), endpoint(b)]
+    names = [e.label if isinstance(e, Trajectory) else e for e in ends]
+    name = f"interpolate-{stem(' -> '.join(names), kind='interpolate')}"
+    out_dir = Path(out_dir)
+    paths = {f"step{k:02d}": out_dir / f"{name}.step{k:02d}.json" for k in range(steps)}
+    paths.update(strip=out_dir / f"{name}.strip.png",
+                 animation=out_dir / f"{name}.{style.format}")
+    check_free([paths], overwrite=overwrite)
+    if mask is None and isinstance(ends[0], Trajectory):
+        size = (ends[0].width, ends[0].height)
+    else:
+        size = (mask.shape[1], mask.shape[0]) if mask is not None else (256, 256)
+    trajectories = model.interpolate(ends[0], ends[1], steps=steps, mask=mask, size=size)
+    panels = [labelled(animate(t, style=style), t.label) for t in trajectories]
+    movie = side_by_side(panels, gap=PANEL_GAP)
+    writers = {f"step{k:02d}": (lambda p, t=t: write_trajectory(p, t))
+               for k, t in enumerate(trajectories)}
+    writers["strip"] = lambda p: write_png(p, strip([still(x) for x in panels],
+                                                     columns=min(steps, STRIP_COLUMNS_MAX)))
+    writers["animation"] = lambda p: write_animation(p, movie, fps=style.fps)
+    write_group(paths, writers)
+    return {"from": names[0], "to": names[1], "steps": steps,
+            **{k: str(v) for k, v in paths.items()}}
