@@ -26,11 +26,12 @@ from lang2motion.geometry import denormalise
 from lang2motion.model.autoencoder import Lang2Motion
 from lang2motion.model.checkpoint import load_model
 from lang2motion.render.overlay import render_overlays
-from lang2motion.runtime import batch_slices, resolve_device
+from lang2motion.runtime import batch_slices, cpu_threads, resolve_device
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 64
+SMALL_BATCH = 8          # at most this many items run on one CPU thread (see cpu_threads)
 
 
 @dataclass
@@ -78,8 +79,13 @@ class Inference:
                                   "was trained with")
         return self._clip
 
+    def _threads(self, items: int) -> int | None:
+        """One intra-op thread for a small batch on the CPU; else torch's default."""
+        return 1 if self.device.type == "cpu" and items <= SMALL_BATCH else None
+
     def encode_texts(self, texts: list[str]) -> np.ndarray:       # (B, D) float32
-        return self.clip.encode_text(list(texts), batch_size=self.batch_size)
+        with cpu_threads(self._threads(len(texts))):
+            return self.clip.encode_text(list(texts), batch_size=self.batch_size)
 
     def encode_images(self, images: np.ndarray) -> np.ndarray:   # (B, H, W, 3) -> (B, D)
         """CLIP image embeddings of whole frames, squashed to CLIP's square input like overlays
@@ -108,7 +114,7 @@ class Inference:
         """``fn`` on batches of equally long arrays (None passes through), on the device."""
         total = len(arrays[0])
         out = []
-        with torch.inference_mode():
+        with torch.inference_mode(), cpu_threads(self._threads(total)):
             for part in batch_slices(total, self.batch_size):
                 tensors = [None if a is None else
                            torch.from_numpy(np.require(a[part], np.float32, ["C", "W"]))

@@ -116,8 +116,8 @@ class Lang2MotionModel:
         return place_grid(mask, size=size, erode_iterations=self.grid_params.erode_iterations,
                           margin=self.grid_params.margin)
 
-    def _grids(self, count: int, mask: np.ndarray | None, size: tuple[int, int]
-               ) -> tuple[np.ndarray, int, int]:
+    def grids(self, count: int, *, mask: np.ndarray | None = None,
+              size: tuple[int, int] = DEFAULT_CANVAS) -> tuple[np.ndarray, int, int]:
         """(count, N, 2) normalised grids inside ``mask`` (default: a centred disc on a
         ``size`` (W, H) canvas), and the frame's width and height."""
         if mask is None:
@@ -156,7 +156,7 @@ class Lang2MotionModel:
         """Trajectories decoded from ``latents`` (B, D) — texts', images' or trajectories'
         embeddings — from the grid inside ``mask`` (H, W)."""
         latents = np.atleast_2d(np.asarray(latents, dtype=np.float32))
-        grids, width, height = self._grids(len(latents), mask, size)
+        grids, width, height = self.grids(len(latents), mask=mask, size=size)
         return self.decode_from_grids(latents, grids, width=width, height=height, labels=labels,
                                       source=source)
 
