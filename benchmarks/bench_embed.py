@@ -20,6 +20,7 @@ import argparse
 import math
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ import torch
 from lang2motion.config import OverlayConfig
 from lang2motion.embed.clip import load_clip
 from lang2motion.embed.features import embed_split
+from lang2motion.entry import add_debug_flag, run
 from lang2motion.geometry import denormalise
 from lang2motion.io import write_json_atomic, write_text_atomic
 from lang2motion.render.overlay import render_overlays
@@ -135,6 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--height", type=int, default=720, help="source frame height (MeViS)")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--out", default="reports/bench_embed.json")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(0)
@@ -216,4 +219,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("bench_embed", main))

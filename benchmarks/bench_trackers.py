@@ -32,6 +32,7 @@ from lang2motion.config import GridConfig
 from lang2motion.data.mevis.reader import MevisSplit
 from lang2motion.data.synth.generate import generate_synthetic
 from lang2motion.data.synth.truth import SynthGroundTruth
+from lang2motion.entry import add_debug_flag, run
 from lang2motion.errors import DataError, DependencyError
 from lang2motion.io import write_json_atomic, write_text_atomic
 from lang2motion.tracking.base import Tracker
@@ -195,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--real-data", default=os.environ.get("LANG2MOTION_REAL_DATA", ""))
     parser.add_argument("--out-json", default="reports/bench_trackers.json")
     parser.add_argument("--out-md", default="reports/bench_trackers.md")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
 
     grid = GridConfig(size=args.grid_size)
@@ -236,4 +238,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("bench_trackers", main))

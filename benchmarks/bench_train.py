@@ -22,6 +22,7 @@ import itertools
 import os
 import platform
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 
 from lang2motion.config import LossConfig, ModelParams, TrainConfig
+from lang2motion.entry import add_debug_flag, run
 from lang2motion.errors import DataError
 from lang2motion.io import write_json_atomic, write_text_atomic
 from lang2motion.model import ModelConfig, build_model
@@ -228,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--features", default="data/features/train",
                         help="a features split folder to time real data from, if present")
     parser.add_argument("--out", default="reports/bench_train")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
 
     if args.threads:
@@ -259,4 +262,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("bench_train", main))

@@ -1,9 +1,10 @@
 """Run every benchmark in one process on one machine and gather them in reports/benchmarks.md.
 
 Tracker accuracy and frames/s (bench_trackers), overlay rendering and the embed stage against a
-bare CLIP loop (bench_embed), training samples/s (bench_train). Each writes its own
-reports/bench_*.md; this script runs them back to back and concatenates their tables under one
-header that names the machine.
+bare CLIP loop (bench_embed), training samples/s (bench_train), text -> trajectory latency and
+throughput (bench_generate) and the learning targets over training seeds (bench_learning; the
+last two need `make demo` first). Each writes its own reports/bench_*.md; this script runs them
+back to back and concatenates their tables under one header that names the machine.
 """
 
 from __future__ import annotations
@@ -21,14 +22,21 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_embed
+import bench_generate
+import bench_learning
 import bench_trackers
 import bench_train
 
+from lang2motion.entry import add_debug_flag, run
 from lang2motion.io import write_text_atomic
 
 REPORTS = Path("reports")
-PARTS = (("Point trackers", "bench_trackers.md"), ("Overlays and CLIP embedding",
-         "bench_embed.md"), ("Training", "bench_train.md"))
+PARTS = (("Point trackers", "bench_trackers.md"),
+         ("Overlays and CLIP embedding", "bench_embed.md"),
+         ("Training", "bench_train.md"),
+         ("Text -> trajectory", "bench_generate.md"),
+         ("Learning outcome over seeds", "bench_learning.md"))
+CHOICES = ("trackers", "embed", "train", "generate", "learning")
 
 
 def machine_line() -> str:
@@ -42,10 +50,12 @@ def machine_line() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--skip", nargs="*", default=[], choices=["trackers", "embed", "train"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=CHOICES,
+                        help="generate and learning need `make demo` first (models/, data/)")
     parser.add_argument("--out", default=str(REPORTS / "benchmarks.md"))
     parser.add_argument("--notes", default="benchmarks/NOTES.md",
                         help="hand-written notes (e.g. GPU figures) appended to the report")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     if "trackers" not in args.skip:
         bench_trackers.main(["--videos", "12"])
@@ -53,6 +63,10 @@ def main(argv: list[str] | None = None) -> None:
         bench_embed.main([])
     if "train" not in args.skip:
         bench_train.main([])
+    if "generate" not in args.skip:
+        bench_generate.main([])
+    if "learning" not in args.skip:
+        bench_learning.main([])
     sections = ["# Benchmarks", "", machine_line(), "",
                 ("All figures come from the stand-in set-up unless a line says otherwise: the "
                  "synthetic data set, the LK tracker and randomly initialised CLIP weights "
@@ -72,4 +86,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run("run_all", main))
