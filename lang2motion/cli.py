@@ -38,6 +38,25 @@ def _load(args: argparse.Namespace):
                                  clip_pretrained=args.clip_pretrained)
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (``--k 0`` is refused before any work)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _points(args: argparse.Namespace) -> int:
+    """The checkpoint's number of grid points, from its JSON alone (fast, before loading)."""
+    from lang2motion.model.checkpoint import read_model_meta
+
+    config = read_model_meta(args.model).get("model_config") or {}
+    return int(config.get("points", 1))
+
+
 def _style(args: argparse.Namespace):
     from lang2motion.apps.outputs import Style
 
@@ -66,7 +85,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
         prompts=generate.read_prompts(args.prompts, args.prompts_file), image=args.image,
         mask=args.mask, box=args.box, points=args.point, sam_checkpoint=args.sam_checkpoint,
         size=tuple(args.size), out_dir=args.out, style=_style(args), overwrite=args.overwrite,
-        from_image=args.from_image, from_overlay=args.from_overlay, device=args.device)
+        from_image=args.from_image, from_overlay=args.from_overlay, device=args.device,
+        grid_points=_points(args))
     model = _load(args)
     written = generate.run(model, request)
     for item in written:
@@ -230,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     ret.add_argument("--source", default="data/features/valid_u",
                      help="feature-shard folder or folder of trajectory .json files "
                           "(default: data/features/valid_u)")
-    ret.add_argument("--k", type=int, default=8, help="how many to show (default 8)")
+    ret.add_argument("--k", type=positive_int, default=8, help="how many to show (default 8)")
     _output_options(ret)
     _model_options(ret)
     ret.set_defaults(func=cmd_retrieve)
@@ -264,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     cls.add_argument("inputs", nargs="+", help="trajectory .json files or folders of them")
     cls.add_argument("--classes", nargs="*", default=[], help="class names")
     cls.add_argument("--classes-file", help="a file of class names, one per line")
-    cls.add_argument("--k", type=int, default=3, help="labels per trajectory (default 3)")
+    cls.add_argument("--k", type=positive_int, default=3, help="labels per trajectory (default 3)")
     _model_options(cls)
     cls.set_defaults(func=cmd_classify)
 
@@ -276,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--classes", nargs="*", default=[], help="class names")
     rec.add_argument("--classes-file", help="a file of class names, one per line, in the data "
                      "set's label order (NTU-60: lang2motion/data/classes/ntu60.txt)")
-    rec.add_argument("--k", type=int, default=5, help="labels per file (default 5)")
+    rec.add_argument("--k", type=positive_int, default=5, help="labels per file (default 5)")
     rec.add_argument("--save", metavar="FILE.json", help="write the result as JSON")
     _model_options(rec)
     rec.set_defaults(func=cmd_recognize)

@@ -260,7 +260,7 @@ SECTIONS: dict[str, type] = {
 # Loading
 
 
-def _coerce(value: Any, annotation: Any, where: str) -> Any:
+def coerce(value: Any, annotation: Any, where: str) -> Any:
     """``value`` as the annotated type, or a ConfigError naming ``where`` and the value."""
     if dataclasses.is_dataclass(annotation):
         return from_dict(annotation, value, where)
@@ -316,7 +316,7 @@ def from_dict(cls: type, values: Any, where: str) -> Any:
                           f"known: {', '.join(f'{where}.{k}' for k in fields)}")
     kwargs = {}
     for name, value in values.items():
-        kwargs[name] = _coerce(value, hints[name], f"{where}.{name}")
+        kwargs[name] = coerce(value, hints[name], f"{where}.{name}")
         _check_field(kwargs[name], dict(fields[name].metadata), f"{where}.{name}")
     obj = cls(**kwargs)
     validate = getattr(obj, "validate", None)
@@ -332,6 +332,11 @@ def read_params_file(path: str | Path) -> dict[str, Any]:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: parameter file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a parameter file (give params.yaml)"
+                          ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the parameter file ({exc})") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc})") from None
     except yaml.YAMLError as exc:

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from lang2motion.codedeps import files_signature, module_files
 from lang2motion.config import LossConfig, ModelParams, TrainConfig, as_dict
-from lang2motion.errors import ConfigError, DataError
+from lang2motion.errors import DataError
 from lang2motion.evaluate.inline import inline_metrics
 from lang2motion.model.autoencoder import Lang2Motion, build_model
 from lang2motion.model.checkpoint import (
@@ -198,6 +198,24 @@ def _signature_diff(saved: dict[str, Any], current: dict[str, Any]) -> list[str]
     return [k for k in keys if saved.get(k) != current.get(k)]
 
 
+def check_setup(*, train_data: FeatureTensors, valid_data: FeatureTensors,
+                model_params: ModelParams, train_cfg: TrainConfig
+                ) -> tuple[ModelConfig, torch.device]:
+    """Everything training needs, checked before anything is written (callers open their
+    logs after this): the splits, the model they imply and the device."""
+    check_features(train_data, name="train")
+    check_features(valid_data, name="valid")
+    if train_data.tracks.shape[1:] != valid_data.tracks.shape[1:] \
+            or train_data.text_emb.shape[1] != valid_data.text_emb.shape[1]:
+        raise DataError(f"train tracks {train_data.tracks.shape} / text {train_data.text_emb.shape}"
+                        f" and valid tracks {valid_data.tracks.shape} / text "
+                        f"{valid_data.text_emb.shape} disagree on T, N or D")
+    _, frames, points, _ = train_data.tracks.shape
+    cfg = ModelConfig.from_params(model_params, points=points, frames=frames,
+                                  clip_dim=train_data.text_emb.shape[1])
+    return cfg, resolve_device(train_cfg.device, param="train.device")
+
+
 def train(*, train_data: FeatureTensors, valid_data: FeatureTensors, model_params: ModelParams,
           loss: LossConfig, train_cfg: TrainConfig, out_dir: Path, live: Any | None,
           extra_meta: dict[str, Any]) -> dict[str, Any]:
@@ -207,20 +225,8 @@ def train(*, train_data: FeatureTensors, valid_data: FeatureTensors, model_param
     model.json beside the config, parameters, git revision, epoch and metrics.
     """
     out_dir = Path(out_dir)
-    check_features(train_data, name="train")
-    check_features(valid_data, name="valid")
-    if train_data.tracks.shape[1:] != valid_data.tracks.shape[1:] \
-            or train_data.text_emb.shape[1] != valid_data.text_emb.shape[1]:
-        raise DataError(f"train tracks {train_data.tracks.shape} / text {train_data.text_emb.shape}"
-                        f" and valid tracks {valid_data.tracks.shape} / text "
-                        f"{valid_data.text_emb.shape} disagree on T, N or D")
-    if train_cfg.batch_size < 1 or train_cfg.epochs < 0 or train_cfg.checkpoint_every < 1:
-        raise ConfigError(f"train.batch_size and train.checkpoint_every must be >= 1 and "
-                          f"train.epochs >= 0, got {train_cfg}")
-    _, frames, points, _ = train_data.tracks.shape
-    cfg = ModelConfig.from_params(model_params, points=points, frames=frames,
-                                  clip_dim=train_data.text_emb.shape[1])
-    device = resolve_device(train_cfg.device, param="train.device")
+    cfg, device = check_setup(train_data=train_data, valid_data=valid_data,
+                              model_params=model_params, train_cfg=train_cfg)
     deterministic_before = torch.are_deterministic_algorithms_enabled()
     if device.type == "cpu":
         # Every op we use has a deterministic CPU kernel; on CUDA this would also need

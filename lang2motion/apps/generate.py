@@ -52,6 +52,9 @@ def read_prompts(prompts: list[str], prompts_file: str | None) -> list[str]:
             lines = path.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
             raise ConfigError(f"--prompts {path}: file not found") from None
+        except IsADirectoryError:
+            raise ConfigError(f"--prompts {path}: is a folder; give a text file with one "
+                              "prompt per line") from None
         except UnicodeDecodeError as exc:
             raise ConfigError(f"--prompts {path}: not UTF-8 text ({exc})") from None
         out += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
@@ -61,8 +64,9 @@ def read_prompts(prompts: list[str], prompts_file: str | None) -> list[str]:
 def plan(*, prompts: list[str], image: str | None, mask: str | None, box: str | None,
          points: list[str], sam_checkpoint: str | None, size: tuple[int, int],
          out_dir: str | os.PathLike[str], style: Style, overwrite: bool, from_image: bool,
-         from_overlay: str | None, device: str) -> Request:
-    """Check every option and reserve every output name; load nothing slow but SAM."""
+         from_overlay: str | None, device: str, grid_points: int = 1) -> Request:
+    """Check every option and reserve every output name; load nothing slow but SAM.
+    ``grid_points``: the model's grid points, which the region must be able to hold."""
     style.check()
     if size[0] < 1 or size[1] < 1:
         raise ConfigError(f"--size must be two positive numbers W H, got {size[0]} {size[1]}")
@@ -97,6 +101,10 @@ def plan(*, prompts: list[str], image: str | None, mask: str | None, box: str | 
             sam_checkpoint=sam_checkpoint, device=device)
     else:
         region_mask, region = default_mask(*canvas), "a centred disc (no --mask, --box, --point)"
+    if int(region_mask.sum()) < grid_points:
+        raise DataError(f"the object region ({region}) has {int(region_mask.sum())} pixel(s), "
+                        f"fewer than the model's {grid_points} grid points: give a larger mask "
+                        "or box")
     canvas = (region_mask.shape[1], region_mask.shape[0])
     if overlay_of is not None and (overlay_of.width, overlay_of.height) != canvas:
         raise DataError(f"--from-overlay {from_overlay}: its frame is "

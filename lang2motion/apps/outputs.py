@@ -73,8 +73,12 @@ def group_paths(out_dir: Path, name: str, style: Style, *, with_mask: bool) -> d
 
 
 def check_free(groups: list[dict[str, Path]], *, overwrite: bool) -> None:
-    """ConfigError naming the first file that exists, unless ``overwrite``: checked before
-    anything is written."""
+    """ConfigError naming the first file that exists, unless ``overwrite``, or an output folder
+    that is a file: checked before anything is written."""
+    for folder in {p.parent for group in groups for p in group.values()}:
+        blocking = next((f for f in (folder, *folder.parents) if f.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise ConfigError(f"--out {folder}: {blocking} is a file, not a folder")
     if overwrite:
         return
     taken = [p for group in groups for p in group.values() if p.exists()]

@@ -76,6 +76,8 @@ def read_trajectory(path: str | os.PathLike[str]) -> Trajectory:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(f"{path}: trajectory file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a folder; give a trajectory .json file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: not a JSON trajectory file ({exc})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:

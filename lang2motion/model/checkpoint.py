@@ -53,9 +53,11 @@ def read_model_meta(directory: str | Path) -> dict[str, Any]:
     if not path.exists():
         raise DataError(f"{path}: no model checkpoint here (run the train stage first)")
     try:
-        meta = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON: {exc}") from None
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not valid JSON (UTF-8): {exc}") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the checkpoint's metadata ({exc})") from None
     if not isinstance(meta, dict) or CONFIG_KEY not in meta:
         raise DataError(f"{path}: not a Lang2Motion checkpoint (no {CONFIG_KEY!r})")
     return meta

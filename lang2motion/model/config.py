@@ -7,10 +7,11 @@ model from the checkpoint alone. Legend: N points, T frames, D feature (latent =
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 from typing import Any
 
-from lang2motion.config import DECODERS, ModelParams, check_fields
+from lang2motion.config import DECODERS, ModelParams, check_fields, coerce
 from lang2motion.errors import ConfigError
 
 __all__ = ["DECODERS", "MIN_FRAMES", "ModelConfig"]
@@ -59,4 +60,6 @@ class ModelConfig(ModelParams):
         missing = sorted({"points", "frames"} - set(values))
         if missing:
             raise ConfigError(f"{where}: model config lacks {missing}")
-        return cls(**values)
+        hints = typing.get_type_hints(cls)
+        return cls(**{k: coerce(v, hints[k], f"{where}: model_config.{k}")
+                      for k, v in values.items()})

@@ -24,7 +24,7 @@ from lang2motion.config import (
 from lang2motion.errors import DataError
 from lang2motion.io import write_json_atomic
 from lang2motion.store import FeatureTensors, load_feature_tensors
-from lang2motion.train import train
+from lang2motion.train import check_setup, train
 
 DVCLIVE_DIR = "dvclive"
 FINAL_METRICS = ("recon_ade", "text_ade", "r1", "chance_r1", "n_trajectories")
@@ -72,6 +72,8 @@ def run(*, data: DataConfig, grid: GridConfig, overlay: OverlayConfig, model: Mo
     splits = {name: load_feature_tensors(features_dir / name) for name in data.splits}
     check_splits(splits, grid=grid, features_dir=features_dir)
     train_data, valid_data = (splits[name] for name in data.splits)
+    check_setup(train_data=train_data, valid_data=valid_data, model_params=model,
+                train_cfg=train)           # before dvclive starts a fresh log
     live = open_live(live_dir)
     try:
         result = _train(train_data=train_data, valid_data=valid_data, model_params=model,

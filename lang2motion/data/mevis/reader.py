@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from lang2motion.data.mevis.layout import (
     FRAME_EXT,
@@ -27,7 +26,7 @@ from lang2motion.data.mevis.layout import (
     Video,
 )
 from lang2motion.data.mevis.maskindex import MaskDict
-from lang2motion.data.mevis.rle import check_rle, decode_rle
+from lang2motion.data.mevis.rle import decode_rle, rle_area
 from lang2motion.errors import DataError
 from lang2motion.images import read_rgb
 
@@ -218,16 +217,14 @@ class MevisSplit:
         return out
 
     def object_presence(self, video_id: str, anno_ids: Sequence[str]) -> np.ndarray:
-        """(T_video, K) bool: object k has a non-null, non-empty mask at frame t (no decoding)."""
+        """(T_video, K) bool: object k has a non-null, non-empty mask at frame t. Every RLE is
+        checked (a corrupt one is a DataError, not an absent object) but not decoded."""
         length = len(self.video(video_id).frame_names)
         out = np.zeros((length, len(anno_ids)), dtype=bool)
         for k, anno_id in enumerate(anno_ids):
             entries = self._mask_list(video_id, str(anno_id))
-            present = [t for t, e in enumerate(entries) if e is not None]
-            rles = [check_rle(entries[t], f"{self.mask_path}: anno_id {anno_id} frame {t}")
-                    for t in present]
-            if rles:
-                areas = mask_utils.area(rles)
-                out[np.asarray(present)[np.asarray(areas) > 0], k] = True
+            for t, entry in enumerate(entries):
+                where = f"{self.mask_path}: anno_id {anno_id} frame {t}"
+                out[t, k] = rle_area(entry, where=where) > 0
         return out
 

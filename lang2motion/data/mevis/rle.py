@@ -81,19 +81,10 @@ def check_rle(entry: Any, where: str) -> dict[str, Any]:
                     f"{type(counts).__name__}")
 
 
-def decode_rle(entry: Any, *, size: tuple[int, int], where: str) -> np.ndarray:
-    """One mask_dict entry (RLE dict or None) -> (H, W) bool; None -> all False.
-
-    ``size`` is the expected (H, W) (the frame size); ``where`` names the file/object/frame in
-    errors.
-    """
-    if entry is None:
-        return np.zeros(size, dtype=bool)
-    rle = check_rle(entry, where)
-    if tuple(rle["size"]) != tuple(size):
-        raise DataError(f"{where}: RLE size {rle['size']} differs from the frame size "
-                        f"{list(size)}")
-    height, width = size
+def _checked_runs(rle: dict[str, Any], where: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """The run lengths of a structurally checked RLE and the RLE pycocotools decodes; the runs
+    must cover exactly H x W pixels (pycocotools decodes anything into garbage)."""
+    height, width = rle["size"]
     try:
         if isinstance(rle["counts"], list):
             runs = np.asarray(rle["counts"], dtype=np.int64)
@@ -107,5 +98,29 @@ def decode_rle(entry: Any, *, size: tuple[int, int], where: str) -> np.ndarray:
     if int(runs.sum()) != height * width:
         raise DataError(f"{where}: RLE runs cover {int(runs.sum())} pixels, expected "
                         f"{height}x{width}={height * width}")
+    return runs, rle
+
+
+def rle_area(entry: Any, *, where: str) -> int:
+    """Foreground pixels of one mask_dict entry (0 for None), checked but not decoded."""
+    if entry is None:
+        return 0
+    runs, _ = _checked_runs(check_rle(entry, where), where)
+    return int(runs[1::2].sum())          # runs alternate background, foreground, ...
+
+
+def decode_rle(entry: Any, *, size: tuple[int, int], where: str) -> np.ndarray:
+    """One mask_dict entry (RLE dict or None) -> (H, W) bool; None -> all False.
+
+    ``size`` is the expected (H, W) (the frame size); ``where`` names the file/object/frame in
+    errors.
+    """
+    if entry is None:
+        return np.zeros(size, dtype=bool)
+    rle = check_rle(entry, where)
+    if tuple(rle["size"]) != tuple(size):
+        raise DataError(f"{where}: RLE size {rle['size']} differs from the frame size "
+                        f"{list(size)}")
+    _, rle = _checked_runs(rle, where)
     return mask_utils.decode(rle).astype(bool)
 
