@@ -9,7 +9,7 @@ export DVC_NO_ANALYTICS := 1
 # stage commands (sh pipeline/python.sh) use this interpreter, also in dvc exp queue workers
 export LANG2MOTION_PYTHON := $(abspath $(BIN))/python
 
-.PHONY: demo test test-fast install install-dev lint deps bench clean-data
+.PHONY: demo test test-fast install install-dev lint deps bench report ablations clean-data
 
 demo: install ## run the whole pipeline (dvc repro) on the embedded synthetic data set
 	@git rev-parse HEAD >/dev/null 2>&1 || { echo "make demo needs a git repository with at least one commit (DVC requires it)"; exit 1; }
@@ -43,6 +43,16 @@ lint: install-dev ## ruff: pycodestyle, pyflakes, import order, bugbear, pyupgra
 
 deps: install ## rewrite dvc.yaml's code dependencies from what each stage script imports
 	$(BIN)/python -m lang2motion.codedeps --update dvc.yaml
+
+report: install ## rebuild reports/report.md from the evaluation and every experiment found
+	$(BIN)/dvc repro --single-item --force report
+
+ablations: install ## every configuration of the paper's Tables 4-7 as a DVC experiment, then the report
+	$(BIN)/lang2motion ablations --queue
+	$(BIN)/dvc queue start --jobs 1
+	@while $(BIN)/dvc queue status 2>/dev/null | grep -qE "Queued|Running"; do sleep 30; done
+	$(BIN)/dvc queue status
+	$(MAKE) report
 
 bench: install ## speed benchmarks; figures land in reports/
 	$(BIN)/python benchmarks/run_all.py
