@@ -174,6 +174,7 @@ def test_openai_torchscript_archive_loads_with_quick_gelu(tiny_openai, tmp_path,
     _assert_differs(encoder, gelu_reference)
 
 
+@pytest.mark.slow    # a real ViT-B-32 (151 M parameters): about 25 s on 2 cores
 def test_openai_plain_state_dict_under_the_gelu_name_runs_quick_gelu(vit_b32_openai):
     encoder, quick_reference = vit_b32_openai
     assert encoder.name == "ViT-B-32" and encoder.activation == "quick_gelu"
@@ -268,7 +269,7 @@ def _spy_lengths(encoder, monkeypatch):
     return lengths
 
 
-@pytest.mark.parametrize("which", ["tiny", "vit_b32"])
+@pytest.mark.parametrize("which", ["tiny", pytest.param("vit_b32", marks=pytest.mark.slow)])
 def test_fast_text_path_equals_open_clip(which, vit_b32_openai, monkeypatch):
     encoder = (load_clip(model=TINY, pretrained="none", device="cpu") if which == "tiny"
                else vit_b32_openai[0])
