@@ -27,7 +27,7 @@ from tqdm import tqdm
 from lang2motion.codedeps import files_signature, module_files
 from lang2motion.config import LossConfig, ModelParams, TrainConfig, as_dict
 from lang2motion.errors import DataError
-from lang2motion.evaluate.inline import inline_metrics
+from lang2motion.evaluate.inline import inline_metrics, inline_reference
 from lang2motion.model.autoencoder import Lang2Motion, build_model
 from lang2motion.model.checkpoint import (
     load_train_state,
@@ -276,6 +276,8 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
             history = list(saved.get("history", []))[:start_epoch]
             log.warning("%s: resuming after epoch %d of %d", last_dir, start_epoch,
                         train_cfg.epochs)
+    # baselines, slices and motion-kind references of the valid split: computed once
+    reference = inline_reference(valid_data, train_data)
     train_tensors = to_device_tensors(train_data, device=device, use_overlay=cfg.use_overlay)
     valid_tensors = to_device_tensors(valid_data, device=device, use_overlay=cfg.use_overlay)
     samples = len(train_data)
@@ -314,7 +316,7 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
             model, valid_tensors, loss, batch_size=train_cfg.batch_size, device=device).items()}
         with autocast(device):
             valid.update(inline_metrics(model, valid_tensors, valid_data.track_ids,
-                                        batch_size=train_cfg.batch_size))
+                                        batch_size=train_cfg.batch_size, reference=reference))
             # retrieval on the training split itself: separates "cannot align at all" from
             # "aligns what it saw but does not generalise" when valid R@1 stays at chance
             fit = inline_metrics(model, train_tensors, train_data.track_ids,

@@ -81,3 +81,51 @@ def test_retrieval_only_mode_skips_decoding_and_agrees_on_r1():
     cheap = inline_metrics(model, data, ids, batch_size=4, ade=False)
     assert not calls and "recon_ade" not in cheap
     assert cheap["r1"] == full["r1"] and cheap["chance_r1"] == 0.25
+
+
+def _split(tracks: torch.Tensor, text: torch.Tensor, kinds, tags, track_ids):
+    import numpy as np
+
+    from lang2motion.store import FeatureTensors
+
+    s = len(track_ids)
+    arr = tracks.numpy()
+    return FeatureTensors(
+        sample_ids=[f"s{i}" for i in range(s)], track_ids=list(track_ids),
+        video_ids=["v"] * s, starts=np.zeros(s, int), texts=[""] * s, motion_kinds=list(kinds),
+        template_ids=np.full(s, -1), tags=list(tags), tracks=arr,
+        visible=np.ones(arr.shape[:3], bool), text_emb=text.numpy(),
+        image_emb=np.zeros((s, arr.shape[1], 2), np.float32),
+        image_emb_pooled=np.zeros((s, 2), np.float32), sizes=np.tile([64, 64], (s, 1)))
+
+
+def test_reference_adds_baselines_motion_kind_and_tag_slices_by_hand() -> None:
+    from lang2motion.evaluate.inline import inline_reference
+
+    samples = 4
+    tracks = torch.zeros(samples, T, N, 2)
+    tracks[:, :, :, 0] = torch.arange(samples, dtype=torch.float32)[:, None, None]
+    tracks[:2, 1:, :, 1] += 1.0        # samples 0, 1 move 1.0 down from frame 1 on ...
+    tracks[2:, 1:, :, 0] -= 1.0        # ... 2, 3 move 1.0 left
+    text = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    valid = _split(tracks, text, ["down", "down", "left", "left"],
+                   [{"phrasing": "seen"}, {"phrasing": "unseen"}] * 2, ["a", "a", "b", "b"])
+    train = _split(tracks, text, ["down"] * 4, [{}] * 4, ["a", "b", "c", "d"])
+    reference = inline_reference(valid, train)
+    assert sorted(reference.slices) == ["", "phrasing_seen/", "phrasing_unseen/"]
+    # a still grid misses the whole step; the mean training motion is (-0.5, 0.5), 0.5 * sqrt 2
+    # away from either motion
+    assert reference.baselines["static_ade"].tolist() == pytest.approx([1.0] * 4)
+    assert reference.baselines["mean_motion_ade"].tolist() == pytest.approx([0.5 ** 0.5] * 4)
+    model = StubModel(torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]))
+    out = inline_metrics(model, {"tracks": tracks, "text_emb": text}, valid.track_ids,
+                         batch_size=2, reference=reference)
+    assert out["text_ade"] == pytest.approx(0.5) and out["static_ade"] == pytest.approx(1.0)
+    assert out["phrasing_seen/static_ade"] == pytest.approx(1.0)
+    assert out["phrasing_seen/r1"] == pytest.approx(1.0)      # samples 0 and 2 rank own first
+    assert out["phrasing_unseen/r1"] == pytest.approx(0.0)    # 1 and 3 do not
+    assert out["phrasing_seen/chance_r1"] == pytest.approx(0.5)
+    # the text-decoded trajectory is the truth shifted by (0.3, 0.4): its displacement stays 0.5
+    # from its own kind's and 0.92 (down) or 1.9 (left) from the other
+    assert out["motion_kind_acc"] == pytest.approx(1.0)
+    assert out["motion_kind_chance"] == pytest.approx(0.5)

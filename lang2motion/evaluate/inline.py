@@ -9,6 +9,13 @@
   it, as in :mod:`lang2motion.evaluate.retrieval`).
 - ``chance_r1``: 1 / number of unique trajectories, the R@1 of a random ranking.
 
+Given an :class:`InlineReference` (built once before training from the valid and train splits),
+also the baselines every logged ADE is read against (``static_ade``, ``mean_motion_ade``,
+``nearest_caption_ade``, from :mod:`lang2motion.evaluate.baselines`), the motion-kind accuracy of
+the text-decoded trajectories (where kinds are known) with its chance level, and all of it again
+per tag slice under ``<tag>_<value>/`` (``phrasing_seen/text_ade``), the gallery of retrieval
+always being the whole split.
+
 The full protocol (R@K, FDE, baselines) lives in the evaluate stage; this is for training curves.
 The metrics themselves are defined once, on numpy, in :mod:`lang2motion.evaluate.retrieval` and
 :mod:`lang2motion.evaluate.generation`; this module only moves tensors there.
@@ -18,11 +25,19 @@ Legend: B batch, S samples, U unique trajectories, T frames, N points, D feature
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from lang2motion.evaluate.baselines import (
+    apply_motion,
+    mean_motion,
+    nearest_caption_tracks,
+    static_tracks,
+)
 from lang2motion.evaluate.generation import ade
+from lang2motion.evaluate.recognition import motion_kind_chance, motion_kind_hits
 from lang2motion.evaluate.retrieval import (
     cosine_matrix,
     recall_hits,
@@ -30,6 +45,39 @@ from lang2motion.evaluate.retrieval import (
     unique_track_index,
 )
 from lang2motion.model.autoencoder import Lang2Motion
+from lang2motion.store import FeatureTensors
+
+
+@dataclass
+class InlineReference:
+    """What a split's per-epoch metrics are read against, computed once before training."""
+
+    slices: dict[str, np.ndarray]        # "" (all) and "<tag>_<value>/" -> sample indices
+    baselines: dict[str, np.ndarray]     # "<name>_ade" -> (S,) per-sample baseline ADE
+    kinds: np.ndarray | None             # (S,) motion kinds, None when unknown (real data)
+    reference_tracks: np.ndarray         # (U, T, N, 2) the split's unique trajectories
+    reference_kinds: np.ndarray | None   # (U,)
+
+
+def inline_reference(valid: FeatureTensors, train: FeatureTensors) -> InlineReference:
+    """Slices, per-sample baselines and motion-kind references of ``valid``."""
+    slices = {"": np.arange(len(valid))}
+    for key in sorted({k for tags in valid.tags for k in tags}):
+        for value in sorted({tags.get(key, "") for tags in valid.tags} - {""}):
+            slices[f"{key}_{value}/"] = np.array(
+                [i for i, tags in enumerate(valid.tags) if tags.get(key) == value])
+    grid, frames = valid.grid, valid.tracks.shape[1]
+    baselines = {
+        "static_ade": ade(static_tracks(grid, frames), valid.tracks),
+        "mean_motion_ade": ade(apply_motion(grid, mean_motion(train.tracks)), valid.tracks),
+        "nearest_caption_ade": ade(nearest_caption_tracks(grid, valid.text_emb, train.text_emb,
+                                                          train.tracks), valid.tracks)}
+    firsts, _ = unique_track_index(valid.track_ids)
+    known = all(valid.motion_kinds)
+    kinds = np.array(valid.motion_kinds) if known else None
+    return InlineReference(slices=slices, baselines=baselines, kinds=kinds,
+                           reference_tracks=valid.tracks[firsts],
+                           reference_kinds=kinds[firsts] if known else None)
 
 
 def _numpy(tensor: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -60,8 +108,10 @@ def inline_metrics(model: Lang2Motion,
                    *,
                    batch_size: int,
                    ade: bool = True,
+                   reference: InlineReference | None = None,
                    ) -> dict[str, float]:
-    """recon_ade, text_ade, r1, chance_r1 and n_trajectories on one split (see module doc).
+    """recon_ade, text_ade, r1, chance_r1 and n_trajectories on one split (see module doc);
+    with a ``reference``, the baselines, motion-kind accuracy and every tag slice too.
 
     ``ade=False`` skips the two free-running decodes and returns retrieval figures only (the
     cheap check of how well the training split itself is aligned).
@@ -75,7 +125,7 @@ def inline_metrics(model: Lang2Motion,
                          f"{tracks.shape[0]} samples")
     was_training = model.training
     model.eval()
-    zs, recon_ade, text_ade = [], [], []
+    zs, recon_ade, text_ade, decoded = [], [], [], []
     for start in range(0, tracks.shape[0], batch_size):
         part = slice(start, start + batch_size)
         truth = tracks[part]
@@ -84,16 +134,31 @@ def inline_metrics(model: Lang2Motion,
         zs.append(z.float())
         if ade:
             recon_ade.append(point_ade(model.decode(z, truth[:, 0]), truth))
-            text_ade.append(point_ade(model.decode(text_emb[part], truth[:, 0]), truth))
+            from_text = model.decode(text_emb[part], truth[:, 0])
+            text_ade.append(point_ade(from_text, truth))
+            decoded.append(_numpy(from_text))
     model.train(was_training)
     firsts, owner = unique_track_index(track_ids)
     z_all = torch.cat(zs)
-    metrics = {
-        "r1": retrieval_r1(text_emb, z_all[torch.from_numpy(firsts).to(z_all.device)], owner),
-        "chance_r1": 1.0 / len(firsts),
-        "n_trajectories": len(firsts),
-    }
+    ranks = target_ranks(cosine_matrix(_numpy(text_emb), _numpy(z_all)[firsts]), owner)
+    per_sample = {"r1": recall_hits(ranks, 1).astype(np.float64)}
     if ade:
-        metrics["recon_ade"] = torch.cat(recon_ade).mean().item()
-        metrics["text_ade"] = torch.cat(text_ade).mean().item()
+        per_sample["recon_ade"] = torch.cat(recon_ade).numpy()
+        per_sample["text_ade"] = torch.cat(text_ade).numpy()
+    common = {"chance_r1": 1.0 / len(firsts), "n_trajectories": len(firsts)}
+    if reference is None:
+        return {**{k: float(v.mean()) for k, v in per_sample.items()}, **common}
+    per_sample.update(reference.baselines)
+    if ade and reference.kinds is not None:
+        per_sample["motion_kind_acc"] = motion_kind_hits(
+            np.concatenate(decoded), reference.reference_tracks, reference.kinds,
+            reference.reference_kinds).astype(np.float64)
+    metrics: dict[str, float] = dict(common)
+    for prefix, index in reference.slices.items():
+        metrics.update({f"{prefix}{k}": float(v[index].mean()) for k, v in per_sample.items()})
+        if reference.kinds is not None:
+            metrics[f"{prefix}motion_kind_chance"] = motion_kind_chance(
+                reference.kinds[index], reference.reference_kinds)
+        if prefix:
+            metrics[f"{prefix}chance_r1"] = common["chance_r1"]
     return metrics
