@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from lang2motion.errors import ConfigError
+from lang2motion.io import read_text
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")          # also cuda:<index>
 DATA_SOURCES = ("synth", "mevis")
@@ -328,17 +329,9 @@ def from_dict(cls: type, values: Any, where: str) -> Any:
 def read_params_file(path: str | Path) -> dict[str, Any]:
     """The raw mapping of a params file; ConfigError when missing, unreadable or not a mapping."""
     path = Path(path)
+    text = read_text(path, what="parameter file", error=ConfigError)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: parameter file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, not a parameter file (give params.yaml)"
-                          ) from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the parameter file ({exc})") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc})") from None
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if raw is None:

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from lang2motion.errors import DataError, Lang2MotionError
+
 STAGING_PREFIX = ".staging-"   # <parent>/.staging-<name>.<random>/ while a folder is written
 TRASH_PREFIX = ".stale-"       # <parent>/.stale-<name>/ the old folder during the swap
 
@@ -103,3 +105,31 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2) -> None:
     write_text_atomic(path, json.dumps(obj, indent=indent, sort_keys=False) + "\n")
+
+
+def read_text(path: str | os.PathLike[str], *, what: str,
+              error: type[Lang2MotionError] = DataError, label: str | None = None) -> str:
+    """The UTF-8 text of a file; ``error`` naming the file (as ``label``, e.g. ``--prompts p.txt``)
+    and ``what`` it should be when it is missing, a folder, unreadable or not UTF-8."""
+    path = Path(path)
+    name = label or str(path)
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise error(f"{name}: {what} not found") from None
+    except IsADirectoryError:
+        raise error(f"{name}: is a folder; expected a {what}") from None
+    except OSError as exc:
+        raise error(f"{name}: cannot read {what} ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{name}: {what} is not UTF-8 text ({exc})") from None
+
+
+def read_json(path: str | os.PathLike[str], *, what: str,
+              error: type[Lang2MotionError] = DataError) -> Any:
+    """A JSON file read with :func:`read_text`; ``error`` when it is not valid JSON."""
+    text = read_text(path, what=what, error=error)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: {what} is not valid JSON ({exc})") from None

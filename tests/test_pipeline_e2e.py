@@ -90,18 +90,23 @@ def test_dvc_repro_runs_every_stage_then_does_nothing(workspace):
     assert "Running stage" not in second
 
 
-def _stale_stages(work, env, key, value):
-    params_path = work / "params.yaml"
-    original = params_path.read_text()
-    params = yaml.safe_load(original)
-    section, name = key.split(".")
-    params[section][name] = value
-    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+def _stale_with(work, env, rel, content: bytes):
+    """The stages `dvc status` reports while ``rel`` holds ``content`` (restored after)."""
+    path = work / rel
+    original = path.read_bytes()
+    path.write_bytes(content)
     try:
         status = json.loads(_run(["dvc", "status", "--json"], work, env).splitlines()[-1])
     finally:
-        params_path.write_text(original)
+        path.write_bytes(original)
     return sorted(status)
+
+
+def _stale_stages(work, env, key, value):
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    section, name = key.split(".")
+    params[section][name] = value
+    return _stale_with(work, env, "params.yaml", yaml.safe_dump(params, sort_keys=False).encode())
 
 
 def test_parameter_changes_invalidate_only_the_stages_that_read_them(workspace):
@@ -118,14 +123,7 @@ def test_parameter_changes_invalidate_only_the_stages_that_read_them(workspace):
 
 
 def _stale_after_editing(work, env, rel):
-    path = work / rel
-    original = path.read_bytes()
-    path.write_bytes(original + b"\n# edited\n")
-    try:
-        status = json.loads(_run(["dvc", "status", "--json"], work, env).splitlines()[-1])
-    finally:
-        path.write_bytes(original)
-    return sorted(status)
+    return _stale_with(work, env, rel, (work / rel).read_bytes() + b"\n# edited\n")
 
 
 def test_editing_a_file_a_stage_imports_makes_that_stage_stale(workspace):

@@ -26,6 +26,7 @@ from lang2motion.apps.outputs import Style, check_free, group_paths, stem, write
 from lang2motion.apps.trajectory import Trajectory, read_trajectory
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.images import read_rgb
+from lang2motion.io import read_text
 
 
 @dataclass
@@ -47,16 +48,8 @@ def read_prompts(prompts: list[str], prompts_file: str | None) -> list[str]:
     """The prompts given on the command line plus one per line of ``prompts_file``."""
     out = list(prompts)
     if prompts_file:
-        path = Path(prompts_file)
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            raise ConfigError(f"--prompts {path}: file not found") from None
-        except IsADirectoryError:
-            raise ConfigError(f"--prompts {path}: is a folder; give a text file with one "
-                              "prompt per line") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"--prompts {path}: not UTF-8 text ({exc})") from None
+        lines = read_text(prompts_file, what="prompts file",
+                          error=ConfigError, label=f"--prompts {prompts_file}").splitlines()
         out += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     return out
 

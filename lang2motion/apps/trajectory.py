@@ -18,7 +18,6 @@ Legend: T frames, N points, H/W frame size.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 
 from lang2motion.errors import DataError
 from lang2motion.geometry import denormalise
-from lang2motion.io import write_json_atomic
+from lang2motion.io import read_json, write_json_atomic
 from lang2motion.store import check_coordinates
 
 SCHEMA = "lang2motion.trajectory/1"
@@ -72,14 +71,7 @@ def read_trajectory(path: str | os.PathLike[str]) -> Trajectory:
     """A trajectory file written by :func:`write_trajectory`; DataError naming the file and the
     field when it is not one."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: trajectory file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder; give a trajectory .json file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: not a JSON trajectory file ({exc})") from None
+    data = read_json(path, what="trajectory file")
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise DataError(f"{path}: not a lang2motion trajectory file (expected \"schema\": "
                         f"\"{SCHEMA}\"; write one with `lang2motion generate`)")

@@ -76,6 +76,7 @@ import numpy as np
 
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.geometry import normalise
+from lang2motion.io import read_text
 
 NTU_SUFFIX = ".skeleton"
 KINETICS_SUFFIX = ".json"
@@ -243,12 +244,7 @@ class _Lines:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read skeleton file ({exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not a text file ({exc})") from exc
+    return read_text(path, what="skeleton file")
 
 
 def _choose_ntu_body(bodies: dict[int, dict[int, np.ndarray]]) -> int:

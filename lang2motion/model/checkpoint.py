@@ -21,7 +21,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from lang2motion.errors import ConfigError, DataError
-from lang2motion.io import atomic_path, write_json_atomic
+from lang2motion.io import atomic_path, read_json, write_json_atomic
 from lang2motion.model.autoencoder import Lang2Motion, build_model
 from lang2motion.model.config import ModelConfig
 
@@ -52,12 +52,7 @@ def read_model_meta(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / META_NAME
     if not path.exists():
         raise DataError(f"{path}: no model checkpoint here (run the train stage first)")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not valid JSON (UTF-8): {exc}") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the checkpoint's metadata ({exc})") from None
+    meta = read_json(path, what="checkpoint metadata file")
     if not isinstance(meta, dict) or CONFIG_KEY not in meta:
         raise DataError(f"{path}: not a Lang2Motion checkpoint (no {CONFIG_KEY!r})")
     return meta

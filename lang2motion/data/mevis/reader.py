@@ -5,7 +5,6 @@ Legend: T frames, H height, W width, K objects.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections import OrderedDict
@@ -15,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from lang2motion import io
 from lang2motion.data.mevis.layout import (
     FRAME_EXT,
     FRAMES_DIR,
@@ -41,14 +41,8 @@ def find_meta(split_dir: Path) -> Path:
 
 
 def read_json(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc}); MeViS annotation files are UTF-8 "
-                        "JSON") from None
+    """A MeViS annotation file (UTF-8 JSON)."""
+    return io.read_json(path, what="MeViS annotation file")
 
 
 def _parse_meta(meta_path: Path, skipped: list[dict[str, Any]]) -> dict[str, Video]:
