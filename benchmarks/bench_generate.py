@@ -46,7 +46,7 @@ def bare_decode(model, latent: torch.Tensor, grid: torch.Tensor) -> torch.Tensor
     """The autoregressive decoder's arithmetic without modules or checks: (B, D), (B, N, 2)."""
     first, second, last = model.decoder.mlp[0], model.decoder.mlp[2], model.decoder.mlp[4]
     dim = latent.shape[1]
-    z = unit_latent(latent)
+    z = unit_latent(latent, model.cfg.latent_scale)
     part = torch.addmm(first.bias, z, first.weight[:, :dim].t())
     w_points = first.weight[:, dim:].t().contiguous()
     w2, w3 = second.weight.t().contiguous(), last.weight.t().contiguous()

@@ -31,6 +31,7 @@ DATA_SOURCES = ("synth", "mevis")
 TRACKER_BACKENDS = ("lk", "cotracker3")
 DECODERS = ("autoregressive", "direct", "transformer")
 LR_SCHEDULES = ("constant", "cosine", "linear")
+PRECISIONS = ("auto", "fp32", "bf16")
 # RGB of the trail colours of the paper's Table 7 (overlay.color)
 OVERLAY_COLORS: dict[str, tuple[int, int, int]] = {
     "cyan": (0, 255, 255),
@@ -101,9 +102,9 @@ def _check_field(value: Any, meta: dict[str, Any], where: str) -> None:
 @dataclass(frozen=True)
 class SynthConfig:
     seed: int = param(0, low=0)
-    train_videos: int = param(36, low=1)
-    valid_videos: int = param(12, low=1)
-    video_frames: int = param(32, low=2)
+    train_videos: int = param(100, low=1)
+    valid_videos: int = param(24, low=1)
+    video_frames: int = param(60, low=2)
     height: int = param(192, low=64)
     width: int = param(256, low=64)
 
@@ -122,7 +123,7 @@ class DataConfig:
     valid_split: str = param("valid_u", nonempty=True)
     frames: int = param(30, low=2)
     window_stride: int = param(15, low=1)
-    max_windows: int = param(1, low=0)
+    max_windows: int = param(3, low=0)
     synth: SynthConfig = param(factory=SynthConfig)
     mevis: MevisConfig = param(factory=MevisConfig)
 
@@ -170,7 +171,7 @@ class OverlayConfig:
 
 @dataclass(frozen=True)
 class ClipConfig:
-    model: str = param("ViT-B-32", nonempty=True)
+    model: str = param("L2M-Mini512", nonempty=True)
     pretrained: str = param("none", nonempty=True)
     batch_size: int = param(32, low=1)
     device: str = param("auto", device=True)
@@ -186,6 +187,7 @@ class ModelParams:
     decoder: str = param("autoregressive", choices=DECODERS)
     decoder_hidden: int = param(1024, low=1)
     use_overlay: bool = True
+    latent_scale: float = param(4.0, low=0.0, low_open=True)
 
     def validate(self) -> None:
         if self.latent % self.heads:
@@ -205,24 +207,25 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = param(50, low=0)
+    epochs: int = param(8, low=0)
     batch_size: int = param(32, low=1)
-    lr: float = param(1e-4, low=0.0, low_open=True)
+    lr: float = param(1e-3, low=0.0, low_open=True)
     weight_decay: float = param(0.01, low=0.0)
     seed: int = param(0, low=0)
     device: str = param("auto", device=True)
     checkpoint_every: int = param(1, low=1)
-    schedule: str = param("constant", choices=LR_SCHEDULES)
-    warmup_epochs: float = param(0.0, low=0.0)
+    schedule: str = param("cosine", choices=LR_SCHEDULES)
+    warmup_epochs: float = param(0.4, low=0.0)
     min_lr_ratio: float = param(0.0, low=0.0, high=1.0)
-    grad_clip: float = param(0.0, low=0.0)
-    sampling: float = param(0.0, low=0.0, high=1.0)
+    grad_clip: float = param(1.0, low=0.0)
+    sampling: float = param(1.0, low=0.0, high=1.0)
     sampling_start: float = param(0.0, low=0.0, high=1.0)
-    sampling_end: float = param(0.5, low=0.0, high=1.0)
+    sampling_end: float = param(0.0, low=0.0, high=1.0)
+    precision: str = param("auto", choices=PRECISIONS)
 
     def validate(self) -> None:
-        if self.sampling and self.sampling_end <= self.sampling_start:
-            raise ConfigError(f"train.sampling_end ({self.sampling_end}) must be greater than "
+        if self.sampling and self.sampling_end < self.sampling_start:
+            raise ConfigError(f"train.sampling_end ({self.sampling_end}) must not be less than "
                               f"train.sampling_start ({self.sampling_start})")
 
 

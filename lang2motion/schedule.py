@@ -41,11 +41,15 @@ def learning_rate(step: int, *, lr: float, schedule: str, warmup_steps: int, tot
 
 
 def sampling_share(progress: float, *, max_share: float, start: float, end: float) -> float:
-    """Share of own predictions at ``progress`` (0 = first step, 1 = last) of training."""
-    if max_share == 0.0 or progress <= start:
+    """Share of own predictions at ``progress`` (0 = first step, 1 = last) of training: 0 until
+    ``start``, rising linearly to ``max_share`` at ``end``; ``start == end`` is a step there
+    (0 and 0: the decoder's own outputs from the first step)."""
+    if max_share == 0.0:
         return 0.0
     if progress >= end:
         return max_share
+    if progress <= start:
+        return 0.0
     return max_share * (progress - start) / (end - start)
 
 

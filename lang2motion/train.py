@@ -37,7 +37,13 @@ from lang2motion.model.checkpoint import (
 )
 from lang2motion.model.config import ModelConfig
 from lang2motion.model.losses import TERMS, compute_losses
-from lang2motion.runtime import autocast, iterate_batches, resolve_device, to_device
+from lang2motion.runtime import (
+    autocast,
+    iterate_batches,
+    resolve_device,
+    resolve_precision,
+    to_device,
+)
 from lang2motion.schedule import learning_rate, sampling_share, warmup_steps
 from lang2motion.store import FeatureTensors
 
@@ -103,14 +109,15 @@ def epoch_order(samples: int, *, seed: int, epoch: int) -> torch.Tensor:
 def train_step(model: Lang2Motion, optimizer: torch.optim.Optimizer,
                batch: dict[str, torch.Tensor], loss: LossConfig,
                *, device: torch.device, lr: float | None = None, sampling: float = 0.0,
-               grad_clip: float = 0.0) -> dict[str, torch.Tensor]:
+               grad_clip: float = 0.0, precision: str = "auto-cuda") -> dict[str, torch.Tensor]:
     """One optimisation step at learning rate ``lr`` (None: the optimizer's), with scheduled
-    sampling share ``sampling`` and the gradient norm clipped to ``grad_clip`` (0: off);
-    returns the detached loss terms (scalars on device)."""
+    sampling share ``sampling``, the gradient norm clipped to ``grad_clip`` (0: off) and the
+    forward pass at ``precision`` (see ``runtime.autocast``); returns the detached loss terms
+    (scalars on device)."""
     if lr is not None:
         for group in optimizer.param_groups:
             group["lr"] = lr
-    with autocast(device):
+    with autocast(device, precision=precision):
         losses = compute_losses(model, batch, loss, sampling=sampling)
     optimizer.zero_grad(set_to_none=True)
     losses["total"].backward()
@@ -133,14 +140,15 @@ def step_schedule(cfg: TrainConfig, *, step: int, total_steps: int,
 
 @torch.no_grad()
 def mean_losses(model: Lang2Motion, data: dict[str, torch.Tensor], loss: LossConfig,
-                *, batch_size: int, device: torch.device) -> dict[str, float]:
+                *, batch_size: int, device: torch.device,
+                precision: str = "auto-cuda") -> dict[str, float]:
     """Teacher-forced loss terms averaged over a whole split, in eval mode (no dropout)."""
     was_training = model.training
     model.eval()
     samples = data["tracks"].shape[0]
     sums = {k: torch.zeros((), device=device) for k in (*TERMS, "total")}
     for batch in iterate_batches(data, torch.arange(samples), batch_size=batch_size):
-        with autocast(device):
+        with autocast(device, precision=precision):
             losses = compute_losses(model, batch, loss)
         for k, v in losses.items():
             sums[k] += v.float() * batch["tracks"].shape[0]
@@ -246,6 +254,8 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
            extra_meta: dict[str, Any], device: torch.device,
            params: dict[str, Any]) -> dict[str, Any]:
     torch.manual_seed(train_cfg.seed)
+    precision = resolve_precision(train_cfg.precision, device)
+    log.info("training on %s at %s", device, precision)
     model = build_model(cfg).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr,
                                   weight_decay=train_cfg.weight_decay)
@@ -301,7 +311,8 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
             lr, share = step_schedule(train_cfg, step=epoch * steps + step,
                                       total_steps=train_cfg.epochs * steps, steps_per_epoch=steps)
             losses = train_step(model, optimizer, batch, loss, device=device, lr=lr,
-                                sampling=share, grad_clip=train_cfg.grad_clip)
+                                sampling=share, grad_clip=train_cfg.grad_clip,
+                                precision=precision)
             seen += batch["tracks"].shape[0]
             for k, v in losses.items():
                 sums[k] += v.float() * batch["tracks"].shape[0]
@@ -313,8 +324,9 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
         train_means = {k: (v / samples).item() for k, v in sums.items()}
         train_means.update({"lr": lr, "sampling": share})     # at the epoch's last step
         valid = {f"loss_{k}": v for k, v in mean_losses(
-            model, valid_tensors, loss, batch_size=train_cfg.batch_size, device=device).items()}
-        with autocast(device):
+            model, valid_tensors, loss, batch_size=train_cfg.batch_size, device=device,
+            precision=precision).items()}
+        with autocast(device, precision=precision):
             valid.update(inline_metrics(model, valid_tensors, valid_data.track_ids,
                                         batch_size=train_cfg.batch_size, reference=reference))
             # retrieval on the training split itself: separates "cannot align at all" from

@@ -77,3 +77,23 @@ def test_atomic_write_gives_normal_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert stat.S_IMODE((tmp_path / "m.json").stat().st_mode) == 0o644
+
+
+def test_training_precision_choice(monkeypatch):
+    import torch
+
+    from lang2motion import runtime
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert runtime.resolve_precision("fp32", cuda) == "fp32"
+    assert runtime.resolve_precision("bf16", cpu) == "bf16"
+    assert runtime.resolve_precision("auto", cuda) == "bf16"
+    monkeypatch.setattr(runtime, "cpu_has_bf16", lambda: False)
+    assert runtime.resolve_precision("auto", cpu) == "fp32"      # emulated bf16 is slower
+    monkeypatch.setattr(runtime, "cpu_has_bf16", lambda: True)
+    assert runtime.resolve_precision("auto", cpu) == "bf16"
+    with runtime.autocast(cpu, precision="bf16"):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    with runtime.autocast(cpu, precision="fp32"):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+    with runtime.autocast(cpu):                                   # inference paths: CUDA only
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32

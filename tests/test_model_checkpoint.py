@@ -41,6 +41,16 @@ def test_load_model_rebuilds_an_identical_model(tmp_path: Path, decoder: str) ->
                        loaded.generate(overlay[:, 0], tracks[:, 0]))
 
 
+def test_a_checkpoint_from_before_latent_scale_keeps_radius_one(tmp_path: Path) -> None:
+    saved(tmp_path)
+    meta_path = tmp_path / "model.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["model_config"]["latent_scale"]         # as written before the field existed
+    meta_path.write_text(json.dumps(meta))
+    loaded, _ = load_model(tmp_path)
+    assert loaded.cfg.latent_scale == 1.0 and CFG.latent_scale == 4.0
+
+
 def test_mismatched_grid_size_is_refused(tmp_path: Path) -> None:
     saved(tmp_path)
     with pytest.raises(ConfigError, match="trained on grids of 9 points but 36 points"):

@@ -87,6 +87,17 @@ def test_decode_uses_the_latent_direction_only() -> None:
     assert not torch.allclose(out, model.decode(-latent, grid), atol=1e-3)
 
 
+def test_latent_scale_is_the_radius_the_decoder_reads() -> None:
+    from lang2motion.model.autoencoder import unit_latent
+    latent = torch.tensor([[3.0, 4.0] + [0.0] * (LATENT - 2)])
+    assert torch.allclose(unit_latent(latent, 4.0)[0, :2], torch.tensor([2.4, 3.2]))
+    model = build_model(ModelConfig(**{**tiny(4, 6).to_dict(), "latent_scale": 2.5})).eval()
+    seen = []
+    model.decoder.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    model.decode(latent * 7.0, torch.zeros(1, 4, 2))
+    assert torch.allclose(seen[0].norm(dim=-1), torch.tensor([2.5]))
+
+
 def test_teacher_forcing_equals_free_running_on_its_own_output() -> None:
     """Feed the free-running output back as the ground truth: teacher forcing must then
     reproduce it, step for step (eq. 2 with p*_{t-1} = p_{t-1} = p^_{t-1})."""

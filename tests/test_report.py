@@ -127,7 +127,7 @@ def test_what_was_run_links_and_warnings(workspace: Path) -> None:
     (workspace / "params.yaml").write_text(yaml.safe_dump(params))
     text, result = _report(workspace)
     lines = _lines(text)
-    assert "| `train.epochs` | `5` | `50` |" in lines
+    assert "| `train.epochs` | `5` | `8` |" in lines
     assert "| valid_u | 12 | 46 | 46 | n/a | 3 | n/a | n/a |" in lines
     assert "- **Model:** trained 50 epochs; git revision `cd15212`" in lines
     assert "![Recall@K](eval/plots/recall_at_k.png)" in lines

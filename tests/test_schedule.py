@@ -36,6 +36,10 @@ def test_sampling_share_ramps_between_start_and_end() -> None:
     assert sampling_share(0.9, **kwargs) == pytest.approx(0.8)
     assert sampling_share(0.9, max_share=0.0, start=0.0, end=0.5) == 0.0
     assert warmup_steps(1.5, 4) == 6
+    # start == end: a step; 0 and 0 (the demo): own outputs from the very first step
+    assert sampling_share(0.0, max_share=1.0, start=0.0, end=0.0) == 1.0
+    assert sampling_share(0.29, max_share=0.5, start=0.3, end=0.3) == 0.0
+    assert sampling_share(0.3, max_share=0.5, start=0.3, end=0.3) == 0.5
 
 
 def test_scheduled_sampling_ends_equal_teacher_forcing_and_free_running() -> None:

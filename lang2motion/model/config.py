@@ -17,6 +17,9 @@ from lang2motion.errors import ConfigError
 __all__ = ["DECODERS", "MIN_FRAMES", "ModelConfig"]
 
 MIN_FRAMES = 2  # frame 0 is the given grid: at least one frame must be predicted
+# Fields added after checkpoints were first written, with the value those checkpoints were
+# trained with (not today's default): an older model.json still rebuilds the same model.
+LEGACY_DEFAULTS = {"latent_scale": 1.0}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +63,7 @@ class ModelConfig(ModelParams):
         missing = sorted({"points", "frames"} - set(values))
         if missing:
             raise ConfigError(f"{where}: model config lacks {missing}")
+        values = {**LEGACY_DEFAULTS, **values}
         hints = typing.get_type_hints(cls)
         return cls(**{k: coerce(v, hints[k], f"{where}: model_config.{k}")
                       for k, v in values.items()})
