@@ -1,7 +1,9 @@
 """Training speed: samples/s for a small and the paper configuration, and a 200-epoch estimate.
 
 Times ``lang2motion.train.train_step`` (forward, all six losses, backward, AdamW) on this
-machine (CUDA with bf16 autocast when present, else CPU fp32), two ways per configuration:
+machine at ``--precision`` (default ``auto``, as ``train.precision``: bf16 on CUDA and on CPUs
+with native bf16, else fp32) and decoder sampling share ``--sampling`` (default: the
+training default, 1 = free running, the sequential decode), two ways per configuration:
 
 - data path: batches drawn exactly as ``train()`` draws them, by indexing the whole split held as
   tensors on the device (real features from ``--features`` when that folder holds shards and
@@ -30,12 +32,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lang2motion.config import LossConfig, ModelParams, TrainConfig
+from lang2motion.config import PRECISIONS, LossConfig, ModelParams, TrainConfig
 from lang2motion.entry import add_debug_flag, run
 from lang2motion.errors import DataError
 from lang2motion.io import write_json_atomic, write_text_atomic
 from lang2motion.model import ModelConfig, build_model
-from lang2motion.runtime import iterate_batches, resolve_device
+from lang2motion.runtime import iterate_batches, resolve_device, resolve_precision
 from lang2motion.store import FeatureTensors, load_feature_tensors
 from lang2motion.train import epoch_order, to_device_tensors, train_step
 
@@ -120,12 +122,14 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_steps(model, optimizer, batches, loss, device, steps: int) -> float:
+def time_steps(model, optimizer, batches, loss, device, steps: int, *, precision: str,
+               sampling: float) -> float:
     """Seconds per step over ``steps`` steps drawn from the iterator ``batches``."""
     synchronize(device)
     start = time.perf_counter()
     for _ in range(steps):
-        train_step(model, optimizer, next(batches), loss, device=device)
+        train_step(model, optimizer, next(batches), loss, device=device, precision=precision,
+                   sampling=sampling)
     synchronize(device)
     return (time.perf_counter() - start) / steps
 
@@ -139,7 +143,7 @@ def endless_batches(data: dict[str, torch.Tensor], batch_size: int):
 
 
 def bench_one(bench: BenchConfig, *, device: torch.device, steps: int, rounds: int,
-              warmup: int, features: Path) -> dict:
+              warmup: int, features: Path, precision: str, sampling: float) -> dict:
     loss = LossConfig()  # all six terms on, the paper's weights
     cfg = ModelConfig.from_params(bench.params, points=bench.points, frames=bench.frames,
                                   clip_dim=bench.params.latent)
@@ -155,15 +159,16 @@ def bench_one(bench: BenchConfig, *, device: torch.device, steps: int, rounds: i
     # in cache and flatter the synthetic side).
     synthetic = [synthetic_batch(data, bench.batch_size, seed=i) for i in range(steps)]
     synthetic_batches = itertools.cycle(synthetic)
-    time_steps(model, optimizer, path_batches, loss, device, warmup)
-    time_steps(model, optimizer, synthetic_batches, loss, device, warmup)
+    mode = {"precision": precision, "sampling": sampling}
+    time_steps(model, optimizer, path_batches, loss, device, warmup, **mode)
+    time_steps(model, optimizer, synthetic_batches, loss, device, warmup, **mode)
     times: dict[str, list[float]] = {"path": [], "synthetic": []}
     iterators = {"path": path_batches, "synthetic": synthetic_batches}
     for index in range(rounds):
         # alternate which goes first so that a drift in machine load hits both alike
         for kind in (("path", "synthetic") if index % 2 == 0 else ("synthetic", "path")):
             times[kind].append(time_steps(model, optimizer, iterators[kind], loss, device,
-                                          steps))
+                                          steps, **mode))
     path_times, synthetic_times = times["path"], times["synthetic"]
     path_s, synthetic_s = statistics.median(path_times), statistics.median(synthetic_times)
     samples_per_s = bench.batch_size / path_s
@@ -181,11 +186,12 @@ def bench_one(bench: BenchConfig, *, device: torch.device, steps: int, rounds: i
     }
 
 
-def machine(device: torch.device) -> dict:
+def machine(device: torch.device, precision: str, sampling: float) -> dict:
     return {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "device": (torch.cuda.get_device_name(device) if device.type == "cuda"
                        else f"cpu ({platform.processor() or platform.machine()})"),
-            "precision": "bf16 autocast" if device.type == "cuda" else "fp32",
+            "precision": "bf16 autocast" if precision == "bf16" else "fp32",
+            "sampling": sampling,
             "load_average_1min": (round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg")
                                   else None),
             "torch": torch.__version__, "platform": platform.platform()}
@@ -196,7 +202,8 @@ def markdown(report: dict) -> str:
     lines = [
         "# Training speed", "",
         (f"Machine: {m['device']}, {m['cpu_count']} CPUs, {m['torch_threads']} torch threads, "
-         f"{m['precision']}, torch {m['torch']}, load average {m['load_average_1min']} at the "
+         f"{m['precision']}, decoder sampling share {m.get('sampling', 0.0)} (1: free running), "
+         f"torch {m['torch']}, load average {m['load_average_1min']} at the "
          f"start (other jobs on the machine slow every figure below)."), "",
         ("| config | N | T | batch | params | samples/s | step (data path) | step (synthetic) "
          "| difference |"),
@@ -223,6 +230,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
+    parser.add_argument("--sampling", type=float, default=TrainConfig().sampling,
+                        help="decoder's share of its own outputs (0: teacher forcing, one "
+                             "batched call; 1: free running, frame by frame)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads (0: torch's default). On a CPU shared with "
                              "other jobs, fewer threads than cores avoids spinning OpenMP "
@@ -236,7 +247,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device, param="--device")
-    report = {"machine": machine(device), "configs": {}}
+    precision = resolve_precision(args.precision, device)
+    report = {"machine": machine(device, precision, args.sampling), "configs": {}}
     try:
         extra = (features_config(load_feature_tensors(args.features)),)
     except DataError as exc:
@@ -244,7 +256,8 @@ def main(argv: list[str] | None = None) -> None:
         extra = ()
     for bench in (*CONFIGS, *extra):
         result = bench_one(bench, device=device, steps=args.steps, rounds=args.rounds,
-                           warmup=args.warmup, features=Path(args.features))
+                           warmup=args.warmup, features=Path(args.features),
+                           precision=precision, sampling=args.sampling)
         report["configs"][bench.name] = result
         print(f"{bench.name}: {result['samples_per_s']:.1f} samples/s; step "
               f"{result['step_s_data_path'] * 1e3:.1f} ms (data path) vs "
