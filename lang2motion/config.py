@@ -102,9 +102,9 @@ def _check_field(value: Any, meta: dict[str, Any], where: str) -> None:
 @dataclass(frozen=True)
 class SynthConfig:
     seed: int = param(0, low=0)
-    train_videos: int = param(100, low=1)
-    valid_videos: int = param(24, low=1)
-    video_frames: int = param(60, low=2)
+    train_videos: int = param(300, low=1)
+    valid_videos: int = param(72, low=1)
+    video_frames: int = param(30, low=2)
     height: int = param(192, low=64)
     width: int = param(256, low=64)
 
@@ -183,11 +183,11 @@ class ModelParams:
     layers: int = param(4, low=1)
     heads: int = param(4, low=1)
     ff: int = param(1024, low=1)
-    dropout: float = param(0.1, low=0.0, high=1.0, high_open=True)
+    dropout: float = param(0.0, low=0.0, high=1.0, high_open=True)
     decoder: str = param("autoregressive", choices=DECODERS)
     decoder_hidden: int = param(1024, low=1)
     use_overlay: bool = True
-    latent_scale: float = param(4.0, low=0.0, low_open=True)
+    latent_scale: float = param(8.0, low=0.0, low_open=True)
 
     def validate(self) -> None:
         if self.latent % self.heads:
@@ -202,7 +202,9 @@ class LossConfig:
     range: float = param(0.1, low=0.0)
     text: float = param(0.1, low=0.0)
     image: float = param(0.1, low=0.0)
-    text_recon: float = param(0.5, low=0.0)
+    text_recon: float = param(2.0, low=0.0)
+    contrastive: float = param(0.0, low=0.0)
+    temperature: float = param(0.1, low=0.0, low_open=True)
 
 
 @dataclass(frozen=True)

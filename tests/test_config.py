@@ -43,7 +43,7 @@ BAD = [
     ("model:\n  heads: 3\n", "model", r"model\.latent \(512\) must be divisible by model\.heads"),
     ("track:\n  backend: raft\n", "track", r"track\.backend must be one of lk, cotracker3"),
     ("data:\n  source: kinetics\n", "data", r"data\.source must be one of synth, mevis"),
-    ("data:\n  frames: 70\n", "data", r"data\.synth\.video_frames \(60\) must be >= data\.frames"),
+    ("data:\n  frames: 70\n", "data", r"data\.synth\.video_frames \(30\) must be >= data\.frames"),
     ("data:\n  valid_split: train\n", "data", r"both 'train'"),
     ("eval:\n  level: 1.0\n", "eval", r"eval\.level must be in \(0.0, 1.0\)"),
     ("report:\n  experiments: 3\n", "report", r"report\.experiments must be true or false"),

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from lang2motion.config import ModelParams
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.model import ModelConfig, build_model, load_model, save_model
 from lang2motion.model.checkpoint import load_train_state, save_train_state
@@ -48,7 +49,7 @@ def test_a_checkpoint_from_before_latent_scale_keeps_radius_one(tmp_path: Path) 
     del meta["model_config"]["latent_scale"]         # as written before the field existed
     meta_path.write_text(json.dumps(meta))
     loaded, _ = load_model(tmp_path)
-    assert loaded.cfg.latent_scale == 1.0 and CFG.latent_scale == 4.0
+    assert loaded.cfg.latent_scale == 1.0 and CFG.latent_scale == ModelParams().latent_scale != 1.0
 
 
 def test_mismatched_grid_size_is_refused(tmp_path: Path) -> None:
