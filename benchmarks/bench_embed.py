@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     decoded = [split.read_frames(r.video_id, r.start, r.start + FRAMES) for r in rows[:2]]
     start = time.perf_counter()
     for _ in range(RENDER_REPEATS):
-        for row, frames in zip(rows, decoded, strict=True):
+        for row, frames in zip(rows[:len(decoded)], decoded, strict=True):
             render_overlays(frames, denormalise(row.tracks, row.width, row.height), row.visible,
                             size=overlay.size, color=overlay.color, opacity=overlay.opacity,
                             line_width=overlay.line_width)
