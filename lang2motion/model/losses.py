@@ -84,10 +84,11 @@ def contrastive_loss(text_emb: torch.Tensor,  # (B, D) CLIP text embeddings
     """Symmetric InfoNCE (CLIP's own objective) between texts and latents over the batch.
 
     Not in the paper (eq. 7 is a plain cosine). The plain cosine pulls every z towards its text
-    but never away from the others; with text embeddings that all lie close together (random
-    CLIP weights put every caption in one narrow cone) it is satisfied without making z tell
-    one motion from another. Cross-entropy over cos / temperature ranks the matching text above
-    the batch's other texts, and the matching latent above the other latents.
+    but never away from the others, so it can be satisfied without z telling one caption's
+    trajectory from another's (measured with random CLIP: training-split R@1 0.4%, chance
+    0.16%). Cross-entropy over cos / temperature ranks the matching text above the batch's
+    other texts, and the matching latent above the other latents. Other captions of the same
+    trajectory in one batch count as negatives (rare at batch 32 of ~2,400 expressions).
     """
     if text_emb.shape != z.shape or z.ndim != 2:
         raise ValueError(f"loss: text {tuple(text_emb.shape)} and latent {tuple(z.shape)} "
