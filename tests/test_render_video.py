@@ -52,3 +52,13 @@ def test_contact_sheet_label_count_must_match(tmp_path):
     with pytest.raises(DataError, match="2 labels for 1 images"):
         contact_sheet(tmp_path / "s.png", [np.zeros((4, 4, 3), np.uint8)], columns=1,
                       labels=["a", "b"])
+
+
+def test_contact_sheet_tiles_take_the_images_shape(tmp_path) -> None:
+    """Three 1:3 panels in one column: three image heights plus labels, about 1.2 times as tall
+    as wide (square tiles made it 3.6 times, mostly blank)."""
+    wide = np.full((100, 300, 3), 128, np.uint8)
+    path = tmp_path / "sheet.png"
+    contact_sheet(path, [wide] * 3, columns=1, labels=["a", "b", "c"])
+    height, width = imageio.imread(path).shape[:2]
+    assert height < 1.5 * width

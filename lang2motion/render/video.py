@@ -43,6 +43,7 @@ SHEET_LABEL_INCHES = 0.45  # room under a tile for its label
 SHEET_DPI = 100
 SHEET_FONT_SIZE = 7
 SHEET_LABEL_CHARS = 40     # wrap labels at this many characters per line
+SHEET_PAD = 0.02           # margin around each image, as a fraction of its tile
 
 
 def _check_images(frames: np.ndarray, what: str) -> None:
@@ -175,17 +176,28 @@ def contact_sheet(
                             f"{image.shape} {image.dtype}")
     columns = min(columns, len(images))
     rows = -(-len(images) // columns)
-    tile_h = SHEET_TILE_INCHES + (SHEET_LABEL_INCHES if labels else 0.0)
+    # Tiles take the widest image's shape: a side-by-side panel (about 3:1) in a square tile
+    # left most of the sheet blank and its label over the picture.
+    aspect = max(image.shape[1] / image.shape[0] for image in images)          # width / height
+    tile_w = SHEET_TILE_INCHES * max(aspect, 1.0)
+    image_h = tile_w / aspect
+    label_h = SHEET_LABEL_INCHES if labels else 0.0
     # Figure + Agg canvas directly: no pyplot global state, safe in any thread or process.
-    fig = Figure(figsize=(columns * SHEET_TILE_INCHES, rows * tile_h), dpi=SHEET_DPI)
+    fig = Figure(figsize=(columns * tile_w, rows * (image_h + label_h)), dpi=SHEET_DPI)
     FigureCanvasAgg(fig)
+    wrap = int(SHEET_LABEL_CHARS * max(aspect, 1.0))
     for i, image in enumerate(images):
-        ax = fig.add_subplot(rows, columns, i + 1)
+        row, col = divmod(i, columns)
+        # axes placed by hand in figure fractions: image on top of its tile, label room below
+        cell_w, cell_h = 1.0 / columns, 1.0 / rows                 # figure fractions
+        image_frac = image_h / (image_h + label_h)                  # of a cell's height
+        ax = fig.add_axes((col * cell_w + SHEET_PAD * cell_w,
+                           1.0 - (row + image_frac) * cell_h + SHEET_PAD * cell_h,
+                           (1 - 2 * SHEET_PAD) * cell_w, (image_frac - 2 * SHEET_PAD) * cell_h))
         ax.imshow(image)
         ax.set_axis_off()
         if labels:
-            ax.set_title("\n".join(textwrap.wrap(labels[i], SHEET_LABEL_CHARS)) or " ",
-                         fontsize=SHEET_FONT_SIZE, y=-0.02, va="top")
-    fig.tight_layout()
+            ax.text(0.5, -0.02, "\n".join(textwrap.wrap(labels[i], wrap)) or " ",
+                    transform=ax.transAxes, ha="center", va="top", fontsize=SHEET_FONT_SIZE)
     with atomic_path(Path(path)) as tmp:
         fig.savefig(tmp, format="png")
