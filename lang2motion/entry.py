@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lang2motion.config import load_params
+from lang2motion.distributed import EXIT_PEER_FAILED, current_world, peer_failed
 from lang2motion.errors import Lang2MotionError
 
 DEBUG_FLAG = "--debug"
@@ -66,16 +67,26 @@ def setup_logging(level: int = logging.INFO) -> None:
 def run(prog: str, main: Callable[[list[str] | None], int | None],
         argv: list[str] | None = None) -> int:
     """Call ``main(argv)`` under the error contract; return the process exit status."""
+    world = current_world() if "WORLD_SIZE" in os.environ else None
     try:
         status = main(argv)
     except Lang2MotionError as exc:
         if debug_requested(argv):
             traceback.print_exc()
+        if world is not None and world.distributed:
+            prog = f"{prog} ({world.label()})"
         print(format_error(prog, exc), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:
+        # a collective broken by another rank's end: that rank reports; this one stops quietly
+        if world is not None and world.distributed and peer_failed(exc):
+            if debug_requested(argv):
+                traceback.print_exc()
+            return EXIT_PEER_FAILED
+        raise
     return int(status or 0)
 
 
