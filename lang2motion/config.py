@@ -224,6 +224,9 @@ class TrainConfig:
     sampling_start: float = param(0.0, low=0.0, high=1.0)
     sampling_end: float = param(0.0, low=0.0, high=1.0)
     precision: str = param("auto", choices=PRECISIONS)
+    nproc: int = param(1, low=1)
+    stream_above_mb: float = param(4096.0, low=0.0)
+    stream_window: int = param(8, low=1)
 
     def validate(self) -> None:
         if self.sampling and self.sampling_end < self.sampling_start:

@@ -136,8 +136,9 @@ def launch(script: str, argv: Sequence[str], *, nproc: int, param: str) -> int:
     from torch.distributed.run import parse_args, run
 
     os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_process(nproc)))
-    # torchrun's own INFO/WARNING lines (rendezvous, thread defaults) would bury the stage's output
-    logging.getLogger("torch.distributed").setLevel(logging.ERROR)
+    # torchrun's own log lines (rendezvous, thread defaults, its report of a failed rank) would
+    # bury the stage's output and repeat its error; the failure is reported below, once
+    logging.getLogger("torch.distributed").setLevel(logging.CRITICAL)
     args = parse_args([*STANDALONE_ARGS, f"--nproc-per-node={nproc}", script, *argv])
     try:
         run(args)
@@ -145,7 +146,8 @@ def launch(script: str, argv: Sequence[str], *, nproc: int, param: str) -> int:
         codes = {rank: failure.exitcode for rank, failure in exc.failures.items()}
         if EXIT_REPORTED in codes.values():
             return EXIT_REPORTED          # the failing rank printed its one paragraph
-        rank, code = min(codes.items())
+        rank, first = exc.get_first_failure()   # the root cause; the others were stopped
+        code = first.exitcode
         why = f"signal {-code}" if code < 0 else f"exit status {code}"
         raise Lang2MotionError(
             f"{param}={nproc}: rank {rank} of {nproc} ended with {why} (its output is above; "

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lang2motion.config import load_params
-from lang2motion.distributed import EXIT_PEER_FAILED, current_world, peer_failed
+from lang2motion.distributed import EXIT_PEER_FAILED, current_world, launch, peer_failed
 from lang2motion.errors import Lang2MotionError
 
 DEBUG_FLAG = "--debug"
@@ -74,7 +74,9 @@ def run(prog: str, main: Callable[[list[str] | None], int | None],
         if debug_requested(argv):
             traceback.print_exc()
         if world is not None and world.distributed:
-            prog = f"{prog} ({world.label()})"
+            # another rank's progress bar may hold the line: start a fresh one
+            print(f"\n{format_error(f'{prog} ({world.label()})', exc)}", file=sys.stderr)
+            return EXIT_ERROR
         print(format_error(prog, exc), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -110,6 +112,17 @@ def parse_stage_args(doc: str, argv: list[str] | None, *, sections: Sequence[str
     args = parser.parse_args(argv)
     setup_logging()
     return args, load_params(args.params, *sections)
+
+
+def launch_if_asked(script: str, argv: list[str] | None, *, nproc: int, param: str,
+                    check: Callable[[], None]) -> int | None:
+    """Run ``script`` as ``nproc`` processes under torchrun when ``param`` asks for more than
+    one and this process is not already one of torchrun's; ``check()`` first, so that bad input
+    gets one message rather than one per rank. Returns the exit status, or None: go on here."""
+    if nproc <= 1 or "WORLD_SIZE" in os.environ:
+        return None
+    check()
+    return launch(script, sys.argv[1:] if argv is None else argv, nproc=nproc, param=param)
 
 
 def report(lines: Sequence[str]) -> None:

@@ -199,8 +199,9 @@ def test_retrieve_from_trajectory_files_and_feature_shards(checkpoint, model, tm
     rng = np.random.default_rng(0)
     samples = []
     for i in range(4):
-        tracks = rng.uniform(-0.5, 0.5, (T, GRID * GRID, 2)).astype(np.float32)
-        image = rng.normal(size=(T, DIM)).astype(np.float32)
+        if i % 2 == 0:     # captions 2k and 2k + 1 share one trajectory
+            tracks = rng.uniform(-0.5, 0.5, (T, GRID * GRID, 2)).astype(np.float32)
+            image = rng.normal(size=(T, DIM)).astype(np.float32)
         samples.append(FeatureSample(
             sample_id=f"v/1/00000/{i}", video_id="v", exp_id=str(i), text=f"caption {i}",
             track_id=f"v/1/0000{i // 2}", motion_kind="", template_id=-1, tags={}, start=0,

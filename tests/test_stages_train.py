@@ -31,8 +31,9 @@ def write_split(directory: Path, samples: int, seed: int) -> None:
     points = GRID * GRID
     rows = []
     for i in range(samples):
-        tracks = np.cumsum(rng.normal(0, 0.05, (FRAMES, points, 2)), axis=0).astype(np.float32)
-        image = rng.normal(size=(FRAMES, DIM)).astype(np.float32)
+        if i % 2 == 0:     # samples 2k and 2k + 1 share one trajectory
+            tracks = np.cumsum(rng.normal(0, 0.05, (FRAMES, points, 2)), axis=0).astype(np.float32)
+            image = rng.normal(size=(FRAMES, DIM)).astype(np.float32)
         rows.append(FeatureSample(
             sample_id=f"v{i // 2}/t/00000/e{i}", video_id=f"v{i // 2}", exp_id=f"e{i}",
             text=f"text {i}", track_id=f"v{i // 2}/t/00000", motion_kind="", template_id=-1,

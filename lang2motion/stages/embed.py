@@ -20,8 +20,6 @@ from lang2motion.embed.features import embed_split
 from lang2motion.io import atomic_dir, write_json_atomic
 from lang2motion.store import read_tracks, tracks_path
 
-SHARD_SIZE = 512                # samples per Parquet shard
-
 log = logging.getLogger(__name__)
 
 
@@ -41,7 +39,7 @@ def run(*, data: DataConfig, overlay: OverlayConfig, clip: ClipConfig,
             truth = SynthGroundTruth.find(Path(split.split_dir))
             summary["splits"][split_name] = embed_split(
                 rows, split, encoder=encoder, overlay=overlay, out_dir=staging / split_name,
-                shard_size=SHARD_SIZE, ground_truth=truth, batch_size=clip.batch_size)
+                ground_truth=truth, batch_size=clip.batch_size)
     write_json_atomic(summary_path, summary)
     return summary
 
