@@ -178,6 +178,14 @@ class ClipConfig:
 
 
 @dataclass(frozen=True)
+class DistConfig:
+    """Processes of the sharded preprocessing stages (track, render, embed) on this node: > 1
+    makes the stage re-run itself under torchrun; the output is the same whatever the number."""
+
+    nproc: int = param(1, low=1)
+
+
+@dataclass(frozen=True)
 class ModelParams:
     latent: int = param(512, low=1)
     layers: int = param(4, low=1)
@@ -257,6 +265,7 @@ SECTIONS: dict[str, type] = {
     "track": TrackConfig,
     "overlay": OverlayConfig,
     "clip": ClipConfig,
+    "dist": DistConfig,
     "model": ModelParams,
     "loss": LossConfig,
     "train": TrainConfig,

@@ -93,13 +93,14 @@ def run(prog: str, main: Callable[[list[str] | None], int | None],
 
 
 def parse_stage_args(doc: str, argv: list[str] | None, *, sections: Sequence[str],
-                     paths: Mapping[str, tuple[str, str]]
+                     paths: Mapping[str, tuple[str, str]], sharded: bool = False
                      ) -> tuple[argparse.Namespace, dict[str, Any]]:
     """The arguments every stage script takes, and its parameter sections, loaded and checked.
 
     ``paths`` maps an option name to (default, help): ``{"out": ("data/raw", "...")}`` gives
     ``--out`` with a Path value. ``sections`` are the params.yaml sections the stage declares in
-    dvc.yaml; they are validated before any work starts.
+    dvc.yaml; they are validated before any work starts. ``sharded``: the stage also takes
+    ``--shard i --num-shards n`` and ``--merge`` (:mod:`lang2motion.sharding`).
     """
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0],
                                      epilog="The stage's body: see the module named in the "
@@ -108,6 +109,8 @@ def parse_stage_args(doc: str, argv: list[str] | None, *, sections: Sequence[str
     for name, (default, text) in paths.items():
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=Path, default=default,
                             help=f"{text} (default: {default})")
+    if sharded:
+        add_shard_options(parser)
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     setup_logging()
@@ -123,6 +126,20 @@ def launch_if_asked(script: str, argv: list[str] | None, *, nproc: int, param: s
         return None
     check()
     return launch(script, sys.argv[1:] if argv is None else argv, nproc=nproc, param=param)
+
+
+def add_shard_options(parser: argparse.ArgumentParser) -> None:
+    """A SLURM array's options (docs/scaling.md): compute one shard, or merge them all."""
+    group = parser.add_argument_group(
+        "sharding without torchrun (a SLURM array; dist.nproc is not used with these)")
+    group.add_argument("--shard", type=int, metavar="I",
+                       help="compute shard I of --num-shards only and write its part files "
+                            "(<out>.parts/); no merge")
+    group.add_argument("--num-shards", type=int, metavar="N",
+                       help="the number of shards the work is split into")
+    group.add_argument("--merge", action="store_true",
+                       help="check that the N parts exist and were made with the same "
+                            "parameters and input, then assemble the output from them")
 
 
 def report(lines: Sequence[str]) -> None:
