@@ -344,3 +344,25 @@ def test_the_example_manifest_imports_the_real_clips(tmp_path, monkeypatch):
         assert index.samples, split
         for video_id in opened.video_ids():
             assert max(opened.frame_size(video_id)) == 320
+
+
+def test_prepare_stage_imports_a_folder_and_lists_skipped_clips(clips, tmp_path):
+    from lang2motion.config import DataConfig, FolderConfig
+    from lang2motion.stages import prepare
+
+    write_video(clips / "short.mp4", cfr(5, 20.0))
+    write_manifest(clips, [{"video": "a.mp4", "caption": "x", "box": "1,1,9,9"},
+                           {"video": "short.mp4", "caption": "y", "box": "1,1,9,9"}, VALID_B])
+    data = DataConfig(source="folder", frames=8, window_stride=4,
+                      folder=FolderConfig(root=str(clips), fps=10.0, max_side=32))
+    summary = prepare.run(data=data, out_dir=tmp_path / "raw",
+                          summary_path=tmp_path / "summary.json")
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+    assert summary["source"] == "folder"
+    assert summary["splits"]["train"]["videos"] == 1
+    assert summary["splits"]["train"]["samples"] == 1
+    assert summary["splits"]["valid_u"]["frames"] == 20
+    assert [c["lines"] for c in summary["generated"]["skipped_clips"]] == [[2]]
+    assert MevisSplit(tmp_path / "raw", "train").frame_size(
+        MevisSplit(tmp_path / "raw", "train").video_ids()[0]) == (24, 32)
+    assert "lines [2]: clip shorter" in prepare.summary_lines(summary)[-1]
