@@ -12,7 +12,8 @@ Boxes and clicks become masks through :func:`lang2motion.apps.masks.resolve_regi
 behind ``generate --box/--point`` (SAM with a checkpoint; without, a box is its rectangle and
 clicks are refused), on the first frame at the source's resolution; masks are then resized with
 the frames. Clips shorter than ``frames`` after resampling are skipped and listed with the reason;
-every other problem is an error naming the manifest line.
+every other problem is an error naming the manifest line. One decoded clip is in memory at a
+time (T frames at the capped size), and each is appended to its split as it is done.
 """
 
 from __future__ import annotations
@@ -183,7 +184,9 @@ def import_manifest(root: str | os.PathLike[str], *, out_root: str | os.PathLike
                             f"({fps:g}); skipped: "
                             + "; ".join(f"lines {s['lines']} ({s['detail']})" for s in skipped
                                         if any(item.line in s["lines"] and item.split == split
-                                               for item in manifest.lines)))
+                                               for item in manifest.lines))
+                            + f". Give longer {split} clips or lower data.frames (a window "
+                            f"spans data.frames / data.folder.fps seconds)")
     return {"manifest": str(manifest.path), "lines": len(manifest.lines),
             "clips": len(clips), "videos": {split_names[s]: written[s] for s in SPLITS},
             "fps": fps, "max_side": max_side,
