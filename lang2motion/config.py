@@ -27,7 +27,7 @@ from lang2motion.errors import ConfigError
 from lang2motion.io import read_text
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")          # also cuda:<index>
-DATA_SOURCES = ("synth", "mevis")
+DATA_SOURCES = ("synth", "mevis", "folder")
 TRACKER_BACKENDS = ("lk", "cotracker3")
 DECODERS = ("autoregressive", "direct", "transformer")
 LR_SCHEDULES = ("constant", "cosine", "linear")
@@ -117,6 +117,16 @@ class MevisConfig:
 
 
 @dataclass(frozen=True)
+class FolderConfig:
+    """A user's own clips (``data.source: folder``): see lang2motion/data/folder/."""
+
+    root: str = "examples/own_videos"                   # folder with clips.jsonl or clips.csv
+    fps: float = param(6.0, low=0.0, low_open=True)     # MeViS-like frame density
+    max_side: int = param(640, low=0)                   # long side in pixels; 0 = keep
+    sam_checkpoint: str = ""                            # SAM weights for boxes/clicks; "" = none
+
+
+@dataclass(frozen=True)
 class DataConfig:
     source: str = param("synth", choices=DATA_SOURCES)
     train_split: str = param("train", nonempty=True)
@@ -126,6 +136,7 @@ class DataConfig:
     max_windows: int = param(3, low=0)
     synth: SynthConfig = param(factory=SynthConfig)
     mevis: MevisConfig = param(factory=MevisConfig)
+    folder: FolderConfig = param(factory=FolderConfig)
 
     @property
     def splits(self) -> tuple[str, str]:
@@ -144,6 +155,10 @@ class DataConfig:
             raise ConfigError(f"data.synth.video_frames ({self.synth.video_frames}) must be >= "
                               f"data.frames ({self.frames}): a sample window needs that many "
                               "frames")
+        if self.source == "folder" and not self.folder.root.strip():
+            raise ConfigError("data.folder.root must name a folder holding clips.jsonl or "
+                              "clips.csv (or the manifest file itself) when data.source is "
+                              "folder")
 
 
 @dataclass(frozen=True)
