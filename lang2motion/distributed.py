@@ -23,10 +23,12 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from lang2motion.errors import Lang2MotionError
+
+if TYPE_CHECKING:   # torch is imported where it is used: entry points import this module
+    import torch
 
 # exit status of a worker whose error was already printed (entry.EXIT_ERROR) and of a worker
 # that stopped because another rank failed first (it prints nothing)
@@ -78,6 +80,8 @@ def rank_device(device: torch.device, world: World) -> torch.device:
     """One GPU per rank: ``cuda`` becomes ``cuda:LOCAL_RANK`` in a distributed run."""
     if device.type != "cuda" or not world.distributed:
         return device
+    import torch
+
     count = torch.cuda.device_count()
     if world.local_rank >= count:
         raise Lang2MotionError(f"{world.label()} has LOCAL_RANK {world.local_rank} but this node "
@@ -93,6 +97,7 @@ def process_group(world: World, device: torch.device) -> Iterator[None]:
     if not world.distributed:
         yield
         return
+    import torch
     import torch.distributed as dist
 
     backend = "nccl" if device.type == "cuda" else "gloo"
