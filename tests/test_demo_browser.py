@@ -219,3 +219,13 @@ def test_bad_input_shows_a_message_and_the_page_keeps_working(page, setup, tmp_p
     _pick_and_click(page, setup, index=1)
     _generate(page, "moving left")
     assert page.locator("#trajectories a[download]").count() == 1
+
+
+def test_retrieve_tab(page):
+    page.get_by_role("tab", name="Retrieve").click()
+    page.fill("#retrieve-text textarea, #retrieve-text input", "caption 1")
+    page.click("#retrieve")
+    page.wait_for_function("/Top|Not done|error/.test(document.querySelector("
+                           "'#retrieve-status').innerText)")
+    assert "Top" in page.inner_text("#retrieve-status"), page.inner_text("#retrieve-status")
+    assert page.locator("#ranked img").count() >= 1

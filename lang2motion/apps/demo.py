@@ -187,7 +187,7 @@ class Demo:
             f"`{clip['pretrained']}` · **Data** examples: {self.examples_from}; retrieval: "
             f"`{self.gallery_source}`"]
         if self.model.random_clip:
-            captions = [e.title.split(": ", 1)[-1] for e in self.examples if ": " in e.title][:2]
+            captions = [c for e in self.examples for c in e.captions if c][:2]
             hint = (" Captions like " + ", ".join(f"\"{c}\"" for c in captions) + " work best."
                     if captions else "")
             lines.append(f"> **This CLIP has random weights** (`{clip['pretrained']}`): it "
