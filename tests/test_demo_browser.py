@@ -221,11 +221,30 @@ def test_bad_input_shows_a_message_and_the_page_keeps_working(page, setup, tmp_p
     assert page.locator("#trajectories a[download]").count() == 1
 
 
-def test_retrieve_tab(page):
+def _wait_status(page, selector: str, done: str) -> str:
+    """The status text once it says ``done`` or an error (asserting it is ``done``)."""
+    page.wait_for_function(f"""() => /{done}|Not done|Error|error/.test(
+        document.querySelector('{selector}').innerText)""")
+    text = page.inner_text(selector)
+    assert done in text, text
+    return text
+
+
+def test_retrieve_interpolate_and_edit_tabs(page, setup):
     page.get_by_role("tab", name="Retrieve").click()
     page.fill("#retrieve-text textarea, #retrieve-text input", "caption 1")
     page.click("#retrieve")
-    page.wait_for_function("/Top|Not done|error/.test(document.querySelector("
-                           "'#retrieve-status').innerText)")
-    assert "Top" in page.inner_text("#retrieve-status"), page.inner_text("#retrieve-status")
+    _wait_status(page, "#retrieve-status", "Top")
     assert page.locator("#ranked img").count() >= 1
+    page.get_by_role("tab", name="Generate").click()
+    _pick_and_click(page, setup)
+    _generate(page, "moving left")
+    page.get_by_role("tab", name="Interpolate / Edit").click()
+    page.fill("#interp-a textarea, #interp-a input", "moving left")
+    page.fill("#interp-b textarea, #interp-b input", "moving right")
+    page.click("#interpolate")
+    assert "your last Generate" in _wait_status(page, "#interp-status", "steps from")
+    page.fill("#edit-from textarea, #edit-from input", "moving left")
+    page.fill("#edit-to textarea, #edit-to input", "moving right")
+    page.click("#edit")                   # the trajectory just generated is preselected
+    assert "moving left -> moving right" in _wait_status(page, "#edit-status", "Edited")

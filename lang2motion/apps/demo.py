@@ -464,7 +464,7 @@ def build_app(demo: Demo) -> Any:
     def on_interpolate(session: dict[str, Any], a: str, b: str, steps: float) -> tuple:
         def run() -> tuple:
             result = demo.interpolate(session, a, b, int(steps))
-            files = [v for k, v in result.items() if k.startswith("step")]
+            files = [v for k, v in result.items() if k.startswith("step") and k[4:].isdigit()]
             where = "the object of your last Generate" if session["results"] else \
                 "a centred disc (generate first to use your object)"
             return (result["animation"], result["strip"], files,
