@@ -190,3 +190,17 @@ def test_the_page_builds(demo):
     pytest.importorskip("gradio", reason="the demo extra (gradio) is not installed")
     app = demo_app.build_app(demo)
     assert app.title == "lang2motion demo"
+
+
+def test_clicks_on_an_upload_go_through_sam_when_given(model, tiny_data, tmp_path,
+                                                       make_sam_checkpoint):
+    sam = make_sam_checkpoint(tmp_path / "sam.pth", full=True)
+    demo = demo_app.demo_for(model, data_dir=tiny_data, sam_checkpoint=sam, device="cpu",
+                             work_dir=tmp_path / "work")
+    assert sam in demo.region_note()
+    session = demo_app.new_session()
+    session["frame"] = demo.load_upload(str(demo.examples[0].image_path))
+    session, _ = demo.click(session, 30, 20, mode=demo_app.POINT_MODE, box_text="")
+    [item], region = demo.generate(session, "", "moving left")
+    assert region.startswith("SAM") and "(30, 20)" in region
+    assert read_trajectory(item["trajectory"]).tracks.shape == (model.frames, model.points, 2)
