@@ -8,6 +8,7 @@
     lang2motion classify generated/ --classes "moving left" "spinning" "bouncing"
     lang2motion recognize ntu_folder/ --classes-file lang2motion/data/classes/ntu60.txt
     lang2motion import my_clips/ --out data/my_clips
+    lang2motion demo                       # a local web page (pip install -e ".[demo]")
 
 Verbs are thin: they parse arguments, check them, and call lang2motion.apps (one module per
 verb); the Python API is :class:`lang2motion.Lang2MotionModel`.
@@ -216,6 +217,15 @@ def cmd_import(args: argparse.Namespace) -> None:
           f" -S data.train_split={args.train_split} -S data.valid_split={args.valid_split}")
 
 
+def cmd_demo(args: argparse.Namespace) -> None:
+    from lang2motion.apps import demo
+
+    demo.require_gradio()          # says which extra to install before the slow model load
+    model = _load(args)
+    demo.run(model, data_dir=args.data, host=args.host, port=args.port, share=args.share,
+             sam_checkpoint=args.sam_checkpoint, device=args.device)
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from lang2motion.model.checkpoint import read_model_meta
 
@@ -223,13 +233,15 @@ def cmd_info(args: argparse.Namespace) -> None:
     print(json.dumps({k: meta[k] for k in meta if k != "save_id"}, indent=2))
 
 
-def _model_options(parser: argparse.ArgumentParser) -> None:
+def _model_options(parser: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL_DIR,
                         help=f"checkpoint folder (default: {DEFAULT_MODEL_DIR}/)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--clip-model", help="override the CLIP the checkpoint records")
     parser.add_argument("--clip-pretrained", help="override the CLIP weights it records")
-    parser.add_argument("--json", action="store_true", help="also print the result as JSON")
+    if json_flag:
+        parser.add_argument("--json", action="store_true",
+                            help="also print the result as JSON")
     add_debug_flag(parser)
 
 
@@ -343,6 +355,25 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--save", metavar="FILE.json", help="write the result as JSON")
     _model_options(rec)
     rec.set_defaults(func=cmd_recognize)
+
+    dem = sub.add_parser("demo", help="a local web page to play with the model (Gradio)",
+                         description="Serve a page on this machine: pick an example frame or "
+                         "upload one, click the object, type prompts and watch the trails; "
+                         "retrieve, interpolate and edit. Needs the demo extra: pip install "
+                         "-e \".[demo]\". Stop it with Ctrl-C.")
+    dem.add_argument("--data", default="data", help="the pipeline's data folder: example "
+                     "frames from <data>/raw/<valid split>, retrieval over "
+                     "<data>/features/<valid split> (default: data/)")
+    dem.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                     "127.0.0.1: this machine only; 0.0.0.0 opens it to the network)")
+    dem.add_argument("--port", type=positive_int, default=7860, help="port (default 7860)")
+    dem.add_argument("--share", action="store_true", help="also ask Gradio for a public "
+                     "*.gradio.live link (needs the network)")
+    dem.add_argument("--sam-checkpoint", metavar="FILE", help="a segment-anything checkpoint: "
+                     "clicks and boxes on uploaded frames go through SAM (or set "
+                     "LANG2MOTION_SAM_CHECKPOINT); pip install -e \".[sam]\"")
+    _model_options(dem, json_flag=False)
+    dem.set_defaults(func=cmd_demo)
 
     abl = sub.add_parser("ablations", help="the dvc exp run commands of paper Tables 4-7")
     abl.add_argument("--queue", action="store_true", help="queue them (dvc exp run --queue)")

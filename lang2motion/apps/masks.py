@@ -126,6 +126,30 @@ def _check_points(points: Sequence[Sequence[float]], size: tuple[int, int]) -> n
     return coords
 
 
+def pick_objects(masks: np.ndarray,              # (K, H, W) bool: the known objects
+                 points: Sequence[Sequence[float]]  # (P, 2) clicks (x, y) in pixels
+                 ) -> tuple[np.ndarray, list[int]]:  # (H, W) bool, the objects' indices
+    """The union of the known objects under the clicks (e.g. a data set's annotated masks).
+
+    A click picks the object whose mask holds the pixel it lands on (the first listed, where
+    objects overlap). ConfigError for a click outside the image or on no object.
+    """
+    masks = np.asarray(masks, dtype=bool)
+    if masks.ndim != 3:
+        raise DataError(f"object masks must be (K, H, W), got shape {masks.shape}")
+    coords = _check_points(points, masks.shape[1:])
+    picked: list[int] = []
+    for x, y in coords:
+        col, row = int(round(x)), int(round(y))
+        hits = np.flatnonzero(masks[:, row, col])
+        if len(hits) == 0:
+            raise ConfigError(f"the click at ({x:g}, {y:g}) lands on none of the "
+                              f"{len(masks)} known object(s): click inside one, or draw a box")
+        if int(hits[0]) not in picked:
+            picked.append(int(hits[0]))
+    return masks[picked].any(axis=0), picked
+
+
 # -- SAM ----------------------------------------------------------------------------------------
 def _import_sam() -> tuple[Any, Any]:
     """(segment_anything.build_sam module, SamPredictor class) or DependencyError."""
