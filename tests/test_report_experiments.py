@@ -44,7 +44,8 @@ def _params(**changes: object) -> dict:
 
 
 def _metrics(r1: float, ade: float, **more: float) -> dict:
-    return {"r1": r1, "ade": ade, "fde": 0.333, "smoothness": 0.944, "clip_sim": 0.055,
+    return {"r1": r1, "ade": ade, "fde": 0.333, "smoothness": 0.944, "smoothness_px": -6.2,
+            "clip_sim": 0.055,
             "ms_per_trajectory": 31.0, "motion_kind_acc": 0.2, **more}
 
 
@@ -108,10 +109,11 @@ def test_experiment_refs_fill_their_rows(repo: Path) -> None:
         _git(repo, "update-ref", ref, head)
     text, result = _report(repo)
     lines = set(text.splitlines())
-    assert (f"| MSE (L2) | 16.8 | 0.222 | 28.3 | 0.333 | 0.83 | 0.944 | 0.76 | 0.055 | 0.7s "
+    assert (f"| MSE (L2) | 16.8 | 0.222 | 28.3 | 0.333 | 0.83 | -6.200 | — | 0.944 | 0.76 | 0.055 "
+            f"| 0.7s "
             f"| 31.0 | exp exp-l2 ({l2[:7]}) |") in lines            # the newest of the two
-    assert ("| Direct (all frames) | 15.7 | not run | 26.3 | not run | 0.81 | not run | 0.79 "
-            "| not run | 0.3s | not run | not run: `dvc exp run -S model.decoder=direct` |"
+    assert ("| Direct (all frames) | 15.7 | not run | 26.3 | not run | 0.81 | not run | — "
+            "| not run | 0.79 | not run | 0.3s | not run | not run: `dvc exp run -S model.decoder=direct` |"
             ) in lines
     assert any(line.startswith("| 4 × 4 | 16 | 31.2 | 30.0 [25.0, 35.0] |") for line in lines)
     # the workspace (default params) wins over HEAD for the full rows
