@@ -13,6 +13,7 @@ fresh (and says why). Legend: B batch, S samples, T frames, N points, D feature.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import subprocess
@@ -40,11 +41,12 @@ from lang2motion.model.losses import TERMS, compute_losses
 from lang2motion.runtime import (
     autocast,
     iterate_batches,
+    machine_facts,
     resolve_device,
     resolve_precision,
     to_device,
 )
-from lang2motion.schedule import learning_rate, sampling_share, warmup_steps
+from lang2motion.schedule import learning_rate, planned_epochs, sampling_share, warmup_steps
 from lang2motion.store import FeatureTensors
 
 log = logging.getLogger(__name__)
@@ -57,12 +59,13 @@ EPOCH_SEED_STRIDE = 1_000_003
 PROGRESS_EVERY = 10
 # Parameters that may change between a run and its resumption without invalidating it (epochs
 # only while no schedule depends on the total number of steps).
-RESUMABLE_CHANGES = ("epochs", "checkpoint_every", "device")
+RESUMABLE_CHANGES = ("epochs", "min_steps", "checkpoint_every", "device")
+LENGTH_KEYS = ("epochs", "min_steps")   # together they set the number of steps
 
 
 def resumable_changes(cfg: TrainConfig) -> tuple[str, ...]:
     if cfg.schedule != "constant" or cfg.sampling > 0.0:
-        return tuple(k for k in RESUMABLE_CHANGES if k != "epochs")
+        return tuple(k for k in RESUMABLE_CHANGES if k not in LENGTH_KEYS)
     return RESUMABLE_CHANGES
 
 
@@ -254,6 +257,13 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
            extra_meta: dict[str, Any], device: torch.device,
            params: dict[str, Any]) -> dict[str, Any]:
     torch.manual_seed(train_cfg.seed)
+    # train.min_steps raises the epochs of a small data set; train_cfg.epochs is then the real one
+    epochs = planned_epochs(epochs=train_cfg.epochs, min_steps=train_cfg.min_steps,
+                            samples=len(train_data), batch_size=train_cfg.batch_size)
+    if epochs != train_cfg.epochs:
+        log.warning("train.epochs %d raised to %d to reach train.min_steps %d on %d samples",
+                    train_cfg.epochs, epochs, train_cfg.min_steps, len(train_data))
+        train_cfg = dataclasses.replace(train_cfg, epochs=epochs)
     precision = resolve_precision(train_cfg.precision, device)
     log.info("training on %s at %s", device, precision)
     model = build_model(cfg).to(device)
@@ -292,7 +302,8 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
     valid_tensors = to_device_tensors(valid_data, device=device, use_overlay=cfg.use_overlay)
     samples = len(train_data)
     steps = -(-samples // train_cfg.batch_size)
-    meta = {"params": params, "git_rev": git_revision(), **extra_meta}
+    meta = {"params": params, "git_rev": git_revision(), "machine": machine_facts(device),
+            **extra_meta}
     if live is not None:
         # dvclive starts a fresh log; replaying the saved epochs makes a resumed run's plots
         # hold every epoch, as an uninterrupted run's do
@@ -334,14 +345,14 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
             fit = inline_metrics(model, train_tensors, train_data.track_ids,
                                  batch_size=train_cfg.batch_size, ade=False)
         train_means.update({"r1": fit["r1"], "chance_r1": fit["chance_r1"]})
-        metrics = {"epoch": epoch + 1, "train": {**train_means, "samples_per_s": samples / seconds},
-                   "valid": valid}
+        metrics = {"epoch": epoch + 1, "steps": (epoch + 1) * steps,
+                   "train": {**train_means, "samples_per_s": samples / seconds}, "valid": valid}
         history.append(metrics)
         if live is not None:
             log_epoch(live, metrics)
         done = epoch + 1
         if done % train_cfg.checkpoint_every == 0 or done == train_cfg.epochs:
-            epoch_meta = {**meta, "epoch": done, "metrics": metrics}
+            epoch_meta = {**meta, "epoch": done, "steps": done * steps, "metrics": metrics}
             save_model(out_dir, model, epoch_meta)
             save_train_state(last_dir, model=model, optimizer=optimizer, epoch=done,
                              rng=_rng_state(device),
@@ -350,5 +361,5 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
     bar.close()
     if train_cfg.epochs == 0:
         # nothing trained: still leave the (untrained) model that later stages expect
-        save_model(out_dir, model, {**meta, "epoch": start_epoch, "metrics": metrics})
+        save_model(out_dir, model, {**meta, "epoch": start_epoch, "steps": 0, "metrics": metrics})
     return metrics

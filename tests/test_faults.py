@@ -94,7 +94,7 @@ TINY = {
     "overlay": {"size": 16, "line_width": 1},
     "clip": {"model": "L2M-Tiny", "pretrained": "none", "device": "cpu"},
     "model": {"latent": DIM, "layers": 1, "heads": 2, "ff": 32, "decoder_hidden": 32},
-    "train": {"epochs": 1, "batch_size": 4, "device": "cpu"},
+    "train": {"epochs": 1, "min_steps": 0, "batch_size": 4, "device": "cpu"},
     "eval": {"bootstrap": 0, "device": "cpu", "clip_samples": 1, "gallery": 0,
              "timing_repeats": 1},
 }

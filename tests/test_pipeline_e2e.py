@@ -24,7 +24,7 @@ TINY = {
     "overlay": {"size": 224},
     "clip": {"model": "L2M-Tiny", "pretrained": "none", "batch_size": 16},
     "model": {"latent": 32, "layers": 1, "heads": 2, "ff": 64, "decoder_hidden": 64},
-    "train": {"epochs": 2, "batch_size": 8},
+    "train": {"epochs": 2, "min_steps": 0, "batch_size": 8},
     "eval": {"bootstrap": 20, "clip_samples": 2, "gallery": 1, "timing_repeats": 2},
 }
 

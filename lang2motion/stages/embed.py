@@ -18,6 +18,7 @@ from lang2motion.data.synth.truth import SynthGroundTruth
 from lang2motion.embed.clip import load_clip
 from lang2motion.embed.features import embed_split
 from lang2motion.io import atomic_dir, write_json_atomic
+from lang2motion.runtime import machine_facts
 from lang2motion.store import read_tracks, tracks_path
 
 SHARD_SIZE = 512                # samples per Parquet shard
@@ -33,7 +34,8 @@ def run(*, data: DataConfig, overlay: OverlayConfig, clip: ClipConfig,
     weights = ("RANDOM weights (stand-in features)" if encoder.random
                else f"pretrained weights {clip.pretrained!r}")
     log.warning("CLIP features from %s with %s on %s", clip.model, weights, encoder.device)
-    summary: dict[str, Any] = {"clip": encoder.describe(), "splits": {}}
+    summary: dict[str, Any] = {"clip": encoder.describe(),
+                               "machine": machine_facts(encoder.device), "splits": {}}
     with atomic_dir(out_dir) as staging:
         for split_name in data.splits:
             rows = read_tracks(tracks_path(tracks_dir, split_name))

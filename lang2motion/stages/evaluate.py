@@ -109,6 +109,8 @@ def run(*, data: DataConfig, track: TrackConfig, eval: EvalConfig,
                 "clip": {"model": inference.clip_model, "pretrained": inference.clip_pretrained,
                          "random": inference.clip_pretrained.lower() == "none"},
                 "model_config": meta.get("model_config"), "params": meta.get("params"),
+                "steps": meta.get("steps"),
+                "machine": machine_facts(inference.device), "train_machine": meta.get("machine"),
                 "eval": as_dict(eval)}
     tables = build_tables(evaluation, resamples=eval.bootstrap, seed=eval.seed,
                           level=eval.level, run=run_info, speed=speed)

@@ -15,8 +15,10 @@ from lang2motion.data.samples import list_samples
 from lang2motion.data.splits import resolve_split
 from lang2motion.errors import DataError
 from lang2motion.io import atomic_dir, write_json_atomic
+from lang2motion.runtime import machine_facts
 from lang2motion.store import tracks_path, write_tracks
 from lang2motion.tracking.backends import make_tracker
+from lang2motion.tracking.quality import track_quality, warn_if_implausible
 from lang2motion.tracking.track_split import track_split
 
 
@@ -25,7 +27,8 @@ def run(*, data: DataConfig, grid: GridConfig, track: TrackConfig,
         summary_path: str | os.PathLike[str]) -> dict[str, Any]:
     """Track both splits of ``raw_dir``; return (and write) the summary."""
     tracker = make_tracker(track)      # built once: CoTracker3 loads its weights once
-    summary: dict[str, Any] = {"track": as_dict(track), "grid": as_dict(grid), "splits": {}}
+    summary: dict[str, Any] = {"track": as_dict(track), "grid": as_dict(grid),
+                               "machine": machine_facts(), "splits": {}}
     with atomic_dir(out_dir) as staging:
         for split_name in data.splits:
             split = resolve_split(raw_dir, split_name)
@@ -39,12 +42,21 @@ def run(*, data: DataConfig, grid: GridConfig, track: TrackConfig,
                                 f"{split_summary['index_skipped']})")
             write_tracks(tracks_path(staging, split_name), rows, frames=data.frames,
                          points=grid.size ** 2)
+            split_summary["quality"] = track_quality(rows)     # degenerate tracks, measured
+            warn_if_implausible(split_summary["quality"], split=split_name, tracker=tracker.name)
             summary["splits"][split_name] = split_summary
     write_json_atomic(summary_path, summary)
     return summary
 
 
+def _quality_text(quality: dict[str, Any] | None) -> str:
+    if not quality or quality.get("static_share") is None:
+        return ""
+    return (f"; {quality['static_share']:.1%} static (< {quality['static_px']:g} px), "
+            f"{quality['invisible_share']:.1%} of points invisible after the query frame")
+
+
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     return [f"{name}: {split['track_rows']} track rows for {split['samples_tracked']} samples, "
-            f"skipped {split['rows_skipped'] or 'none'}"
+            f"skipped {split['rows_skipped'] or 'none'}{_quality_text(split.get('quality'))}"
             for name, split in summary["splits"].items()]
