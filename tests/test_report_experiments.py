@@ -113,7 +113,8 @@ def test_experiment_refs_fill_their_rows(repo: Path) -> None:
             f"| 0.7s "
             f"| 31.0 | exp exp-l2 ({l2[:7]}) |") in lines            # the newest of the two
     assert ("| Direct (all frames) | 15.7 | not run | 26.3 | not run | 0.81 | not run | — "
-            "| not run | 0.79 | not run | 0.3s | not run | not run: `dvc exp run -S model.decoder=direct` |"
+            "| not run | 0.79 | not run | 0.3s | not run "
+            "| not run: `dvc exp run -S model.decoder=direct` |"
             ) in lines
     assert any(line.startswith("| 4 × 4 | 16 | 31.2 | 30.0 [25.0, 35.0] |") for line in lines)
     # the workspace (default params) wins over HEAD for the full rows

@@ -21,8 +21,8 @@ PARAMS = ModelParams(latent=DIM, layers=1, heads=2, ff=32, dropout=0.2, decoder_
 # the paper's recipe (constant rate, teacher forcing): epochs may grow between a run and its
 # resumption; SCHEDULED below covers the demo's schedule
 TRAIN = TrainConfig(epochs=3, min_steps=0, batch_size=4, lr=1e-3, weight_decay=0.01, seed=3,
-                    device="cpu", checkpoint_every=1, schedule="constant", warmup_epochs=0.0, grad_clip=0.0,
-                    sampling=0.0)
+                    device="cpu", checkpoint_every=1, schedule="constant", warmup_epochs=0.0,
+                    grad_clip=0.0, sampling=0.0)
 
 
 def features(samples: int, *, tracks_per: int = 2, seed: int = 0) -> FeatureTensors:

@@ -26,6 +26,7 @@ from lang2motion.evaluate.suite import evaluate_split, measure_speed
 from lang2motion.evaluate.tables import build_tables, headline
 from lang2motion.inference import Inference
 from lang2motion.io import atomic_dir, write_json_atomic
+from lang2motion.runtime import machine_facts
 from lang2motion.store import FeatureTensors, load_feature_tensors
 
 log = logging.getLogger(__name__)
