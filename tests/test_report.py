@@ -29,7 +29,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))   # not in any repo
     shutil.copytree(FIXTURE, tmp_path / "reports")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(defaults()))
-    (tmp_path / "reports" / "train_metrics.json").write_text(json.dumps({"epoch": 50}))
+    (tmp_path / "reports" / "train_metrics.json").write_text(json.dumps({"epoch": 50,
+                                                                        "steps": 1250}))
     (tmp_path / "reports" / "prepare_summary.json").write_text(json.dumps({"splits": {
         "valid_u": {"videos": 12, "expressions": 46, "samples": 46,
                     "skipped_by_reason": {"video shorter than T": 2, "no object": 1}}}}))
@@ -131,7 +132,10 @@ def test_what_was_run_links_and_warnings(workspace: Path) -> None:
     lines = _lines(text)
     assert "| `train.epochs` | `5` | `8` |" in lines
     assert "| valid_u | 12 | 46 | 46 | n/a | 3 | n/a | n/a |" in lines
-    assert "- **Model:** trained 50 epochs; git revision `cd15212`" in lines
+    assert ("- **Model:** trained 50 epochs, 1250 optimiser steps (train.min_steps raises the "
+            "epochs of a small data set); git revision `cd15212`") in lines
+    # this run fills its own (full) rows whatever it changed outside the ablation keys
+    assert "| MAE (L1) | 12.4 | 0.123 [0.111, 0.136] |" in text
     assert "![Recall@K](eval/plots/recall_at_k.png)" in lines
     assert "![ADE per frame](eval/plots/ade_per_frame.png)" in lines
     assert "![the red ball moving to the left](eval/gallery/00_ball_left.gif)" in lines
@@ -139,7 +143,6 @@ def test_what_was_run_links_and_warnings(workspace: Path) -> None:
             "(dvc repro evaluate)") in lines
     assert any("gallery.png not found" in w for w in result["warnings"])
     assert any("track_summary.json not found" in w for w in result["warnings"])
-    # not a default run any more: the full rows say how to fill them
     assert "| MSE (L2) | 16.8 | not run |" in text
     assert "not run: `dvc exp run -S loss.l1=false` |" in text
     assert summary_lines(result)[0].startswith("wrote ")

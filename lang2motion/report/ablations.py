@@ -17,7 +17,6 @@ from lang2motion.report.experiments import (
     Run,
     RunSet,
     SeedGroup,
-    default_params,
     describe_overrides,
     exp_command,
     pick,
@@ -37,7 +36,7 @@ from lang2motion.report.markdown import (
     fmt_stat,
     table,
 )
-from lang2motion.report.setting import RunInfo, standins, table_notes
+from lang2motion.report.setting import RunInfo, table_notes
 
 PAPER, OURS = "paper", "ours"
 MAKE_ABLATIONS = "make ablations"
@@ -143,20 +142,18 @@ def ablation_tables(runset: RunSet, info: RunInfo) -> Ablations:
     runs = runset.runs
     full = pick(runs, {})
     out = Ablations(lines=[])
-    base = default_params()
-    used = standins(data_source=base["data.source"], tracker=base["track.backend"],
-                    clip_random=base["clip.pretrained"] == "none")
+    used = info.standins()        # this run's, from its own tables.json: the rows share them
     notes = table_notes(
         info, unit=UNITS,
-        split=(f"{code(base['data.valid_split'])} of each run: the same data as Tables 1-2 "
+        split=(f"{code(info.split)} of each run: the same data as Tables 1-2 "
                "except where a row changes the grid or the overlays"),
         stand_ins=used,
         columns=(f"*paper* = the paper's numbers ({paper.SETTING}); *ours* = the run named in "
-                 "the Run column: its baseline's set-up "
-                 f"({', '.join(used) or 'the paper set-up'}) changed only as the row says"),
-        protocol=("one training run per configuration, differing from its baseline (the "
-                  "committed params.yaml the experiment ran on) only in the overrides the row "
-                  "names; evaluated as in Tables "
+                 f"the Run column: this run's set-up ({info.data_text()}, "
+                 f"{info.tracker_text()}, {info.clip_text()}) changed only as the row says"),
+        protocol=("one training run per configuration, with this run's parameters except the "
+                  "overrides the row names (a run on other data, another tracker, CLIP or "
+                  "length fills no row: see Other runs); evaluated as in Tables "
                   "1-2. Intervals where the run's reports/eval/tables.json is at hand (always "
                   "for this run; for experiments when git keeps it), else the value of its "
                   "reports/metrics.json alone"),
@@ -243,6 +240,7 @@ def other_runs_section(runset: RunSet, used: set[int]) -> list[str]:
         return []
     return ["## Other runs", "", "Runs whose parameters match no ablation row, listed as found "
             "(same units and intervals as Tables 4-7).", "",
-            *table(["Run", "Differs from the defaults in", "R@1 (%)", "ADE", "CLIP sim"], rows,
+            *table(["Run", "Differs from this run's set-up in", "R@1 (%)", "ADE", "CLIP sim"],
+                   rows,
                    ["l", "l", "r", "r", "r"]), ""]
 

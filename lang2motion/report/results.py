@@ -27,7 +27,7 @@ from lang2motion.report.markdown import (
     fmt_stat,
     table,
 )
-from lang2motion.report.setting import RunInfo, slice_bullets, table_notes
+from lang2motion.report.setting import SYNTH_SOURCE, RunInfo, slice_bullets, table_notes
 
 PAPER, OURS = "paper", "this run"
 ADE_NORM_UNIT = "normalised units: the frame spans [-1, 1], so 1 unit = 128 px of a 256 × 256 frame"
@@ -226,7 +226,8 @@ def motion_kinds(tables: Mapping[str, Any], info: RunInfo) -> list[str]:
         return lines + [f"{NA}: this data has no motion-kind labels (real data)."]
     lines += bullets([
         "**Unit:** percent of expressions whose generated trajectory is classified as the "
-        "motion kind of its caption (synthetic data, where labels are exact)",
+        "motion kind of its caption (labelled data, such as the synthetic set's exact "
+        "labels)",
         f"**Data split:** {code(info.split)}, all expressions and per slice; chance as the "
         "evaluation reports it per slice",
         f"**Columns:** this run only; {info.percent_level} bootstrap intervals",
@@ -276,8 +277,8 @@ def table3(tables: Mapping[str, Any], info: RunInfo) -> list[str]:
             for row in paper.TABLE3]
     if isinstance(rec, Mapping):
         classes = rec.get("classes") or []
-        dataset = (f"synthetic motion kinds ({len(classes)} classes, "
-                   f"{rec.get('n', '?')} trajectories)")
+        kinds = "synthetic motion kinds" if info.data_source == SYNTH_SOURCE else "motion kinds"
+        dataset = f"{kinds} ({len(classes)} classes, {rec.get('n', '?')} trajectories)"
         rows.append(["Lang2Motion (this run)", dataset, NOT_IN_PAPER, NOT_IN_PAPER,
                      _pct(rec.get("top1")), _pct(rec.get("top5"))])
         rows.append(["Chance (this run)", dataset, NOT_IN_PAPER, NOT_IN_PAPER,
@@ -293,7 +294,7 @@ def table3(tables: Mapping[str, Any], info: RunInfo) -> list[str]:
         info, unit="top-1 / top-5 accuracy in percent (higher is better)", split=split,
         protocol=("zero-shot: each trajectory's latent z is compared with the CLIP text "
                   "embeddings of the class names; a hit when the true class is ranked first "
-                  "(top-1) or within the first five (top-5). Ours uses the synthetic motion "
+                  "(top-1) or within the first five (top-5). Ours uses the data's motion "
                   "kinds as classes; the paper uses skeleton sequences"),
         extra=["The paper's rows (NTU RGB+D, Kinetics-Skeleton) are skeleton benchmarks we did "
                "not run. To run ours on NTU RGB+D or Kinetics-Skeleton files: "
