@@ -853,7 +853,7 @@ CLI_FAULTS = {
                                                             "no CUDA device"]),
     "device-unknown": (["generate", "x", "--device", "tpu"], ["--device", "'tpu'"]),
     "steps-1": (["interpolate", "moving left", "moving right", "--steps", "1"],
-                ["--steps must be >= 2", "got 1"]),
+                ["--steps must be a whole number from 2", "got 1"]),
     "interpolate-blank-end": (["interpolate", "moving left", " "], ["interpolation end is empty"]),
     "edit-not-a-trajectory": (["edit", "config.json", "--from", "a", "--to", "b"],
                               ["config.json", "not a lang2motion trajectory file"]),
