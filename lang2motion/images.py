@@ -149,11 +149,11 @@ def binarise_mask(mask: object, *, name: str = "mask") -> np.ndarray:
     if np.issubdtype(array.dtype, np.integer):
         return array > MASK_THRESHOLD
     if np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all() or array.min() < 0.0 or array.max() > 1.0:
+        if not np.isfinite(array).all():
+            raise DataError(f"{name}: a float mask must hold values in [0, 1], got NaN or inf")
+        if array.min() < 0.0 or array.max() > 1.0:
             raise DataError(f"{name}: a float mask must hold values in [0, 1] (binarised at > "
-                            f"{MASK_FLOAT_THRESHOLD}), got [{np.nanmin(array)}, "
-                            f"{np.nanmax(array)}]" + (" with NaN" if np.isnan(array).any()
-                                                     else ""))
+                            f"{MASK_FLOAT_THRESHOLD}), got [{array.min()}, {array.max()}]")
         return array > MASK_FLOAT_THRESHOLD
     raise DataError(f"{name}: a mask must hold booleans, integers or floats, got {array.dtype}")
 
