@@ -26,6 +26,7 @@ from typing import Any
 
 from lang2motion.config import OVERLAY_COLORS, DataConfig, FolderConfig
 from lang2motion.entry import add_debug_flag, run, setup_logging
+from lang2motion.errors import DataError
 
 DEFAULT_MODEL_DIR = "models"
 DEFAULT_OUT_DIR = "generated"
@@ -71,6 +72,22 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+SEED_RANGE = (0, 2**32 - 1)          # numpy's legacy seed range (torch's is wider)
+
+
+def seed_value(text: str) -> int:
+    """argparse type: a seed numpy and torch both accept (0 .. 2**32 - 1)."""
+    low, high = SEED_RANGE
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be from {low} to {high} (numpy's seed range), "
+                                         f"got {value}")
     return value
 
 
@@ -135,7 +152,9 @@ def cmd_retrieve(args: argparse.Namespace) -> None:
 def cmd_interpolate(args: argparse.Namespace) -> None:
     from lang2motion.apps import interpolate
     from lang2motion.apps.masks import resolve_region
+    from lang2motion.apps.model import check_steps
 
+    check_steps(args.steps)                  # before the model loads
     mask = None
     if args.mask:
         mask, _ = resolve_region(size=None, image=None, mask_path=args.mask, box=None,
@@ -175,6 +194,7 @@ def cmd_recognize(args: argparse.Namespace) -> None:
     from lang2motion.apps import classify
 
     classes = classify.class_list(args.classes, args.classes_file)
+    classify.check_save_path(args.save)      # before the model loads
     model = _load(args)
     result = classify.recognize(model, args.folder, classes, k=args.k, out=args.save)
     for item in result["predictions"]:
@@ -291,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="decode the CLIP image embedding of --image instead of text")
     cond.add_argument("--from-overlay", metavar="TRAJECTORY.json",
                       help="decode the pooled CLIP embedding of this trajectory's overlays")
-    gen.add_argument("--seed", type=int, help="seed torch and numpy (decoding itself is "
+    gen.add_argument("--seed", type=seed_value, help="seed torch and numpy (decoding itself is "
                      "deterministic)")
     _output_options(gen)
     _model_options(gen)
@@ -412,7 +432,11 @@ def main(argv: list[str] | None = None) -> int:
     def dispatch(arguments: list[str] | None) -> None:
         args = build_parser().parse_args(arguments)
         setup_logging(logging.WARNING)   # warnings only: e.g. random CLIP weights, long prompts
-        args.func(args)
+        try:
+            args.func(args)
+        except OSError as exc:
+            # the disk, not the code: a read-only folder, a full disk, a file in the way
+            raise DataError(f"{exc.filename or 'a file'}: {exc.strerror or exc}") from exc
 
     return run("lang2motion", dispatch, argv)
 

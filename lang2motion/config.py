@@ -233,6 +233,7 @@ class LossConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = param(8, low=0)
+    min_steps: int = param(600, low=0)
     batch_size: int = param(32, low=1)
     lr: float = param(1e-3, low=0.0, low_open=True)
     weight_decay: float = param(0.01, low=0.0)

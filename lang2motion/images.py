@@ -18,7 +18,13 @@ from lang2motion.errors import DataError
 from lang2motion.io import atomic_path
 
 MASK_THRESHOLD = 127          # soft mask PNGs (0..255) are binarised at > 127
+MASK_FLOAT_THRESHOLD = 0.5    # soft float masks (0..1) at > 0.5: the same midpoint
 MASK_ON = 255                 # grey level of a mask pixel in a written mask PNG
+# A mask file in colour holds a few flat colours (a palette mask's objects); a photograph holds
+# thousands. More distinct colours than this and the file is refused as "not a mask".
+MASK_MAX_COLOURS = 256
+_ALPHA = 3                    # channel index of alpha in a 4-channel image (BGRA)
+_BITS_16_TO_8 = 8
 
 _JPEG_SOI = b"\xff\xd8"
 _MARKER_PREFIX = 0xFF
@@ -122,10 +128,67 @@ def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def binarise_mask(mask: object, *, name: str = "mask") -> np.ndarray:
+    """A mask array -> (H, W) bool, the one rule for every caller (CLI, API, files):
+
+    bool as given; uint8 / integer grey levels > :data:`MASK_THRESHOLD` (127); floats in [0, 1]
+    > :data:`MASK_FLOAT_THRESHOLD` (0.5, the same midpoint). (H, W, 1) is squeezed. Anything
+    else (a colour image, a 1-D array, floats outside [0, 1], NaN) is a DataError naming
+    ``name``: a wrong mask must not become a silently wrong grid.
+    """
+    array = np.asarray(mask)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.ndim != 2 or min(array.shape) < 1:
+        raise DataError(f"{name}: a mask must be an (H, W) array of booleans, 0..255 grey "
+                        f"levels or 0..1 floats, got shape {array.shape}"
+                        + (" (a colour image? give the object's mask)" if array.ndim == 3
+                           else ""))
+    if array.dtype == bool:
+        return array
+    if np.issubdtype(array.dtype, np.integer):
+        return array > MASK_THRESHOLD
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise DataError(f"{name}: a float mask must hold values in [0, 1], got NaN or inf")
+        if array.min() < 0.0 or array.max() > 1.0:
+            raise DataError(f"{name}: a float mask must hold values in [0, 1] (binarised at > "
+                            f"{MASK_FLOAT_THRESHOLD}), got [{array.min()}, {array.max()}]")
+        return array > MASK_FLOAT_THRESHOLD
+    raise DataError(f"{name}: a mask must hold booleans, integers or floats, got {array.dtype}")
+
+
+def _mask_levels(path: Path, image: np.ndarray) -> np.ndarray:
+    """(H, W) 0..255 grey levels of a decoded mask file (see :func:`read_mask`)."""
+    if image.dtype == np.uint16:
+        image = (image >> _BITS_16_TO_8).astype(np.uint8)
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 4:
+        alpha = image[..., _ALPHA]
+        if alpha.min() != alpha.max():          # a cut-out: the object is where it is opaque
+            return alpha
+        image = image[..., :_ALPHA]
+    if image.shape[2] == 1:
+        return image[..., 0]
+    grey = (image == image[..., :1]).all()
+    if not grey:
+        colours = len(np.unique(image.reshape(-1, image.shape[2]), axis=0))
+        if colours > MASK_MAX_COLOURS:
+            raise DataError(f"{path}: looks like a photograph ({colours} distinct colours), not "
+                            "a mask: give a black-and-white (or single-colour) mask of the "
+                            "object, or an RGBA cut-out whose alpha is the object")
+    return image.max(axis=2)
+
+
 def read_mask(path: str | os.PathLike[str], *, size: tuple[int, int] | None = None,
               allow_empty: bool = False) -> np.ndarray:
-    """A mask image -> (H, W) bool: grey level > MASK_THRESHOLD (the brightest channel of a
-    colour image, so that a palette PNG's coloured object counts as foreground).
+    """A mask image -> (H, W) bool: grey level > MASK_THRESHOLD.
+
+    A colour image counts by its brightest channel, so that a palette PNG's coloured object
+    counts as foreground; one with more than :data:`MASK_MAX_COLOURS` colours is a photograph,
+    refused. An RGBA image whose alpha varies is a cut-out: the object is its alpha (the colour
+    of transparent pixels says nothing). 16-bit images are read at their top 8 bits.
 
     ``size``: the expected (H, W). Raises DataError for a missing or unreadable file, a size
     that differs from ``size`` (naming both) and, unless ``allow_empty`` (a per-frame mask of an
@@ -134,11 +197,10 @@ def read_mask(path: str | os.PathLike[str], *, size: tuple[int, int] | None = No
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: missing mask file")
-    image = cv2.imread(str(path), cv2.IMREAD_ANYCOLOR)
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise DataError(f"{path}: unreadable or corrupt mask image")
-    if image.ndim == 3:
-        image = image.max(axis=2)
+    image = _mask_levels(path, image)
     height, width = image.shape
     if size is not None and (height, width) != tuple(size):
         raise DataError(f"{path}: mask size {height}x{width} (HxW) differs from the image size "

@@ -56,6 +56,13 @@ class Inference:
         target = resolve_device(device, param=device_param)
         model, meta = load_model(model_dir, device=target)
         recorded = meta.get("clip") or {}
+        if clip_model and recorded.get("model") and clip_model != recorded["model"]:
+            # the same width is not the same embedding space: a model only reads its own CLIP
+            raise ConfigError(f"{Path(model_dir)}: the model was trained with CLIP "
+                              f"{recorded['model']!r}, not {clip_model!r}; its latents live in "
+                              "that CLIP's embedding space. Leave out the CLIP model override "
+                              "(use the clip pretrained override to load the same CLIP's "
+                              "weights from a local file)")
         name = clip_model or recorded.get("model")
         weights = clip_pretrained or recorded.get("pretrained")
         if not name or not weights:

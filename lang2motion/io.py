@@ -35,10 +35,12 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
                                     dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    # mkstemp creates 0600 files; give the final file the permissions a plain open() would.
-    os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
+        # mkstemp creates 0600 files, and some writers (safetensors) replace the file with
+        # their own 0600 one: give the final file the permissions a plain open() would, after
+        # the writer is done.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -114,7 +116,9 @@ def read_text(path: str | os.PathLike[str], *, what: str,
     path = Path(path)
     name = label or str(path)
     try:
-        return path.read_bytes().decode("utf-8")
+        # utf-8-sig: a byte-order mark (Windows editors write one) is not part of the text; it
+        # would hide the '#' of a first-line comment or the '{' of a JSON file
+        return path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise error(f"{name}: {what} not found") from None
     except IsADirectoryError:

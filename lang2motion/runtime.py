@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import platform
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,6 +20,12 @@ import torch
 
 from lang2motion.config import check_device_name
 from lang2motion.errors import ConfigError
+
+# CPU feature flags that select different float kernels (oneDNN / ATen dispatch): two machines
+# that differ in one of them compute the same run's features and metrics in a different order
+# and agree only within float noise (README, Reproducibility).
+KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
+CPUINFO = "/proc/cpuinfo"
 
 # Threads that read and render ahead of their consumer (CLIP, the MP4 encoder): cv2 and JPEG
 # decoding release the GIL, so they scale with cores up to this many.
@@ -53,6 +60,56 @@ def cpu_has_bf16() -> bool:
     emulated and slower than fp32."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def _cpuinfo(path: str = CPUINFO) -> tuple[str, set[str]]:
+    """(model name, flags) of the first CPU in ``path`` (Linux); ("", empty) elsewhere."""
+    model, flags = "", set()
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and not model:
+                    model = value.strip()
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
+                if model and flags:
+                    break
+    except OSError:
+        pass
+    return model, flags
+
+
+def machine_facts(device: torch.device | None = None) -> dict[str, object]:
+    """What a run's floating-point results depend on besides the code and the data: the CPU
+    (model, the kernel-selecting flags it has, native bf16), the ATen CPU kernel level, the torch
+    intra-op thread count and version, and the GPU when ``device`` is one. JSON-ready; every
+    stage summary records it."""
+    model, flags = _cpuinfo()
+    facts: dict[str, object] = {
+        "cpu": model or platform.processor() or platform.machine() or "unknown",
+        "cpu_flags": [f for f in KERNEL_FLAGS if f in flags],
+        "cpu_bf16": cpu_has_bf16(),
+        "cpu_kernels": torch.backends.cpu.get_cpu_capability(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
+    if device is not None and device.type == "cuda":
+        facts["gpu"] = torch.cuda.get_device_name(device)
+    return facts
+
+
+def machine_text(facts: Mapping[str, object]) -> str:
+    """One line for a summary or the report: ``AMD EPYC (AVX2 kernels; avx2, fma; no native
+    bf16), 2 torch threads``."""
+    flags = ", ".join(str(f) for f in facts.get("cpu_flags") or []) or "none listed"
+    bf16 = "native bf16" if facts.get("cpu_bf16") else "no native bf16"
+    gpu = f"; GPU {facts['gpu']}" if facts.get("gpu") else ""
+    return (f"{facts.get('cpu', '?')} ({facts.get('cpu_kernels', '?')} kernels; flags {flags}; "
+            f"{bf16}), {facts.get('torch_threads', '?')} torch threads, torch "
+            f"{facts.get('torch', '?')}{gpu}")
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:

@@ -8,6 +8,11 @@ Learning rate (``train.schedule``): a linear warm-up from ``lr / warmup_steps`` 
 ``warmup_steps`` steps, then ``constant``, ``linear`` or ``cosine`` decay to
 ``lr * min_lr_ratio`` at the last step.
 
+Training length (``train.epochs``, ``train.min_steps``): :func:`planned_epochs` raises the epochs
+of a small data set until it gets at least ``min_steps`` optimiser steps, since a fixed epoch
+count means very few steps there (72 expressions at batch 32: 8 epochs = 24 steps, which learn
+nothing) and many on a large one (the demo's 2370: 8 epochs = 600 steps).
+
 Scheduled sampling (Bengio et al. 2015): with probability ``share`` the autoregressive decoder is
 fed its own previous prediction instead of the ground truth. The share ramps linearly from 0 at
 ``start`` (a fraction of training) to ``max_share`` at ``end`` and stays there: 0 everywhere is the
@@ -20,6 +25,19 @@ import math
 
 from lang2motion.config import LR_SCHEDULES
 from lang2motion.errors import ConfigError
+
+
+def steps_per_epoch(samples: int, batch_size: int) -> int:
+    """Optimiser steps of one epoch: the last batch may be smaller."""
+    return -(-samples // batch_size)
+
+
+def planned_epochs(*, epochs: int, min_steps: int, samples: int, batch_size: int) -> int:
+    """``epochs``, raised so that training takes at least ``min_steps`` steps (0 stays 0)."""
+    per_epoch = steps_per_epoch(samples, batch_size)
+    if epochs == 0 or per_epoch == 0:
+        return epochs
+    return max(epochs, -(-min_steps // per_epoch))
 
 
 def learning_rate(step: int, *, lr: float, schedule: str, warmup_steps: int, total_steps: int,

@@ -18,6 +18,7 @@ fresh (and says why). Legend: B batch, S samples, T frames, N points, D feature.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import subprocess
 import time
@@ -44,8 +45,8 @@ from lang2motion.model.checkpoint import (
 )
 from lang2motion.model.config import ModelConfig
 from lang2motion.model.losses import TERMS, compute_losses
-from lang2motion.runtime import autocast, resolve_device, resolve_precision
-from lang2motion.schedule import learning_rate, sampling_share, warmup_steps
+from lang2motion.runtime import autocast, machine_facts, resolve_device, resolve_precision
+from lang2motion.schedule import learning_rate, planned_epochs, sampling_share, warmup_steps
 from lang2motion.store import FeatureTensors
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ PROGRESS_EVERY = 10
 # Parameters that may change between a run and its resumption without invalidating it (epochs
 # only while no schedule depends on the total number of steps; the number of processes because
 # the global batch does not depend on it).
-RESUMABLE_CHANGES = ("epochs", "checkpoint_every", "device", "nproc")
+RESUMABLE_CHANGES = ("epochs", "min_steps", "checkpoint_every", "device", "nproc")
+LENGTH_KEYS = ("epochs", "min_steps")   # together they set the number of steps
 # A streamed training split is too large to score whole every epoch: the training-split R@1 and
 # the baselines read against the valid metrics use its first this many samples.
 STREAMED_REFERENCE_SAMPLES = 4096
@@ -66,7 +68,7 @@ TrainSplit = InMemorySplit | StreamedSplit
 
 def resumable_changes(cfg: TrainConfig) -> tuple[str, ...]:
     if cfg.schedule != "constant" or cfg.sampling > 0.0:
-        return tuple(k for k in RESUMABLE_CHANGES if k != "epochs")
+        return tuple(k for k in RESUMABLE_CHANGES if k not in LENGTH_KEYS)
     return RESUMABLE_CHANGES
 
 
@@ -292,6 +294,14 @@ def _train(*, train_split: TrainSplit, valid_data: FeatureTensors, cfg: ModelCon
            on_step: Callable[[int, dict[str, float]], None] | None,
            params: dict[str, Any]) -> dict[str, Any]:
     torch.manual_seed(train_cfg.seed)
+    # train.min_steps raises the epochs of a small data set; train_cfg.epochs is then the real one
+    epochs = planned_epochs(epochs=train_cfg.epochs, min_steps=train_cfg.min_steps,
+                            samples=train_split.samples, batch_size=train_cfg.batch_size)
+    if epochs != train_cfg.epochs:
+        if world.is_main:
+            log.warning("train.epochs %d raised to %d to reach train.min_steps %d on %d samples",
+                        train_cfg.epochs, epochs, train_cfg.min_steps, train_split.samples)
+        train_cfg = dataclasses.replace(train_cfg, epochs=epochs)
     precision = resolve_precision(train_cfg.precision, device)
     if world.is_main:
         log.info("training on %s at %s, %d process(es), %s training data", device, precision,
@@ -348,7 +358,8 @@ def _train(*, train_split: TrainSplit, valid_data: FeatureTensors, cfg: ModelCon
     reference = inline_reference(valid_data, fit_data) if world.is_main else None
     samples = train_split.samples
     steps = -(-samples // train_cfg.batch_size)
-    meta = {"params": params, "git_rev": git_revision(), "world_size": world.size, **extra_meta}
+    meta = {"params": params, "git_rev": git_revision(), "machine": machine_facts(device),
+            "world_size": world.size, **extra_meta}
     if live is not None:
         # dvclive starts a fresh log; replaying the saved epochs makes a resumed run's plots
         # hold every epoch, as an uninterrupted run's do
@@ -406,13 +417,13 @@ def _train(*, train_split: TrainSplit, valid_data: FeatureTensors, cfg: ModelCon
             fit = inline_metrics(model, fit_split, fit_data.track_ids,
                                  batch_size=train_cfg.batch_size, ade=False)
         train_means.update({"r1": fit["r1"], "chance_r1": fit["chance_r1"]})
-        metrics = {"epoch": done, "train": {**train_means, "samples_per_s": samples / seconds},
-                   "valid": valid}
+        metrics = {"epoch": done, "steps": done * steps,
+                   "train": {**train_means, "samples_per_s": samples / seconds}, "valid": valid}
         history.append(metrics)
         if live is not None:
             log_epoch(live, metrics)
         if done % train_cfg.checkpoint_every == 0 or done == train_cfg.epochs:
-            epoch_meta = {**meta, "epoch": done, "metrics": metrics}
+            epoch_meta = {**meta, "epoch": done, "steps": done * steps, "metrics": metrics}
             save_model(out_dir, model, epoch_meta)
             save_train_state(last_dir, model=model, optimizer=optimizer, epoch=done,
                              rng=_rng_state(device),
@@ -421,5 +432,5 @@ def _train(*, train_split: TrainSplit, valid_data: FeatureTensors, cfg: ModelCon
     bar.close()
     if train_cfg.epochs == 0 and world.is_main:
         # nothing trained: still leave the (untrained) model that later stages expect
-        save_model(out_dir, model, {**meta, "epoch": start_epoch, "metrics": metrics})
+        save_model(out_dir, model, {**meta, "epoch": start_epoch, "steps": 0, "metrics": metrics})
     return metrics

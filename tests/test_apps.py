@@ -145,7 +145,7 @@ def test_generate_through_sam_when_installed(checkpoint, tmp_path, capsys,
     (["edit", "NOT_JSON", "--from", "a", "--to", "b"], "not.json"),
     (["classify", "NOPE", "--classes", "a"], "nope.png"),
     (["classify", "NOT_JSON"], "give class names"),
-    (["interpolate", "a", "b", "--steps", "1"], "--steps must be >= 2"),
+    (["interpolate", "a", "b", "--steps", "1"], "--steps must be a whole number from 2"),
     (["retrieve", "x", "--source", "EMPTY"], "no feature shards"),
 ])
 def test_bad_input_is_one_clear_error_and_writes_nothing(checkpoint, tmp_path, capsys, args,

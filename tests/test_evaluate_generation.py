@@ -14,6 +14,7 @@ from lang2motion.evaluate.generation import (
     fde,
     frame_errors,
     smoothness,
+    smoothness_px,
     tapvid_against_truth,
 )
 
@@ -58,6 +59,17 @@ def test_smoothness_by_hand():
     np.testing.assert_allclose(smoothness(four), [0.9])
     with pytest.raises(DataError, match="at least 3"):
         smoothness(np.zeros((1, 2, 1, 2)))
+
+
+def test_smoothness_in_pixels_of_a_256_frame_by_hand():
+    tracks = np.zeros((2, 3, 1, 2))               # S=2, T=3, N=1
+    tracks[0, :, 0, 0] = [0.0, 0.1, 0.3]          # |dv| 0.1 units = 12.8 px -> 1 - 12.8
+    tracks[1, :, 0, 1] = [0.0, 1 / 128, 3 / 128]  # |dv| 1/128 unit = 1 px -> 0
+    np.testing.assert_allclose(smoothness_px(tracks), [-11.8, 0.0], atol=1e-12)
+    np.testing.assert_allclose(smoothness(tracks), [0.9, 1 - 1 / 128])
+    still = np.zeros((1, 5, 3, 2))                # constant velocity: 1 in both units
+    still[0, :, :, 0] = np.linspace(0, 0.4, 5)[:, None]
+    np.testing.assert_allclose(smoothness_px(still), [1.0])
 
 
 def _grid_tracks(frames=3, points=2):

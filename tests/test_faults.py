@@ -15,6 +15,7 @@ ways to ask for the traceback (``--debug``, ``LANG2MOTION_DEBUG=1``) and one rea
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -40,6 +41,7 @@ from lang2motion.data.mevis.rle import encode_rle
 from lang2motion.data.mevis.writer import write_split
 from lang2motion.data.splits import MANIFEST_NAME
 from lang2motion.entry import DEBUG_ENV, run
+from lang2motion.errors import ConfigError, DataError, Lang2MotionError
 from lang2motion.model import ModelConfig, build_model
 from lang2motion.model.checkpoint import save_model
 from lang2motion.store import (
@@ -60,16 +62,10 @@ IMAGE_H, IMAGE_W = 24, 32            # the CLI's --image
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 
 
-def marked(cases, xfail: dict[str, str] | None = None, no_cuda: tuple[str, ...] = ()) -> list:
-    """The case names as pytest params: a strict xfail (a known bug, the reason says which) or
-    a skip where CUDA exists."""
-    params = []
-    for case in cases:
-        marks = [NO_CUDA] if case in no_cuda else []
-        if xfail and case in xfail:
-            marks.append(pytest.mark.xfail(strict=True, reason=xfail[case]))
-        params.append(pytest.param(case, marks=marks, id=case))
-    return params
+def marked(cases, no_cuda: tuple[str, ...] = ()) -> list:
+    """The case names as pytest params, skipped where CUDA exists when listed in ``no_cuda``."""
+    return [pytest.param(case, marks=[NO_CUDA] if case in no_cuda else [], id=case)
+            for case in cases]
 
 
 # where each stage script reads and writes, relative to the workspace
@@ -94,7 +90,7 @@ TINY = {
     "overlay": {"size": 16, "line_width": 1},
     "clip": {"model": "L2M-Tiny", "pretrained": "none", "device": "cpu"},
     "model": {"latent": DIM, "layers": 1, "heads": 2, "ff": 32, "decoder_hidden": 32},
-    "train": {"epochs": 1, "batch_size": 4, "device": "cpu"},
+    "train": {"epochs": 1, "min_steps": 0, "batch_size": 4, "device": "cpu"},
     "eval": {"bootstrap": 0, "device": "cpu", "clip_samples": 1, "gallery": 0,
              "timing_repeats": 1},
 }
@@ -303,32 +299,12 @@ def copy_checkpoint(checkpoints: dict[str, Path], to: Path) -> Path:
 # 1. Parameters: refused at load time, before any work, naming the parameter and its value
 # ===============================================================================================
 PARAMS = {
-    # case: (stage, params.yaml sections over TINY, what the message must name)
-    "negative-lr": ("train", {"train": {"lr": -0.001}}, ["train.lr", "-0.001", "> 0.0"]),
-    "negative-loss-weight": ("train", {"loss": {"text": -1.0}}, ["loss.text", "-1.0", ">= 0.0"]),
-    "negative-erosion": ("track", {"grid": {"erode_iterations": -1}},
-                         ["grid.erode_iterations", "-1"]),
-    "unknown-colour": ("render", {"overlay": {"color": "magenta"}},
-                       ["overlay.color", "'magenta'", "cyan"]),
-    "clip-batch-0": ("embed", {"clip": {"batch_size": 0}}, ["clip.batch_size", ">= 1", "got 0"]),
-    "unknown-key": ("train", {"train": {"learning_rate": 0.1}},
-                    ["train.learning_rate", "known: train.epochs"]),
-    "string-for-int": ("train", {"train": {"epochs": "many"}},
-                       ["train.epochs", "an integer", "'many'"]),
+    # case: (stage, params.yaml sections over TINY, what the message must name). How each value
+    # is refused is tests/test_config.py's; these check a stage refuses it before any work.
     "float-for-int": ("train", {"grid": {"size": 2.5}}, ["grid.size", "an integer", "2.5"]),
     "int-for-bool": ("train", {"loss": {"l1": 1}}, ["loss.l1", "true or false", "got 1"]),
     "section-not-a-mapping": ("train", {"train": "fast"}, ["train must be a mapping", "'fast'"]),
-    "valid-split-is-train-split": ("prepare", {"data": {"valid_split": "train"}},
-                                   ["data.train_split", "data.valid_split", "'train'"]),
     "one-frame": ("prepare", {"data": {"frames": 1}}, ["data.frames", ">= 2", "got 1"]),
-    "unknown-source": ("prepare", {"data": {"source": "kinetics"}},
-                       ["data.source", "'kinetics'", "mevis"]),
-    "heads-do-not-divide-latent": ("train", {"model": {"heads": 3}},
-                                   ["model.latent (16)", "model.heads (3)"]),
-    "eval-level-1": ("evaluate", {"eval": {"level": 1.0}},
-                     ["eval.level", "(0.0, 1.0)", "got 1.0"]),
-    "train-device-gpu": ("train", {"train": {"device": "gpu"}},
-                         ["train.device", "'gpu'", "cuda"]),
     "track-device-cuda-x": ("track", {"track": {"device": "cuda:x"}},
                             ["track.device", "'cuda:x'"]),
     "unknown-clip-model": ("embed", {"clip": {"model": "ViT-Nope"}},
@@ -367,10 +343,9 @@ PARAM_FILES = {
                         ["params.yaml", "unknown parameter section(s) optimizer"]),
     "a-folder": ("folder", ["params.yaml"]),
 }
-PARAM_FILES_XFAIL: dict[str, str] = {}   # no known bug left
 
 
-@pytest.mark.parametrize("case", marked(PARAM_FILES, PARAM_FILES_XFAIL))
+@pytest.mark.parametrize("case", marked(PARAM_FILES))
 def test_bad_parameter_file(workspace, capsys, case):
     content, names = PARAM_FILES[case]
     name = "nope.yaml" if content is None else "params.yaml"
@@ -439,10 +414,9 @@ PREPARE_FAULTS = {
     "rle-undecodable": (lambda r: _rle_entry(r, "0", 0, {"size": [H, W], "counts": "~~~~"}),
                         ["train/mask_dict.json", "anno_id 0 frame 0", "undecodable RLE"]),
 }
-PREPARE_XFAIL: dict[str, str] = {}   # no known bug left
 
 
-@pytest.mark.parametrize("fault", marked(PREPARE_FAULTS, PREPARE_XFAIL))
+@pytest.mark.parametrize("fault", marked(PREPARE_FAULTS))
 def test_broken_mevis_copy_is_refused_by_prepare(workspace, capsys, mevis_template, fault):
     root = workspace / "mevis"
     shutil.copytree(mevis_template, root)
@@ -498,10 +472,9 @@ TRACK_FAULTS = {
 }
 
 
-TRACK_XFAIL: dict[str, str] = {}   # no known bug left
 
 
-@pytest.mark.parametrize("fault", marked(TRACK_FAULTS, TRACK_XFAIL))
+@pytest.mark.parametrize("fault", marked(TRACK_FAULTS))
 def test_broken_split_is_refused_by_track(workspace, capsys, mevis_template, fault):
     raw = workspace / "data" / "raw"
     shutil.copytree(mevis_template, raw)
@@ -639,7 +612,6 @@ SHARD_FAULTS = {
         pa.array([["{"] * n for n in t.column("samples").to_pylist()]))),
         ["train", "sample v0/0/00000/0", "tags '{'"]),
 }
-SHARD_XFAIL: dict[str, str] = {}   # no known bug left
 
 
 def _earlier_run(ws: Path) -> None:
@@ -650,7 +622,7 @@ def _earlier_run(ws: Path) -> None:
     (ws / "dvclive" / "metrics.json").write_text('{"epoch": 7}')
 
 
-@pytest.mark.parametrize("fault", marked(SHARD_FAULTS, SHARD_XFAIL))
+@pytest.mark.parametrize("fault", marked(SHARD_FAULTS))
 def test_broken_feature_shards_are_refused_by_train(workspace, capsys, fault):
     write_features(workspace / "data" / "features")
     break_it, names = SHARD_FAULTS[fault]
@@ -747,10 +719,9 @@ CHECKPOINT_FAULTS = {
     "evaluate-json-missing": ("evaluate", lambda m, c: _meta_json(m).unlink(),
                               ["models/model.json", "no model checkpoint"]),
 }
-CHECKPOINT_XFAIL: dict[str, str] = {}   # no known bug left
 
 
-@pytest.mark.parametrize("fault", marked(CHECKPOINT_FAULTS, CHECKPOINT_XFAIL))
+@pytest.mark.parametrize("fault", marked(CHECKPOINT_FAULTS))
 def test_broken_checkpoint(workspace, capsys, checkpoints, fault):
     verb, break_it, names = CHECKPOINT_FAULTS[fault]
     models = copy_checkpoint(checkpoints, workspace / "models")
@@ -801,6 +772,21 @@ def _inputs(ws: Path) -> None:
     dot[5, 5] = 255
     cv2.imwrite(str(ws / "dot_mask.png"), dot)
     _ntu_skeleton(ws / "ntu" / "S001C001P001R001A001.skeleton", frames=6)
+    photo = rng.integers(0, 256, (IMAGE_H, IMAGE_W, 3), np.uint8)
+    cv2.imwrite(str(ws / "photo_as_mask.png"), photo)
+    (ws / "prompts_comments_only.txt").write_text("# nothing but comments\n\n  # and blanks\n")
+    (ws / "prompts_bom_comments.txt").write_bytes("\ufeff# a comment\n".encode())
+    wrong = {"schema": "lang2motion.trajectory/1", "width": IMAGE_W, "height": IMAGE_H,
+             "tracks_normalised": [[[0.0, 0.0]] * 9] * 3, "label": ""}
+    (ws / "wrong_shape.json").write_text(json.dumps(wrong))
+    (ws / "saved").mkdir()
+    (ws / "prompts_up.txt").write_text("moving up\n")
+    (ws / "classes_walk.txt").write_text("walk\n")
+    other = feature_samples(2, frames=CKPT_T, dim=CKPT_DIM, clip="L2M-Other")
+    write_shard(ws / "other_clip" / shard_name(0), other)
+    ok = {"schema": "lang2motion.trajectory/1", "width": IMAGE_W, "height": IMAGE_H,
+          "tracks_normalised": [[[0.1 * t, 0.0]] * 4 for t in range(CKPT_T)], "label": "ok"}
+    (ws / "generated_ok.json").write_text(json.dumps(ok))
     nan = {"schema": "lang2motion.trajectory/1", "width": IMAGE_W, "height": IMAGE_H,
            "tracks_normalised": [[[0.0, 0.0]] * 4, [[float("nan"), 0.0]] * 4]}
     (ws / "nan_trajectory.json").write_text(json.dumps(nan))
@@ -850,12 +836,13 @@ CLI_FAULTS = {
                              ["--prompts nowhere.txt", "file not found"]),
     "prompts-file-not-utf8": (["generate", "--prompts", "prompts_latin1.txt"],
                               ["--prompts prompts_latin1.txt", "not UTF-8"]),
-    "same-prompt-twice": (["generate", "moving left", "moving left"], ["given twice"]),
+    "same-prompt-twice": (["generate", "moving left", "moving left"],
+                          ["the prompt 'moving left' is given twice"]),
     "device-cuda": (["generate", "x", "--device", "cuda"], ["--device", "'cuda'",
                                                             "no CUDA device"]),
     "device-unknown": (["generate", "x", "--device", "tpu"], ["--device", "'tpu'"]),
     "steps-1": (["interpolate", "moving left", "moving right", "--steps", "1"],
-                ["--steps must be >= 2", "got 1"]),
+                ["--steps must be a whole number from 2", "got 1"]),
     "interpolate-blank-end": (["interpolate", "moving left", " "], ["interpolation end is empty"]),
     "edit-not-a-trajectory": (["edit", "config.json", "--from", "a", "--to", "b"],
                               ["config.json", "not a lang2motion trajectory file"]),
@@ -865,7 +852,7 @@ CLI_FAULTS = {
                         ["--from and --to"]),
     "classify-no-classes": (["classify", "config.json"], ["give class names", "--classes"]),
     "classify-class-twice": (["classify", "config.json", "--classes", "a", "a"],
-                             ["class name is given twice"]),
+                             ["the class name 'a' is given twice"]),
     "classify-empty-folder": (["classify", "empty", "--classes", "a", "b"],
                               ["empty", "no trajectory .json files"]),
     "recognize-no-skeletons": (["recognize", "notes", "--classes", "a", "b"],
@@ -880,13 +867,56 @@ CLI_FAULTS = {
     "prompts-file-is-a-folder": (["generate", "--prompts", "empty"], ["--prompts empty"]),
     "edit-a-folder": (["edit", "empty", "--from", "a", "--to", "b"], ["empty"]),
     "out-is-a-file": (["generate", "x", "--out", "config.json"], ["config.json"]),
+    # issue 18: raw library errors before, now one paragraph naming the culprit
+    "size-too-large-to-allocate": (["generate", "x", "--size", "100000", "100000"],
+                                   ["--size", "between 16 and 4096", "100000 100000"]),
+    "size-too-small-for-a-grid": (["generate", "x", "--size", "4", "4"], ["--size", "4 4"]),
+    "steps-unbounded": (["interpolate", "moving left", "moving right", "--steps", "1000000"],
+                        ["--steps", "to 64", "got 1000000"]),
+    "out-unwritable": (["generate", "x", "--out", "/proc/lang2motion-out"],
+                       ["--out /proc/lang2motion-out", "cannot write results"]),
+    "interpolate-out-unwritable": (["interpolate", "a", "b", "--out", "/proc/lang2motion-out"],
+                                   ["--out /proc/lang2motion-out", "cannot write results"]),
+    "edit-out-unwritable": (["edit", "generated_ok.json", "--from", "a", "--to", "b", "--out",
+                             "/proc/lang2motion-out"], ["/proc/lang2motion-out"]),
+    "recognize-save-unwritable": (["recognize", "ntu", "--classes", "a", "b", "--save",
+                                   "/proc/lang2motion-out/r.json"], ["/proc/lang2motion-out"]),
+    "recognize-save-is-a-folder": (["recognize", "ntu", "--classes", "a", "b", "--save", "saved"],
+                                   ["--save saved", "is a folder"]),
+    "retrieve-shards-of-another-clip": (["retrieve", "moving left", "--source", "other_clip"],
+                                        ["other_clip", "CLIP L2M-Other (none)",
+                                         "CLIP L2M-Tiny (none)"]),
+    # silently wrong before
+    "mask-is-a-colour-photo": (["generate", "x", "--mask", "photo_as_mask.png"],
+                               ["photo_as_mask.png", "looks like a photograph"]),
+    "clip-model-name-differs": (["generate", "x", "--clip-model", "L2M-Mini512"],
+                                ["trained with CLIP 'L2M-Tiny'", "'L2M-Mini512'"]),
+    "interpolate-mistyped-trajectory": (["interpolate", "moving left", "runs/bal.json"],
+                                        ["runs/bal.json", "no such trajectory file"]),
+    "interpolate-mistyped-first-end": (["interpolate", "runs/ball.JSON", "moving left"],
+                                       ["runs/ball.JSON", "no such trajectory file"]),
+    # messages that now name the culprit
+    "prompts-file-empty": (["generate", "--prompts", "prompts_comments_only.txt"],
+                           ["--prompts prompts_comments_only.txt", "no prompt in it"]),
+    "prompts-file-bom-comment-only": (["generate", "--prompts", "prompts_bom_comments.txt"],
+                                      ["--prompts prompts_bom_comments.txt", "no prompt in it"]),
+    "same-prompt-twice-in-file-and-args": (["generate", "moving up", "--prompts",
+                                            "prompts_up.txt"],
+                                           ["the prompt 'moving up' is given twice"]),
+    "classify-wrong-shape-names-the-file": (["classify", "wrong_shape.json", "--classes", "a"],
+                                            ["wrong_shape.json", "(3, 9)", "(4, 4)"]),
+    "edit-wrong-shape-names-the-file": (["edit", "wrong_shape.json", "--from", "a", "--to",
+                                         "b"], ["wrong_shape.json", "(frames, points)"]),
+    "interpolate-wrong-shape-names-the-file": (["interpolate", "wrong_shape.json", "moving up"],
+                                               ["wrong_shape.json", "(3, 9)"]),
+    "classes-file-class-twice": (["classify", "config.json", "--classes", "walk", "--classes-file",
+                                  "classes_walk.txt"], ["the class name 'walk' is given twice"]),
 }
-CLI_XFAIL: dict[str, str] = {}   # no known bug left
 MODEL_VERBS = ("generate", "interpolate", "edit", "classify", "recognize", "retrieve")
 OUT_VERBS = ("generate", "interpolate", "edit", "retrieve")
 
 
-@pytest.mark.parametrize("fault", marked(CLI_FAULTS, CLI_XFAIL, no_cuda=("device-cuda",)))
+@pytest.mark.parametrize("fault", marked(CLI_FAULTS, no_cuda=("device-cuda",)))
 def test_bad_command_line(workspace, capsys, checkpoints, fault):
     _inputs(workspace)
     copy_checkpoint(checkpoints, workspace / "models")
@@ -921,16 +951,19 @@ def test_an_existing_result_is_not_overwritten_without_overwrite(workspace, caps
     (["generate", "x", "--format", "webm"], ["argument --format", "invalid choice: 'webm'"]),
     (["generate", "x", "--color", "magenta"], ["argument --color", "invalid choice: 'magenta'"]),
     (["generate", "x", "--size", "64"], ["argument --size", "expected 2 arguments"]),
-    (["generate", "x", "--seed", "one"], ["argument --seed", "invalid int value: 'one'"]),
+    (["generate", "x", "--seed", "one"], ["argument --seed", "expected a whole number, got 'one'"]),
     (["edit", "t.json", "--to", "b"], ["the following arguments are required: --from"]),
     (["classify"], ["the following arguments are required: inputs"]),
     (["fly"], ["argument VERB", "invalid choice: 'fly'"]),
     (["classify", "config.json", "--classes", "a", "--k", "0"], ["argument --k", "got 0"]),
     (["retrieve", "moving left", "--k", "0"], ["argument --k", "must be >= 1"]),
     (["recognize", "ntu", "--classes", "a", "b", "--k", "0"], ["argument --k", "got 0"]),
+    (["generate", "x", "--seed", str(2**32)], ["argument --seed", "numpy's seed range",
+                                               str(2**32)]),
+    (["generate", "x", "--seed", "-1"], ["argument --seed", "from 0 to 4294967295", "got -1"]),
 ], ids=["format-webm", "color-magenta", "size-one-number", "seed-not-int", "edit-without-from",
         "classify-without-inputs", "unknown-verb", "classify-k-0", "retrieve-k-0",
-        "recognize-k-0"])
+        "recognize-k-0", "seed-beyond-numpy", "seed-negative"])
 def test_usage_error_exits_2_through_argparse(workspace, capsys, args, names):
     before = snapshot(workspace)
     with pytest.raises(SystemExit) as exc:
@@ -943,6 +976,255 @@ def test_usage_error_exits_2_through_argparse(workspace, capsys, args, names):
     for name in names:
         assert name in last, err
     assert snapshot(workspace) == before
+
+
+def test_a_full_disk_is_one_paragraph_and_leaves_nothing(workspace, capsys, checkpoints,
+                                                         monkeypatch):
+    """ENOSPC in the middle of writing a result group: one paragraph, no half-written group."""
+    import lang2motion.apps.outputs as outputs
+
+    copy_checkpoint(checkpoints, workspace / "models")
+
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(outputs, "write_animation", full)
+    before = snapshot(workspace)
+    code, err = run_cli(["generate", "moving up", "--out", "out", "--model", "models",
+                         "--device", "cpu"], capsys)
+    assert_one_error(code, err, "lang2motion", "--out out", "No space left on device",
+                     "free some space")
+    assert snapshot(workspace) == {**before, "out": None}      # the folder, empty
+
+
+def test_a_bom_in_the_prompts_file_hides_no_comment(workspace, capsys, checkpoints):
+    """A prompts file saved with a byte-order mark: its first-line comment stays a comment."""
+    copy_checkpoint(checkpoints, workspace / "models")
+    (workspace / "p.txt").write_bytes("\ufeff# my prompts\nmoving up\n".encode())
+    code, _ = run_cli(["generate", "--prompts", "p.txt", "--out", "out", "--model", "models",
+                       "--device", "cpu", "--seed", str(2**32 - 1)], capsys)
+    assert code == 0
+    written = sorted(p.name for p in (workspace / "out").glob("*.json"))
+    assert written == [f"{stem('moving up', kind='text')}.json"]
+
+
+# ===============================================================================================
+# 6. The Python API: the same contract as the CLI (the project's errors, naming the culprit)
+# ===============================================================================================
+@pytest.fixture(scope="module")
+def api(checkpoints):
+    from lang2motion.apps.model import Lang2MotionModel
+
+    return Lang2MotionModel.load(checkpoints["a"], device="cpu")
+
+
+def _disc(height: int = IMAGE_H, width: int = IMAGE_W) -> np.ndarray:
+    yy, xx = np.mgrid[:height, :width]
+    return ((yy - height / 2) ** 2 + (xx - width / 2) ** 2) < 64
+
+
+API_FAULTS = {
+    # case: (call on the model, the error type, what the message must name)
+    "bytes-prompt": (lambda m: m.generate([b"moving left"]), ConfigError,
+                     ["prompt 1 is bytes", "decode"]),
+    "bytes-prompt-alone": (lambda m: m.generate(b"moving left"), ConfigError, ["bytes"]),
+    "no-prompt": (lambda m: m.generate([]), ConfigError, ["no prompt"]),
+    "int-prompt": (lambda m: m.text_embeddings(["ok", 3]), ConfigError, ["prompt 2 is int"]),
+    "colour-image-as-mask": (lambda m: m.generate("x", mask=np.zeros((8, 8, 3), np.uint8)),
+                             DataError, ["mask", "(8, 8, 3)", "colour image"]),
+    "one-d-mask": (lambda m: m.generate("x", mask=np.ones(64, bool)), DataError,
+                   ["mask", "(64,)"]),
+    "float-mask-out-of-range": (lambda m: m.generate("x", mask=_disc() * 255.0), DataError,
+                                ["float mask", "[0, 1]"]),
+    "nan-mask": (lambda m: m.generate("x", mask=np.full((IMAGE_H, IMAGE_W), np.nan)),
+                 DataError, ["float mask", "NaN"]),
+    "string-mask": (lambda m: m.generate("x", mask=np.array([["a"]])), DataError, ["mask"]),
+    "empty-mask": (lambda m: m.generate("x", mask=np.zeros((IMAGE_H, IMAGE_W), bool)),
+                   DataError, ["mask"]),
+    "canvas-too-large": (lambda m: m.generate("x", size=(100000, 100000)), ConfigError,
+                         ["size", "4096", "100000 100000"]),
+    "canvas-zero": (lambda m: m.generate("x", size=(0, 10)), ConfigError, ["size", "0 10"]),
+    "canvas-not-numbers": (lambda m: m.generate("x", size=("a", "b")), ConfigError,
+                           ["size", "whole numbers"]),
+    "nan-latent": (lambda m: m.decode(np.full((2, CKPT_DIM), np.nan)), DataError,
+                   ["latent row(s) 0, 1", "NaN"]),
+    "inf-latent-row-1": (lambda m: m.decode(np.stack([np.ones(CKPT_DIM),
+                                                      np.full(CKPT_DIM, np.inf)])),
+                         DataError, ["latent row(s) 1"]),
+    "latent-width": (lambda m: m.decode(np.ones((1, 7))), DataError, [f"(B, {CKPT_DIM})",
+                                                                      "(1, 7)"]),
+    "latent-3d": (lambda m: m.decode(np.ones((1, 2, CKPT_DIM))), DataError, ["(1, 2, 32)"]),
+    "latent-empty": (lambda m: m.decode(np.ones((0, CKPT_DIM))), DataError, ["(0, 32)"]),
+    "latent-text": (lambda m: m.decode("not a latent"), DataError, ["latents must be numbers"]),
+    "grids-wrong-shape": (lambda m: m.decode_from_grids(np.ones((1, CKPT_DIM)),
+                                                        np.zeros((1, 9, 2)), width=8,
+                                                        height=8), DataError,
+                          [f"(B, {GRID * GRID}, 2)", "(1, 9, 2)"]),
+    "retrieve-k-0": (lambda m: m.retrieve("x", np.ones((3, CKPT_DIM)), k=0), ConfigError,
+                     ["k must be a whole number >= 1", "got 0"]),
+    "retrieve-nan-gallery": (lambda m: m.retrieve("x", np.full((3, CKPT_DIM), np.nan), k=1),
+                             DataError, ["NaN"]),
+    "classify-k-0": (lambda m: m.classify(np.ones((1, CKPT_DIM)), ["a", "b"], k=0),
+                     ConfigError, ["k must be", "got 0"]),
+    "classify-k-float": (lambda m: m.classify(np.ones((1, CKPT_DIM)), ["a"], k=1.5),
+                         ConfigError, ["k must be", "1.5"]),
+    "classify-duplicate-class": (lambda m: m.classify(np.ones((1, CKPT_DIM)),
+                                                      ["walk", "run", "walk"], k=1),
+                                 ConfigError, ["the class name 'walk' is given twice"]),
+    "classify-bytes-class": (lambda m: m.classify(np.ones((1, CKPT_DIM)), [b"walk"], k=1),
+                             ConfigError, ["class names must be non-empty text", "b'walk'"]),
+    "images-without-batch": (lambda m: m.image_embeddings(np.zeros((8, 8, 3), np.uint8)),
+                             DataError, ["(B, H, W, 3) uint8", "(8, 8, 3)"]),
+    "images-float": (lambda m: m.image_embeddings(np.zeros((1, 8, 8, 3))), DataError,
+                     ["uint8", "float64"]),
+    "interpolate-steps-unbounded": (lambda m: m.interpolate("a", "b", steps=10**6),
+                                    ConfigError, ["--steps", "64", "1000000"]),
+    "interpolate-steps-1": (lambda m: m.interpolate("a", "b", steps=1), ConfigError,
+                            ["--steps", "got 1"]),
+    "interpolate-steps-float": (lambda m: m.interpolate("a", "b", steps=2.5), ConfigError,
+                                ["--steps", "2.5"]),
+    "frames-float": (lambda m: m.encode([_trajectory()], frames=np.zeros((IMAGE_H, IMAGE_W, 3))),
+                     DataError, ["frames", "uint8", "float64"]),
+    "frames-grey": (lambda m: m.encode([_trajectory()],
+                                       frames=np.zeros((IMAGE_H, IMAGE_W), np.uint8)),
+                    DataError, ["frames", f"({IMAGE_H}, {IMAGE_W})"]),
+}
+
+
+def _trajectory(frames: int = CKPT_T, points: int = GRID * GRID, path: str = ""):
+    from lang2motion.apps.trajectory import Trajectory
+
+    tracks = np.zeros((frames, points, 2), np.float32)
+    return Trajectory(tracks=tracks, width=IMAGE_W, height=IMAGE_H, label="", path=path)
+
+
+@pytest.mark.parametrize("case", list(API_FAULTS))
+def test_python_api_raises_the_projects_errors(api, case):
+    call, error, names = API_FAULTS[case]
+    with pytest.raises(error) as exc:
+        call(api)
+    assert isinstance(exc.value, Lang2MotionError)
+    message = str(exc.value)
+    assert "\n" not in message.strip() or message.count("\n") < 3
+    for name in names:
+        assert name in message, message
+
+
+def test_api_wrong_shape_trajectory_names_its_file(api, workspace):
+    from lang2motion.apps.trajectory import read_trajectory, write_trajectory
+
+    write_trajectory(workspace / "short.json", _trajectory(frames=3))
+    with pytest.raises(DataError, match=r"short\.json: is \(3, 4\) \(frames, points\)"):
+        api.encode([read_trajectory(workspace / "short.json")])
+    with pytest.raises(DataError, match=r"trajectory '': is \(3, 4\)"):   # no file: the label
+        api.encode([_trajectory(frames=3)])
+
+
+def test_api_clip_of_another_name_is_refused(checkpoints):
+    from lang2motion.apps.model import Lang2MotionModel
+
+    with pytest.raises(ConfigError, match="trained with CLIP 'L2M-Tiny', not 'L2M-Mini512'"):
+        Lang2MotionModel.load(checkpoints["a"], device="cpu", clip_model="L2M-Mini512")
+    same = Lang2MotionModel.load(checkpoints["a"], device="cpu", clip_model="L2M-Tiny")
+    assert same.inference.clip_model == "L2M-Tiny"
+
+
+def test_api_soft_float_mask_is_binarised_at_one_half(api):
+    """A soft mask (0..1 floats, a faint halo): the grid goes where it is > 0.5, as a 0..255
+    mask is read at > 127, not wherever it is > 0."""
+    core = np.zeros((IMAGE_H, IMAGE_W), bool)
+    core[8:16, 10:22] = True
+    soft = np.where(core, 0.9, 0.2)               # the halo covers the whole frame
+    np.testing.assert_array_equal(api.grid(soft), api.grid(core))
+    grey = np.where(core, 200, 100).astype(np.uint8)
+    np.testing.assert_array_equal(api.grid(grey), api.grid(core))
+    assert not np.array_equal(api.grid(soft > 0), api.grid(core))
+
+
+# ===============================================================================================
+# 7. Files every verb reads or writes
+# ===============================================================================================
+def test_rgba_cut_out_mask_is_its_alpha(workspace):
+    """An RGBA cut-out (object opaque, the rest transparent, colour white everywhere): the mask
+    is the alpha, not the whole frame."""
+    from lang2motion.images import read_mask
+
+    rgba = np.full((IMAGE_H, IMAGE_W, 4), 255, np.uint8)
+    rgba[..., 3] = 0
+    rgba[5:10, 6:12, 3] = 255
+    cv2.imwrite(str(workspace / "cutout.png"), rgba)
+    mask = read_mask(workspace / "cutout.png")
+    assert mask.sum() == 5 * 6 and mask[5:10, 6:12].all()
+    rgba[..., 3] = 255                                   # opaque everywhere: the colour counts
+    rgba[..., :3] = 0
+    rgba[2:4, 2:4, :3] = 255
+    cv2.imwrite(str(workspace / "opaque.png"), rgba)
+    assert read_mask(workspace / "opaque.png").sum() == 4
+
+
+def test_palette_like_colour_mask_is_kept_and_16_bit_masks_read(workspace):
+    from lang2motion.images import read_mask
+
+    colour = np.zeros((IMAGE_H, IMAGE_W, 3), np.uint8)
+    colour[3:9, 3:9] = (0, 0, 200)                       # one red object (BGR): a palette mask
+    cv2.imwrite(str(workspace / "red.png"), colour)
+    assert read_mask(workspace / "red.png").sum() == 36
+    deep = np.zeros((IMAGE_H, IMAGE_W), np.uint16)
+    deep[1:3, 1:4] = 65535
+    deep[5, 5] = 100                                     # 100 / 65535: background
+    cv2.imwrite(str(workspace / "deep.png"), deep)
+    assert read_mask(workspace / "deep.png").sum() == 6
+
+
+def test_colour_photo_is_not_a_mask(workspace):
+    from lang2motion.images import read_mask
+
+    photo = np.random.default_rng(0).integers(0, 256, (IMAGE_H, IMAGE_W, 3), np.uint8)
+    cv2.imwrite(str(workspace / "photo.png"), photo)
+    with pytest.raises(DataError, match=r"photo\.png: looks like a photograph \(\d+ distinct"):
+        read_mask(workspace / "photo.png")
+
+
+def test_text_and_json_with_a_byte_order_mark(workspace):
+    from lang2motion.apps.generate import read_prompts
+    from lang2motion.io import read_json
+
+    (workspace / "p.txt").write_bytes("\ufeff# comment\nmoving up\n  # indented\n".encode())
+    assert read_prompts(["moving down"], str(workspace / "p.txt")) == ["moving down",
+                                                                        "moving up"]
+    (workspace / "t.json").write_bytes("\ufeff{\"a\": 1}".encode())
+    assert read_json(workspace / "t.json", what="test") == {"a": 1}
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_models_are_written_with_the_umasks_mode_not_0600(workspace, checkpoints, umask, mode):
+    """safetensors writes 0600 files; the model must be readable as any file the user writes."""
+    from lang2motion.model.checkpoint import load_model
+
+    model, meta = load_model(checkpoints["a"])
+    before = os.umask(umask)
+    try:
+        save_model(workspace / "m", model, {k: meta[k] for k in ("clip", "grid", "overlay")})
+    finally:
+        os.umask(before)
+    for name in ("model.safetensors", "model.json"):
+        assert (workspace / "m" / name).stat().st_mode & 0o777 == mode, name
+
+
+@pytest.mark.parametrize("entry", ["../secret.gif", "/etc/hostname", "gallery/../../x.gif"])
+def test_report_gallery_entry_outside_the_eval_folder_is_skipped(workspace, entry):
+    from lang2motion.report.inputs import load_gallery
+
+    eval_dir = workspace / "reports" / "eval"
+    (eval_dir / "gallery").mkdir(parents=True)
+    (eval_dir / "gallery" / "ok.gif").write_bytes(b"GIF89a")
+    (workspace / "reports" / "secret.gif").write_bytes(b"GIF89a")
+    (workspace / "x.gif").write_bytes(b"GIF89a")
+    (eval_dir / "gallery.json").write_text(json.dumps([{"file": entry, "text": "bad"},
+                                                       {"file": "gallery/ok.gif"}]))
+    entries, warnings = load_gallery(eval_dir)
+    assert [e.file for e in entries] == ["gallery/ok.gif"]
+    assert len(warnings) == 1 and "points outside" in warnings[0] and repr(entry) in warnings[0]
 
 
 # ===============================================================================================

@@ -24,7 +24,7 @@ TINY = {
     "overlay": {"size": 224},
     "clip": {"model": "L2M-Tiny", "pretrained": "none", "batch_size": 16},
     "model": {"latent": 32, "layers": 1, "heads": 2, "ff": 64, "decoder_hidden": 64},
-    "train": {"epochs": 2, "batch_size": 8},
+    "train": {"epochs": 2, "min_steps": 0, "batch_size": 8},
     "eval": {"bootstrap": 20, "clip_samples": 2, "gallery": 1, "timing_repeats": 2},
 }
 
@@ -75,12 +75,20 @@ def test_dvc_repro_runs_every_stage_then_does_nothing(workspace):
     assert (work / "models/model.safetensors").exists()
     metrics = json.loads((work / "reports/train_metrics.json").read_text())
     assert 0.0 < metrics["chance_r1"] <= 1.0
+    assert metrics["steps"] >= metrics["epoch"] >= 1
+    track = json.loads((work / "reports/track_summary.json").read_text())
+    for split in track["splits"].values():        # synthetic objects move and stay visible
+        assert 0.0 <= split["quality"]["static_share"] < 0.5
+        assert split["quality"]["invisible_share"] < 0.5
+    assert track["machine"]["torch_threads"] >= 1
     evaluation = json.loads((work / "reports/metrics.json").read_text())
     assert 0.0 <= evaluation["r1"] <= 1.0 and evaluation["static_ade"] > 0.0
     assert {"phrasing_seen", "phrasing_unseen"} <= set(evaluation)
     assert (work / "reports/eval/samples.parquet").exists()
     assert list((work / "reports/eval/gallery").glob("*.gif"))
     report = (work / "reports/report.md").read_text()
+    assert "track rows that do not move" in report and "**Machine:**" in report
+    assert "optimiser steps" in report
     for table in ("Table 1", "Table 2", "Table 3", "Table 4", "Table 5", "Table 8"):
         assert f"## {table}" in report or f"**{table}" in report, table
     shown = json.loads(_run(["dvc", "metrics", "show", "--json"], work, env).splitlines()[-1])

@@ -29,7 +29,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))   # not in any repo
     shutil.copytree(FIXTURE, tmp_path / "reports")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(defaults()))
-    (tmp_path / "reports" / "train_metrics.json").write_text(json.dumps({"epoch": 50}))
+    (tmp_path / "reports" / "train_metrics.json").write_text(json.dumps({"epoch": 50,
+                                                                        "steps": 1250}))
     (tmp_path / "reports" / "prepare_summary.json").write_text(json.dumps({"splits": {
         "valid_u": {"videos": 12, "expressions": 46, "samples": 46,
                     "skipped_by_reason": {"video shorter than T": 2, "no object": 1}}}}))
@@ -80,14 +81,15 @@ def test_table2_speed_and_motion_kinds(workspace: Path) -> None:
     lines = _lines(_report(workspace)[0])
     assert ("| Lang2Motion | 0.84 ± 0.02 | 0.410 [0.360, 0.460] | 0.98 ± 0.01 "
             "| 0.970 [0.960, 0.980] | 0.81 | 0.120 [0.080, 0.160] | 0.89 "
-            "| 0.951 [0.941, 0.961] |") in lines
+            "| -5.272 [-6.552, -3.992] | 0.951 [0.941, 0.961] |") in lines   # px beside normalised
     assert ("| Lang2Motion | 12.4 | 15.8 [14.2, 17.4] | 0.123 [0.111, 0.136] | 21.7 "
             "| 25.6 [23.0, 28.2] | 0.200 [0.180, 0.220] |") in lines
     # the paper's VLM rows only in the paper's columns; our baselines only in ours; null: n/a
     assert ("| Sora 2.0 Direct (paper only: VLM text output) | 0.31 ± 0.03 | not run "
-            "| 0.79 ± 0.03 | not run | 0.54 | not run | 0.58 | not run |") in lines
+            "| 0.79 ± 0.03 | not run | 0.54 | not run | 0.58 | not run | not run |") in lines
     assert ("| Static grid (our baseline: nothing moves) | — | 0.100 [0.050, 0.150] | — "
-            "| 0.970 [0.960, 0.980] | — | n/a | — | 1.000 [0.990, 1.010] |") in lines
+            "| 0.970 [0.960, 0.980] | — | n/a | — | 1.000 [-0.280, 2.280] "
+            "| 1.000 [0.990, 1.010] |") in lines
     assert any(line.startswith("| Teacher-forced decode (not a generator") for line in lines)
     assert ("| Lang2Motion | 30.4 [17.4, 43.4] | 47.8 [34.8, 60.8] | 13.0 [0.0, 26.0] |"
             in lines)
@@ -106,13 +108,14 @@ def test_tables_3_8_and_the_full_run_rows(workspace: Path) -> None:
             "| — | — | 25.0 [8.3, 41.7] | 58.3 [37.5, 79.2] |") in lines
     assert "`lang2motion recognize <folder> --classes <file>`" in text
     assert ("| Image + mask (no text) | 0.76 | 0.080 [0.040, 0.120] | 14.2 "
-            "| 0.200 [0.180, 0.220] | 25.6 [23.0, 28.2] | 0.85 | 0.940 [0.930, 0.950] "
-            "| 0.300 [0.270, 0.330] |") in lines
+            "| 0.200 [0.180, 0.220] | 25.6 [23.0, 28.2] | 0.85 | -6.680 [-7.960, -5.400] "
+            "| 0.940 [0.930, 0.950] | 0.300 [0.270, 0.330] |") in lines
     # params.yaml holds the defaults: this run fills every "full" row, with its intervals
     assert ("| Lang2Motion (full) | 34.2 | 21.3 [19.0, 23.6] | 0.81 | 0.120 [0.080, 0.160] "
             "| 12.4 | 0.123 [0.111, 0.136] | 0.7s | 25.0 | this run |") in lines
     assert ("| Teacher forcing (train only) | 11.8 | 0.050 [0.045, 0.055] | 20.9 "
-            "| 0.080 [0.072, 0.088] | 0.91 | 0.960 [0.950, 0.970] | 0.82 | 0.200 [0.160, 0.240] "
+            "| 0.080 [0.072, 0.088] | 0.91 | -4.120 [-5.400, -2.840] | — | 0.960 [0.950, 0.970] "
+            "| 0.82 | 0.200 [0.160, 0.240] "
             "| — | — | this run (its teacher-forced decode) |") in lines
     assert ("| 4 × 4 | 16 | 31.2 | not run | 0.77 | not run | 14.1 | not run | 24.8 | not run "
             "| not run: `dvc exp run -S grid.size=4` |") in lines
@@ -129,7 +132,10 @@ def test_what_was_run_links_and_warnings(workspace: Path) -> None:
     lines = _lines(text)
     assert "| `train.epochs` | `5` | `8` |" in lines
     assert "| valid_u | 12 | 46 | 46 | n/a | 3 | n/a | n/a |" in lines
-    assert "- **Model:** trained 50 epochs; git revision `cd15212`" in lines
+    assert ("- **Model:** trained 50 epochs, 1250 optimiser steps (train.min_steps raises the "
+            "epochs of a small data set); git revision `cd15212`") in lines
+    # this run fills its own (full) rows whatever it changed outside the ablation keys
+    assert "| MAE (L1) | 12.4 | 0.123 [0.111, 0.136] |" in text
     assert "![Recall@K](eval/plots/recall_at_k.png)" in lines
     assert "![ADE per frame](eval/plots/ade_per_frame.png)" in lines
     assert "![the red ball moving to the left](eval/gallery/00_ball_left.gif)" in lines
@@ -137,7 +143,6 @@ def test_what_was_run_links_and_warnings(workspace: Path) -> None:
             "(dvc repro evaluate)") in lines
     assert any("gallery.png not found" in w for w in result["warnings"])
     assert any("track_summary.json not found" in w for w in result["warnings"])
-    # not a default run any more: the full rows say how to fill them
     assert "| MSE (L2) | 16.8 | not run |" in text
     assert "not run: `dvc exp run -S loss.l1=false` |" in text
     assert summary_lines(result)[0].startswith("wrote ")

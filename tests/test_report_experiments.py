@@ -44,7 +44,8 @@ def _params(**changes: object) -> dict:
 
 
 def _metrics(r1: float, ade: float, **more: float) -> dict:
-    return {"r1": r1, "ade": ade, "fde": 0.333, "smoothness": 0.944, "clip_sim": 0.055,
+    return {"r1": r1, "ade": ade, "fde": 0.333, "smoothness": 0.944, "smoothness_px": -6.2,
+            "clip_sim": 0.055,
             "ms_per_trajectory": 31.0, "motion_kind_acc": 0.2, **more}
 
 
@@ -108,10 +109,12 @@ def test_experiment_refs_fill_their_rows(repo: Path) -> None:
         _git(repo, "update-ref", ref, head)
     text, result = _report(repo)
     lines = set(text.splitlines())
-    assert (f"| MSE (L2) | 16.8 | 0.222 | 28.3 | 0.333 | 0.83 | 0.944 | 0.76 | 0.055 | 0.7s "
+    assert (f"| MSE (L2) | 16.8 | 0.222 | 28.3 | 0.333 | 0.83 | -6.200 | — | 0.944 | 0.76 | 0.055 "
+            f"| 0.7s "
             f"| 31.0 | exp exp-l2 ({l2[:7]}) |") in lines            # the newest of the two
-    assert ("| Direct (all frames) | 15.7 | not run | 26.3 | not run | 0.81 | not run | 0.79 "
-            "| not run | 0.3s | not run | not run: `dvc exp run -S model.decoder=direct` |"
+    assert ("| Direct (all frames) | 15.7 | not run | 26.3 | not run | 0.81 | not run | — "
+            "| not run | 0.79 | not run | 0.3s | not run "
+            "| not run: `dvc exp run -S model.decoder=direct` |"
             ) in lines
     assert any(line.startswith("| 4 × 4 | 16 | 31.2 | 30.0 [25.0, 35.0] |") for line in lines)
     # the workspace (default params) wins over HEAD for the full rows
@@ -186,3 +189,99 @@ def test_rows_are_relative_to_each_experiments_baseline_not_the_package_defaults
     assert "| MSE (L2) | 16.8 | 0.222 |" in text
     assert "| MAE (L1) | 12.4 | 0.123 [0.111, 0.136] |" in text      # the workspace = HEAD
     assert "`data.source` | `mevis` | `synth`" in text              # vs the package defaults
+
+
+MACHINE = {"cpu": "Test CPU 9000", "cpu_flags": ["avx2", "avx512_bf16"], "cpu_bf16": True,
+           "cpu_kernels": "AVX512", "cores": 16, "torch_threads": 16, "torch": "2.x"}
+
+
+@pytest.mark.parametrize(("tracker", "clip_model", "expected_standins"), [
+    ("cotracker3", "ViT-B-32", []),
+    ("tapnext", "ViT-B-16", ["tapnext tracker (not CoTracker3)", "CLIP ViT-B-16 (not ViT-B-32)"]),
+])
+def test_report_of_a_non_default_run_says_only_true_things(
+        tmp_path: Path, tracker: str, clip_model: str, expected_standins: list[str]) -> None:
+    """The issue's case: HEAD holds the synthetic demo's params and metrics (R@1 0.8%, ADE
+    0.195); the workspace ran MeViS-format data with another tracker and another CLIP. No
+    sentence may speak of synthetic data, LK or random weights, and every "this run" cell of
+    Tables 4-7 must be this run's number, not HEAD's."""
+    repo = tmp_path / "repo"
+    (repo / "reports").mkdir(parents=True)
+    _git(repo, "init", "-q")
+    (repo / "params.yaml").write_text(yaml.safe_dump(defaults()))
+    (repo / "reports" / "metrics.json").write_text(json.dumps(_metrics(0.008, 0.195)))
+    (repo / ".gitignore").write_text("/reports/eval/\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "synthetic demo", date=OLD)
+    synth_l2 = _experiment(repo, "synth-l2", _params(loss__l1=False), _metrics(0.1, 0.777))
+    ours = _params(data__source="mevis", track__backend=tracker,
+                   track__checkpoint="ckpt/scaled_offline.pth", clip__model=clip_model,
+                   clip__pretrained="openai", train__epochs=200)
+    ours["data"]["mevis"]["root"] = "data/mevis_fixture"
+    (repo / "params.yaml").write_text(yaml.safe_dump(ours))        # not committed, as a user
+    shutil.copytree(FIXTURE / "eval", repo / "reports" / "eval")
+    tables = json.loads((FIXTURE / "eval" / "tables.json").read_text())
+    tables["run"].update({"data_source": "mevis", "tracker": tracker, "steps": 4800,
+                          "clip": {"model": clip_model, "pretrained": "openai", "random": False},
+                          "machine": MACHINE, "train_machine": MACHINE})
+    quality = {"static_share": 0.9, "invisible_share": 0.05, "static_px": 2.0, "rows": 10,
+               "points": 360}
+    summaries = {
+        "prepare_summary": {"source": "mevis", "data": ours["data"], "splits": {}},
+        "track_summary": {"track": ours["track"], "machine": MACHINE,
+                          "splits": {"train": {"quality": quality}}},
+        "embed_summary": {"clip": {"device": "cpu"}, "machine": MACHINE},
+        "train_metrics": {"epoch": 200, "steps": 4800},
+    }
+    for stem, obj in summaries.items():
+        (repo / "reports" / f"{stem}.json").write_text(json.dumps(obj))
+    shutil.copy(FIXTURE / "metrics.json", repo / "reports" / "metrics.json")   # this run
+    (repo / "reports" / "eval" / "tables.json").write_text(json.dumps(tables))
+    report_run(report=ReportConfig(experiments=True), params_path=repo / "params.yaml",
+               metrics_path=repo / "reports" / "metrics.json", eval_dir=repo / "reports" / "eval",
+               summaries_dir=repo / "reports", out_path=repo / "reports" / "report.md")
+    text = (repo / "reports" / "report.md").read_text(encoding="utf-8")
+    lines = text.splitlines()
+
+    # every stand-in sentence: this run's, and only this run's
+    standin_lines = [line for line in lines if "Stand-ins" in line or "stand-in" in line]
+    assert standin_lines
+    for line in standin_lines:
+        for word in ("synthetic", "LK", "Lucas-Kanade", "random CLIP", "random weights"):
+            assert word not in line, line
+    expected = (", ".join(expected_standins) + ": numbers are not comparable with the paper's"
+                if expected_standins else "none: this run uses the paper's set-up")
+    notes = [line for line in lines if line.startswith("- **Stand-ins in this run:**")]
+    assert len(notes) == 5 and set(notes) == {f"- **Stand-ins in this run:** {expected}"}
+    assert ("> **Stand-ins:**" in text) == bool(expected_standins)
+    assert ("- **Data:** MeViS-format data (data.source `mevis`) read from "
+            "`data/mevis_fixture`; evaluated on split `valid_u`") in lines
+    tracker_text = ("CoTracker3 (checkpoint `ckpt/scaled_offline.pth`)" if tracker == "cotracker3"
+                    else f"tracker `{tracker}` (stand-in for CoTracker3)")
+    assert any(line.startswith(f"- **Tracker:** {tracker_text}; track rows that do not move "
+                               "(every point < 2.0 px from its query position): train 90.0%; "
+                               "points invisible after the query frame: train 5.0%")
+               for line in lines)
+    assert f"{tracker}, split train: 90% of track rows move less than 2 px" in text  # warned
+    assert any(line.startswith(f"- **CLIP:** CLIP {clip_model} (openai weights)")
+               for line in lines)
+    assert any(line.startswith("- **Model:** trained 50 epochs, 4800 optimiser steps")
+               for line in lines)
+    assert ("- **Machine:** evaluate, train, embed, track: Test CPU 9000 (AVX512 kernels; flags "
+            "avx2, avx512_bf16; native bf16), 16 torch threads, torch 2.x.") in text
+
+    # every "this run" cell of Tables 4-7 is this run's: the full rows hold the fixture's numbers
+    ablation = text[text.index("## Tables 4-7"):text.index("## Table 8")]
+    assert ("| Lang2Motion (full) | 34.2 | 21.3 [19.0, 23.6] | 0.81 | 0.120 [0.080, 0.160] "
+            "| 12.4 | 0.123 [0.111, 0.136] | 0.7s | 25.0 | this run |") in ablation
+    full_rows = [line for line in ablation.splitlines()
+                 if line.startswith(("| MAE (L1) |", "| Autoregressive |", "| 6 × 6 |",
+                                     "| cyan, 0.5 |"))]
+    assert len(full_rows) == 5 and all(line.endswith("| this run |") for line in full_rows)
+    # HEAD (synthetic) and its experiment fill no row: other data, tracker, CLIP, length
+    assert "| HEAD " not in ablation and "synth-l2" not in ablation
+    for number in ("0.8", "0.195", "0.777"):
+        assert f"| {number} |" not in ablation
+    assert "| MSE (L2) | 16.8 | not run |" in ablation
+    other = text[text.index("## Other runs"):]
+    assert f"exp synth-l2 ({synth_l2[:7]})" in other and "data.source=synth" in other

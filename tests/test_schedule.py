@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from lang2motion.model import ModelConfig, build_model
-from lang2motion.schedule import learning_rate, sampling_share, warmup_steps
+from lang2motion.schedule import (
+    learning_rate,
+    planned_epochs,
+    sampling_share,
+    steps_per_epoch,
+    warmup_steps,
+)
 
 
 @pytest.mark.parametrize(("schedule", "step", "expected"), [
@@ -61,3 +67,15 @@ def test_scheduled_sampling_ends_equal_teacher_forcing_and_free_running() -> Non
     # frame 1 is always decoded from the grid: equal up to the order of the first layer's sums
     assert half.shape == teacher.shape
     assert torch.allclose(half[:, :2], teacher[:, :2], atol=1e-6)
+
+
+def test_planned_epochs_reach_min_steps_and_leave_the_demo_alone() -> None:
+    # the demo: 2370 training expressions at batch 32 = 75 steps; 8 epochs = 600 steps
+    assert steps_per_epoch(2370, 32) == 75
+    assert planned_epochs(epochs=8, min_steps=600, samples=2370, batch_size=32) == 8
+    # a small set: 72 expressions = 3 steps per epoch; 8 epochs would be 24 steps
+    assert planned_epochs(epochs=8, min_steps=600, samples=72, batch_size=32) == 200
+    assert planned_epochs(epochs=8, min_steps=601, samples=72, batch_size=32) == 201
+    assert planned_epochs(epochs=200, min_steps=600, samples=72, batch_size=32) == 200
+    assert planned_epochs(epochs=8, min_steps=0, samples=72, batch_size=32) == 8
+    assert planned_epochs(epochs=0, min_steps=600, samples=72, batch_size=32) == 0

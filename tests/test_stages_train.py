@@ -52,7 +52,7 @@ def write_params(path: Path, grid: int = GRID) -> None:
         "data": {"train_split": "train", "valid_split": "valid_u", "frames": FRAMES},
         "grid": {"size": grid},
         "model": {"latent": DIM, "layers": 1, "heads": 2, "ff": 32, "decoder_hidden": 32},
-        "train": {"epochs": 2, "batch_size": 4, "device": "cpu"},
+        "train": {"epochs": 2, "min_steps": 0, "batch_size": 4, "device": "cpu"},
     }))
 
 
@@ -73,7 +73,7 @@ def test_stage_writes_model_metrics_and_dvclive(workdir: Path) -> None:
     load_stage().main(ARGS)
     metrics = json.loads((workdir / "reports" / "train_metrics.json").read_text())
     assert metrics["epoch"] == 2
-    assert set(metrics) == {"epoch", "recon_ade", "text_ade", "r1", "chance_r1",
+    assert set(metrics) == {"epoch", "steps", "recon_ade", "text_ade", "r1", "chance_r1",
                             "n_trajectories", "train_r1", "train_chance_r1"}
     assert 0.0 <= metrics["train_r1"] <= 1.0 and 0.0 < metrics["train_chance_r1"] <= 1.0
     assert metrics["chance_r1"] == pytest.approx(0.5)  # 4 valid samples on 2 track rows
@@ -120,7 +120,8 @@ def test_killed_stage_resumes_with_the_whole_dvclive_history(
 
     (workdir / "params.yaml").write_text(yaml.safe_dump({
         **yaml.safe_load((workdir / "params.yaml").read_text()),
-        "train": {"epochs": 3, "batch_size": 4, "device": "cpu"}}))
+        "train": {"epochs": 3, "min_steps": 0, "batch_size": 4,
+                  "device": "cpu"}}))
     load_stage().main([*ARGS[:-4], "--out", "reference", "--metrics", "ref.json",
                        "--live", "reference_live"])
     real_step, calls = train_module.train_step, []

@@ -22,9 +22,9 @@ FRAMES, POINTS, DIM = 5, 4, 16
 PARAMS = ModelParams(latent=DIM, layers=1, heads=2, ff=32, dropout=0.2, decoder_hidden=32)
 # the paper's recipe (constant rate, teacher forcing): epochs may grow between a run and its
 # resumption; SCHEDULED below covers the demo's schedule
-TRAIN = TrainConfig(epochs=3, batch_size=4, lr=1e-3, weight_decay=0.01, seed=3, device="cpu",
-                    checkpoint_every=1, schedule="constant", warmup_epochs=0.0, grad_clip=0.0,
-                    sampling=0.0)
+TRAIN = TrainConfig(epochs=3, min_steps=0, batch_size=4, lr=1e-3, weight_decay=0.01, seed=3,
+                    device="cpu", checkpoint_every=1, schedule="constant", warmup_epochs=0.0,
+                    grad_clip=0.0, sampling=0.0)
 
 
 def features(samples: int, *, tracks_per: int = 2, seed: int = 0) -> FeatureTensors:
@@ -238,3 +238,12 @@ def test_changed_training_code_does_not_resume(
         run(tmp_path, TrainConfig(**{**TRAIN.__dict__, "epochs": 2}))
     assert "code" in caplog.text and "starting fresh" in caplog.text
     assert "resuming after" not in caplog.text
+
+
+def test_min_steps_raises_the_epochs_of_a_small_data_set(tmp_path: Path) -> None:
+    """10 samples at batch 4: 3 steps per epoch; 1 epoch and min_steps 7 -> 3 epochs, 9 steps."""
+    result = run(tmp_path, TrainConfig(**{**TRAIN.__dict__, "epochs": 1, "min_steps": 7}))
+    assert result["epoch"] == 3 and result["steps"] == 9
+    _, meta = load_model(tmp_path, expect_points=POINTS, expect_latent=DIM)
+    assert meta["steps"] == 9 and meta["params"]["train"]["epochs"] == 1
+    assert meta["machine"]["torch_threads"] >= 1 and meta["machine"]["cpu"]

@@ -40,9 +40,17 @@ def class_list(names: list[str], classes_file: str | None) -> list[str]:
         out += read_class_names(classes_file)
     if not out:
         raise ConfigError("give class names (--classes a b c) or a file of them (--classes-file)")
-    if len(set(out)) < len(out):
-        raise ConfigError("a class name is given twice")
+    twice = next((name for i, name in enumerate(out) if name in out[:i]), None)
+    if twice is not None:
+        raise ConfigError(f"the class name {twice!r} is given twice: give each class once")
     return out
+
+
+def check_save_path(out: str | os.PathLike[str] | None) -> None:
+    """``--save``: a file to write, not a folder (checked before any work)."""
+    if out is not None and Path(out).is_dir():
+        raise ConfigError(f"--save {out}: is a folder; give a file name, e.g. "
+                          f"{Path(out) / 'recognition.json'}")
 
 
 def trajectory_files(inputs: list[str]) -> list[Path]:
@@ -79,6 +87,7 @@ def recognize(model: Lang2MotionModel, folder: str | os.PathLike[str], classes: 
     """Zero-shot recognition of every skeleton file in ``folder``: predictions and, for files
     whose class the file says (NTU's ``A<nnn>``, Kinetics' ``label_index``), top-1 and top-5
     accuracy with chance. Writes the result as JSON to ``out`` when given."""
+    check_save_path(out)
     files = list_skeleton_files(folder)
     if not files:
         raise DataError(f"{folder}: no skeleton files (.skeleton, .json)")

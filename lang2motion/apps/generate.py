@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from lang2motion.apps.masks import parse_box, parse_point, resolve_region
-from lang2motion.apps.model import DEFAULT_CANVAS, Lang2MotionModel, default_mask
+from lang2motion.apps.model import DEFAULT_CANVAS, Lang2MotionModel, check_canvas, default_mask
 from lang2motion.apps.outputs import Style, check_free, group_paths, stem, write_result
 from lang2motion.apps.trajectory import Trajectory, read_trajectory
 from lang2motion.errors import ConfigError, DataError
@@ -50,7 +50,12 @@ def read_prompts(prompts: list[str], prompts_file: str | None) -> list[str]:
     if prompts_file:
         lines = read_text(prompts_file, what="prompts file",
                           error=ConfigError, label=f"--prompts {prompts_file}").splitlines()
-        out += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        found = [line.strip() for line in lines
+                 if line.strip() and not line.strip().startswith("#")]
+        if not found:
+            raise ConfigError(f"--prompts {prompts_file}: no prompt in it ({len(lines)} line(s), "
+                              "all blank or '#' comments); write one prompt per line")
+        out += found
     return out
 
 
@@ -61,8 +66,7 @@ def plan(*, prompts: list[str], image: str | None, mask: str | None, box: str | 
     """Check every option and reserve every output name; load nothing slow but SAM.
     ``grid_points``: the model's grid points, which the region must be able to hold."""
     style.check()
-    if size[0] < 1 or size[1] < 1:
-        raise ConfigError(f"--size must be two positive numbers W H, got {size[0]} {size[1]}")
+    size = check_canvas(size, option="--size")
     if from_image and from_overlay:
         raise ConfigError("--from-image and --from-overlay are two different conditions: "
                           "give one")
@@ -110,8 +114,10 @@ def plan(*, prompts: list[str], image: str | None, mask: str | None, box: str | 
     else:
         kind, labels = "text", list(prompts)
     names = [stem(label, kind=kind) for label in labels]
-    if len(set(names)) < len(names):
-        raise ConfigError("the same prompt is given twice")
+    twice = next((label for i, label in enumerate(labels) if label in labels[:i]), None)
+    if twice is not None:
+        raise ConfigError(f"the prompt {twice!r} is given twice (its files would be the same): "
+                          "give each prompt once")
     out_dir = Path(out_dir)
     check_free([group_paths(out_dir, n, style, with_mask=True) for n in names],
                overwrite=overwrite)

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from lang2motion.apps.model import Lang2MotionModel
+from lang2motion.apps.model import Lang2MotionModel, check_steps
 from lang2motion.apps.outputs import Style, animate, check_free, stem, write_group
 from lang2motion.apps.trajectory import Trajectory, read_trajectory, write_trajectory
-from lang2motion.errors import ConfigError
+from lang2motion.errors import ConfigError, DataError
 from lang2motion.images import write_png
 from lang2motion.render.animate import labelled, side_by_side, still, strip
 from lang2motion.render.video import write_animation
@@ -30,7 +30,12 @@ STRIP_COLUMNS_MAX = 8
 def endpoint(text: str) -> str | Trajectory:
     """A trajectory file when ``text`` names one, else a prompt."""
     path = Path(text)
-    if path.suffix == ".json" and path.is_file():
+    if path.suffix.lower() == ".json":
+        # a name ending in .json is a file, never a prompt: a mistyped one must not be decoded
+        # as the text "runs/ball.json"
+        if not path.is_file():
+            raise DataError(f"{path}: no such trajectory file (an interpolation end ending in "
+                            ".json is read as a trajectory file, not as a prompt)")
         return read_trajectory(path)
     if not text.strip():
         raise ConfigError("an interpolation end is empty: give a prompt or a trajectory file")
@@ -41,8 +46,7 @@ def run(model: Lang2MotionModel, a: str, b: str, *, steps: int, mask: np.ndarray
         out_dir: str | os.PathLike[str], style: Style, overwrite: bool) -> dict[str, Any]:
     """Decode ``steps`` trajectories from ``a`` to ``b``; write them, a strip and an animation."""
     style.check()
-    if steps < 2:
-        raise ConfigError(f"--steps must be >= 2 (the two ends), got {steps}")
+    steps = check_steps(steps)
     ends = [endpoint(a), endpoint(b)]
     names = [e.label if isinstance(e, Trajectory) else e for e in ends]
     name = f"interpolate-{stem(' -> '.join(names), kind='interpolate')}"

@@ -32,6 +32,7 @@ from lang2motion.errors import ConfigError, DataError
 from lang2motion.evaluate.recognition import top_k
 from lang2motion.evaluate.retrieval import cosine_matrix
 from lang2motion.geometry import normalise
+from lang2motion.images import binarise_mask
 from lang2motion.inference import Inference
 from lang2motion.render.animate import plain_canvas
 from lang2motion.tracking.grid import place_grid
@@ -41,6 +42,41 @@ log = logging.getLogger(__name__)
 DEFAULT_CANVAS = (256, 256)       # (W, H) of the frame when neither mask nor image is given
 DEFAULT_DISC_FRACTION = 0.3       # radius of the default disc mask, as a fraction of min(W, H)
 SLERP_PARALLEL = 1e-6             # below this angle (radians) interpolation is linear
+# A canvas side the grid, the animation and a plain-canvas overlay video (T x H x W x 3 bytes:
+# 1.5 GB at 4096 px and 30 frames) can all hold; larger sides fail in allocation, not here.
+CANVAS_SIDE_RANGE = (16, 4096)
+# Interpolation steps decoded and drawn side by side in one animation; beyond this the
+# animation alone runs out of memory after minutes.
+MAX_INTERPOLATION_STEPS = 64
+
+
+def check_canvas(size: Sequence[int], *, option: str = "size") -> tuple[int, int]:
+    """(W, H) as ints within :data:`CANVAS_SIDE_RANGE`, or a ConfigError naming ``option``."""
+    low, high = CANVAS_SIDE_RANGE
+    try:
+        width, height = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{option} must be two whole numbers W H, got {size!r}") from None
+    if not (low <= width <= high and low <= height <= high):
+        raise ConfigError(f"{option} must be two whole numbers W H between {low} and {high} "
+                          f"pixels, got {width} {height}")
+    return width, height
+
+
+def check_k(k: int, *, option: str = "k") -> int:
+    """``k`` results: a whole number >= 1 (0 would silently return nothing)."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ConfigError(f"{option} must be a whole number >= 1, got {k!r}")
+    return int(k)
+
+
+def check_steps(steps: int) -> int:
+    """Interpolation steps: 2 (the two ends) to :data:`MAX_INTERPOLATION_STEPS`."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not (
+            2 <= steps <= MAX_INTERPOLATION_STEPS):
+        raise ConfigError(f"--steps must be a whole number from 2 (the two ends) to "
+                          f"{MAX_INTERPOLATION_STEPS}, got {steps!r}")
+    return int(steps)
 
 
 def default_mask(width: int, height: int) -> np.ndarray:
@@ -113,7 +149,8 @@ class Lang2MotionModel:
         if size * size != self.points:
             raise ConfigError(f"{self.path}: the model has {self.points} points, not a square "
                               "grid")
-        return place_grid(mask, size=size, erode_iterations=self.grid_params.erode_iterations,
+        return place_grid(binarise_mask(mask), size=size,
+                          erode_iterations=self.grid_params.erode_iterations,
                           margin=self.grid_params.margin)
 
     def grids(self, count: int, *, mask: np.ndarray | None = None,
@@ -121,7 +158,8 @@ class Lang2MotionModel:
         """(count, N, 2) normalised grids inside ``mask`` (default: a centred disc on a
         ``size`` (W, H) canvas), and the frame's width and height."""
         if mask is None:
-            mask = default_mask(*size)
+            mask = default_mask(*check_canvas(size))
+        mask = binarise_mask(mask)
         height, width = mask.shape
         grid = normalise(self.grid(mask), width, height)
         return np.repeat(grid[None], count, axis=0), width, height
@@ -129,10 +167,15 @@ class Lang2MotionModel:
     def check_prompts(self, texts: Sequence[str]) -> list[str]:
         """The prompts, refused when empty; a warning names every prompt longer than the text
         encoder's context (CLIP cuts it)."""
-        texts = [str(t) for t in texts]
+        if isinstance(texts, (str, bytes)):
+            texts = [texts]
+        texts = list(texts)
         if not texts:
             raise ConfigError("no prompt given")
         for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise ConfigError(f"prompt {i + 1} is {type(text).__name__}, not text: give a "
+                                  "str (decode bytes first, e.g. data.decode('utf-8'))")
             if not text.strip():
                 raise ConfigError(f"prompt {i + 1} is empty: give the motion in words, e.g. "
                                   "\"a dog running to the left\"")
@@ -147,7 +190,11 @@ class Lang2MotionModel:
         return self.inference.encode_texts(self.check_prompts(texts))
 
     def image_embeddings(self, images: np.ndarray) -> np.ndarray:     # (B, H, W, 3) -> (B, D)
-        return self.inference.encode_images(np.asarray(images))
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8 or not len(images):
+            raise DataError(f"images must be a (B, H, W, 3) uint8 RGB array, got shape "
+                            f"{images.shape} and dtype {images.dtype}")
+        return self.inference.encode_images(images)
 
     # -- latent -> trajectory -------------------------------------------------------------------
     def decode(self, latents: np.ndarray, *, mask: np.ndarray | None = None,
@@ -155,16 +202,35 @@ class Lang2MotionModel:
                source: dict[str, Any] | None = None) -> list[Trajectory]:
         """Trajectories decoded from ``latents`` (B, D) — texts', images' or trajectories'
         embeddings — from the grid inside ``mask`` (H, W)."""
-        latents = np.atleast_2d(np.asarray(latents, dtype=np.float32))
+        latents = self.check_latents(latents)
         grids, width, height = self.grids(len(latents), mask=mask, size=size)
         return self.decode_from_grids(latents, grids, width=width, height=height, labels=labels,
                                       source=source)
+
+    def check_latents(self, latents: object) -> np.ndarray:   # -> (B, D) float32
+        """Latents as (B, D) float32; DataError for another shape, width or non-finite values
+        (a NaN latent decodes to a NaN trajectory)."""
+        try:
+            array = np.atleast_2d(np.asarray(latents, dtype=np.float32))
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"latents must be numbers, (B, D) or (D,): {exc}") from None
+        latent = self.inference.model.cfg.latent
+        if array.ndim != 2 or array.shape[1] != latent or not len(array):
+            raise DataError(f"latents must be (B, {latent}) for this model (or ({latent},)), got "
+                            f"{np.shape(latents)}")
+        bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
+        if len(bad):
+            raise DataError(f"latent row(s) {', '.join(map(str, bad[:5].tolist()))} hold NaN or "
+                            "inf: nothing to decode")
+        return array
 
     def decode_from_grids(self, latents: np.ndarray, grids: np.ndarray, *, width: int,
                           height: int, labels: Sequence[str] | None = None,
                           source: dict[str, Any] | None = None) -> list[Trajectory]:
         """latents (B, D), grids (B, N, 2) normalised -> trajectories in a W x H frame."""
-        if grids.shape[1:] != (self.points, 2):
+        latents = self.check_latents(latents)
+        grids = np.asarray(grids)
+        if grids.ndim != 3 or grids.shape[1:] != (self.points, 2):
             raise DataError(f"grids must be (B, {self.points}, 2) for this model, got "
                             f"{grids.shape}")
         tracks = self.inference.decode(latents, grids)
@@ -198,9 +264,10 @@ class Lang2MotionModel:
 
     def _fit(self, trajectory: Trajectory) -> np.ndarray:
         if trajectory.tracks.shape != (self.frames, self.points, 2):
-            raise DataError(f"trajectory {trajectory.label!r} is {trajectory.tracks.shape[:2]} "
-                            f"(frames, points); this model encodes ({self.frames}, "
-                            f"{self.points})")
+            name = trajectory.path or f"trajectory {trajectory.label!r}"
+            raise DataError(f"{name}: is {trajectory.tracks.shape[:2]} (frames, points); this "
+                            f"model encodes ({self.frames}, {self.points}): use a trajectory "
+                            "made by this model (or one with its grid size and frame count)")
         return trajectory.tracks
 
     def overlay_embedding(self, trajectory: Trajectory, *,
@@ -216,6 +283,9 @@ class Lang2MotionModel:
         if frames is None:
             frames = plain_canvas(trajectory.width, trajectory.height)
         frames = np.asarray(frames)
+        if frames.ndim not in (3, 4) or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise DataError(f"frames must be (T, H, W, 3) or (H, W, 3) uint8 RGB, got shape "
+                            f"{frames.shape} and dtype {frames.dtype}")
         if frames.ndim == 3:
             frames = np.repeat(frames[None], self.frames, axis=0)
         if frames.shape[1:3] != (trajectory.height, trajectory.width):
@@ -229,7 +299,8 @@ class Lang2MotionModel:
                  ) -> list[tuple[int, float]]:
         """The ``k`` trajectories (rows of ``latents`` (B, D), e.g. from :meth:`encode`) most
         similar to ``text``: (index, cosine), best first."""
-        scores = cosine_matrix(self.text_embeddings([text]), latents)[0]
+        k = check_k(k)
+        scores = cosine_matrix(self.text_embeddings([text]), self.check_latents(latents))[0]
         order = np.argsort(-scores, kind="stable")[:k]
         return [(int(i), float(scores[i])) for i in order]
 
@@ -244,8 +315,7 @@ class Lang2MotionModel:
                     size: tuple[int, int] = DEFAULT_CANVAS) -> list[Trajectory]:
         """Decode ``steps`` points of the spherical interpolation from ``a`` to ``b`` (prompts or
         trajectories), all from the same grid; step 0 decodes ``a``, the last ``b``."""
-        if steps < 2:
-            raise ConfigError(f"--steps must be >= 2 (the two ends), got {steps}")
+        check_steps(steps)
         za, zb = self.latent_of(a), self.latent_of(b)
         ts = np.linspace(0.0, 1.0, steps)
         latents = np.stack([slerp(za, zb, float(t)) for t in ts])
@@ -272,9 +342,16 @@ class Lang2MotionModel:
                  ) -> list[list[tuple[str, float]]]:
         """Zero-shot: the ``k`` class names whose CLIP text embeddings are closest (cosine) to
         each latent (B, D); best first."""
-        names = [str(c) for c in class_names]
+        k = check_k(k)
+        names = list(class_names)
         if not names:
             raise ConfigError("no class names given")
+        wrong = [n for n in names if not isinstance(n, str) or not n.strip()]
+        if wrong:
+            raise ConfigError(f"class names must be non-empty text, got {wrong[0]!r}")
+        duplicate = next((n for i, n in enumerate(names) if n in names[:i]), None)
+        if duplicate is not None:
+            raise ConfigError(f"the class name {duplicate!r} is given twice")
         indices, scores = top_k(latents, self.text_embeddings(names), min(k, len(names)))
         return [[(names[i], float(s)) for i, s in zip(row_i, row_s, strict=True)]
                 for row_i, row_s in zip(indices, scores, strict=True)]

@@ -10,6 +10,7 @@ Legend: T frames, N points, H/W frame size.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -22,7 +23,7 @@ import numpy as np
 
 from lang2motion.apps.trajectory import Trajectory, write_trajectory
 from lang2motion.config import OVERLAY_COLORS
-from lang2motion.errors import ConfigError
+from lang2motion.errors import ConfigError, DataError
 from lang2motion.images import write_png
 from lang2motion.io import STAGING_PREFIX
 from lang2motion.render.animate import display_size, plain_canvas, still, trail_animation
@@ -72,6 +73,20 @@ def group_paths(out_dir: Path, name: str, style: Style, *, with_mask: bool) -> d
     return paths
 
 
+def output_error(out_dir: Path, exc: OSError) -> DataError:
+    """An OSError while writing results, as one paragraph naming the folder and the cause."""
+    reason = exc.strerror or str(exc)
+    hint = {errno.ENOSPC: "free some space or write elsewhere (--out)",
+            errno.EDQUOT: "free some space or write elsewhere (--out)",
+            errno.EACCES: "choose a folder you can write to (--out)",
+            errno.EPERM: "choose a folder you can write to (--out)",
+            errno.EROFS: "choose a folder on a writable disk (--out)"}.get(
+        exc.errno or 0, "check the folder (--out)")
+    where = exc.filename or out_dir
+    return DataError(f"--out {out_dir}: cannot write results ({reason}: {where}); {hint}. "
+                     "Nothing of this result was kept")
+
+
 def check_free(groups: list[dict[str, Path]], *, overwrite: bool) -> None:
     """ConfigError naming the first file that exists, unless ``overwrite``, or an output folder
     that is a file: checked before anything is written."""
@@ -101,17 +116,22 @@ def animate(trajectory: Trajectory, *, style: Style, background: np.ndarray | No
 def write_group(paths: dict[str, Path], writers: dict[str, Callable[[Path], None]]) -> None:
     """Run ``writers[key](temporary path)`` for every file, then move them all into place."""
     out_dir = next(iter(paths.values())).parent
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
+    staging = None
     try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
         staged = {}
         for key, final in paths.items():
             staged[key] = staging / final.name
             writers[key](staged[key])
         for key, final in paths.items():
             os.replace(staged[key], final)
+    except OSError as exc:
+        # a read-only folder, a full disk, a quota: one paragraph, nothing half-written
+        raise output_error(out_dir, exc) from exc
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_result(out_dir: Path, name: str, trajectory: Trajectory, *, style: Style,

@@ -45,6 +45,13 @@ def load_gallery(model: Lang2MotionModel, source: str | os.PathLike[str]) -> Gal
                         "data/features/valid_u, or a folder of trajectory .json files)")
     if any(source.glob(SHARD_GLOB)):
         data = load_feature_tensors(source)
+        ours = (model.inference.clip_model, model.inference.clip_pretrained)
+        if (data.clip_model, data.clip_pretrained) != ours:
+            raise DataError(f"{source}: the feature shards were made with CLIP "
+                            f"{data.clip_model} ({data.clip_pretrained}) but the model reads "
+                            f"CLIP {ours[0]} ({ours[1]}): their overlay features mean nothing "
+                            "to it. Re-run the embed stage with the model's CLIP, or retrieve "
+                            "from a folder of trajectory files")
         firsts, owner = unique_track_index(data.track_ids)
         captions = {i: [t for t, o in zip(data.texts, owner, strict=True) if o == k]
                     for k, i in enumerate(firsts)}

@@ -45,6 +45,7 @@ class Trajectory:
     label: str = ""
     source: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)   # model, clip
+    path: str = ""                           # the file it was read from (not written)
 
     @property
     def tracks_px(self) -> np.ndarray:       # (T, N, 2) float32 pixels
@@ -88,4 +89,4 @@ def read_trajectory(path: str | os.PathLike[str]) -> Trajectory:
     meta = {k: data[k] for k in ("model", "clip") if k in data}
     return Trajectory(tracks=tracks, width=width, height=height,
                       label=str(data.get("label", "")), source=dict(data.get("source") or {}),
-                      meta=meta)
+                      meta=meta, path=str(path))

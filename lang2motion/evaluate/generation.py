@@ -11,7 +11,10 @@ by the frame width and height; frame 0 is the given initial grid, so the model p
 - smoothness = 1 - mean ||dv_t||, with v_t = p_{t+1} - p_t and dv_t = v_{t+1} - v_t, the norm per
   point, the mean over points and the T - 2 velocity changes, in normalised units (the paper
   writes 1/(T-1) over its frames; with T positions there are T - 2 velocity changes). Higher is
-  smoother; 1 means constant velocity. Needs T >= 3.
+  smoother; 1 means constant velocity. Needs T >= 3. ``smoothness_px`` is the same with the
+  velocity changes in pixels of the 256 x 256 frame (1 - mean ||dv|| px, i.e.
+  1 - PIXELS_PER_UNIT * (1 - smoothness)), beside the normalised value as ADE is: in normalised
+  units every velocity change is tiny, so the normalised value sits near 1 for every method.
 - AJ, OA (and < delta^x_avg): TAP-Vid metrics of a generated trajectory against the ground
   truth, computed by :func:`lang2motion.tracking.metrics.tapvid_metrics` with every point
   queried at frame 0 ("first" mode: frames 1 .. T-1 evaluated) and every generated point
@@ -80,14 +83,22 @@ def fde(pred: np.ndarray,   # (S, T, N, 2)
 
 
 def smoothness(tracks: np.ndarray,  # (S, T, N, 2)
-               ) -> np.ndarray:     # (S,) float64, 1 - normalised units
-    """1 - the mean norm of the frame-to-frame velocity change (see the module doc)."""
+               *, scale: float = 1.0,
+               ) -> np.ndarray:     # (S,) float64, 1 - (normalised units x scale)
+    """1 - the mean norm of the frame-to-frame velocity change (see the module doc); the change
+    is measured in normalised units times ``scale`` (:data:`PIXELS_PER_UNIT`: pixels)."""
     tracks = checked_array(tracks, "S T N 2", name="tracks", where="smoothness", sizes={})
     if tracks.shape[1] < MIN_SMOOTHNESS_FRAMES:
         raise DataError(f"smoothness: tracks have {tracks.shape[1]} frame(s), at least "
                         f"{MIN_SMOOTHNESS_FRAMES} are needed for one velocity change")
     velocity_change = np.diff(tracks, n=2, axis=1)                    # (S, T-2, N, 2)
-    return 1.0 - np.linalg.norm(velocity_change, axis=-1).mean(axis=(1, 2))
+    return 1.0 - scale * np.linalg.norm(velocity_change, axis=-1).mean(axis=(1, 2))
+
+
+def smoothness_px(tracks: np.ndarray,  # (S, T, N, 2)
+                  ) -> np.ndarray:     # (S,) float64, 1 - px of a 256 x 256 frame
+    """Smoothness with the velocity changes in pixels of a 256 x 256 frame."""
+    return smoothness(tracks, scale=PIXELS_PER_UNIT)
 
 
 def tapvid_against_truth(pred: np.ndarray,           # (S, T, N, 2) generated, all visible

@@ -32,6 +32,7 @@ from lang2motion.evaluate.generation import (
     fde,
     frame_errors,
     smoothness,
+    smoothness_px,
     tapvid_against_truth,
 )
 from lang2motion.evaluate.recognition import class_ranks, motion_kind_hits
@@ -45,8 +46,8 @@ GENERATION_METHODS = ("lang2motion", "teacher_forced", "reconstruction", "static
 # methods whose CLIP similarity is reported (the others are not generators)
 CLIP_SIM_METHODS = ("lang2motion", "static", "nearest_caption", "mean_motion", "image", "overlay")
 RETRIEVAL_METHODS = ("lang2motion", "clip_nn")
-METRICS = ("ade", "ade_px", "fde", "fde_px", "smoothness", "aj", "oa", "clip_sim",
-           "motion_kind_acc")
+METRICS = ("ade", "ade_px", "fde", "fde_px", "smoothness", "smoothness_px", "aj", "oa",
+           "clip_sim", "motion_kind_acc")
 SPEED_BATCH = 256           # batched-throughput measurement: trajectories per call
 SPEED_PROMPT = "a red ball moving to the left"
 
@@ -160,7 +161,7 @@ def _metrics(tracks: np.ndarray, valid: FeatureTensors, *, reference: np.ndarray
     """Every metric but CLIP similarity of one method's (S, T, N, 2) trajectories."""
     truth = valid.tracks
     errors = {"ade": ade(tracks, truth), "fde": fde(tracks, truth),
-              "smoothness": smoothness(tracks)}
+              "smoothness": smoothness(tracks), "smoothness_px": smoothness_px(tracks)}
     errors["ade_px"] = errors["ade"] * PIXELS_PER_UNIT
     errors["fde_px"] = errors["fde"] * PIXELS_PER_UNIT
     tapvid = tapvid_against_truth(tracks, truth, valid.visible)

@@ -17,7 +17,6 @@ from lang2motion.report.experiments import (
     Run,
     RunSet,
     SeedGroup,
-    default_params,
     describe_overrides,
     exp_command,
     pick,
@@ -37,7 +36,7 @@ from lang2motion.report.markdown import (
     fmt_stat,
     table,
 )
-from lang2motion.report.setting import RunInfo, standins, table_notes
+from lang2motion.report.setting import RunInfo, table_notes
 
 PAPER, OURS = "paper", "ours"
 MAKE_ABLATIONS = "make ablations"
@@ -52,6 +51,7 @@ class Metric:
     tables_key: tuple[str, str] | None  # (section, metric) under slices.all.<section>.<method>
     digits: int
     scale: float = 1.0
+    paper_key: str | None = None      # the paper's value this column stands beside ("": none)
 
     def value(self, run: Run, method: str = FULL_METHOD) -> tuple[str, bool]:
         """This run's number as text, and whether it carries an interval."""
@@ -69,16 +69,21 @@ METRICS: dict[str, Metric] = {
     "clip_sim": Metric("CLIP sim", "clip_sim", ("generation", "clip_sim"), VALUE_DIGITS),
     "ade": Metric("ADE", "ade", ("generation", "ade"), VALUE_DIGITS),
     "fde": Metric("FDE", "fde", ("generation", "fde"), VALUE_DIGITS),
-    "smoothness": Metric("Smooth", "smoothness", ("generation", "smoothness"), VALUE_DIGITS),
+    # the paper's smoothness (0.89) stands beside ours in pixels; it has no normalised value
+    "smoothness": Metric("Smooth (normalised)", "smoothness", ("generation", "smoothness"),
+                         VALUE_DIGITS, paper_key=""),
+    "smoothness_px": Metric("Smooth (px)", "smoothness_px", ("generation", "smoothness_px"),
+                            VALUE_DIGITS, paper_key="smoothness"),
     "speed": Metric("Speed (ms / trajectory)", "ms_per_trajectory", None, MS_DIGITS),
     "motion_kind_acc": Metric("Motion-kind acc. (%)", "motion_kind_acc",
                               ("generation", "motion_kind_acc"), PERCENT_DIGITS, PERCENT),
 }
 UNITS = ("R@1: percent of expressions; CLIP sim: cosine; ADE, FDE: normalised units (the frame "
          "spans [-1, 1]; × 128 = px of a 256 × 256 frame; the paper does not state its unit); "
-         "smoothness: 1 - mean ||Δv||; speed: ms per trajectory at batch 1 (this machine; the "
+         "smoothness: 1 - mean ||Δv||, Δv in px of a 256 × 256 frame and in normalised units; "
+         "speed: ms per trajectory at batch 1 (this machine; the "
          "paper's in seconds, hardware not stated)")
-SEED_METRICS = ("r1", "clip_sim", "ade", "fde", "smoothness", "motion_kind_acc")
+SEED_METRICS = ("r1", "clip_sim", "ade", "fde", "smoothness_px", "smoothness", "motion_kind_acc")
 
 
 @dataclass
@@ -101,7 +106,9 @@ def _row(spec: paper.AblationRow, columns: Sequence[str], runs: Sequence[Run],
         out.filled += 1
         out.used.add(id(run))
     for key in columns:
-        cells.append(spec.paper.get(key, NOT_IN_PAPER) if spec.paper else NOT_IN_PAPER)
+        paper_key = METRICS[key].paper_key
+        paper_key = key if paper_key is None else paper_key
+        cells.append(spec.paper.get(paper_key, NOT_IN_PAPER) if spec.paper else NOT_IN_PAPER)
         if run is None:
             cells.append(NOT_RUN)
         elif spec.from_full and key == "speed":
@@ -135,20 +142,18 @@ def ablation_tables(runset: RunSet, info: RunInfo) -> Ablations:
     runs = runset.runs
     full = pick(runs, {})
     out = Ablations(lines=[])
-    base = default_params()
-    used = standins(data_source=base["data.source"], tracker=base["track.backend"],
-                    clip_random=base["clip.pretrained"] == "none")
+    used = info.standins()        # this run's, from its own tables.json: the rows share them
     notes = table_notes(
         info, unit=UNITS,
-        split=(f"{code(base['data.valid_split'])} of each run: the same data as Tables 1-2 "
+        split=(f"{code(info.split)} of each run: the same data as Tables 1-2 "
                "except where a row changes the grid or the overlays"),
         stand_ins=used,
         columns=(f"*paper* = the paper's numbers ({paper.SETTING}); *ours* = the run named in "
-                 "the Run column: its baseline's set-up "
-                 f"({', '.join(used) or 'the paper set-up'}) changed only as the row says"),
-        protocol=("one training run per configuration, differing from its baseline (the "
-                  "committed params.yaml the experiment ran on) only in the overrides the row "
-                  "names; evaluated as in Tables "
+                 f"the Run column: this run's set-up ({info.data_text()}, "
+                 f"{info.tracker_text()}, {info.clip_text()}) changed only as the row says"),
+        protocol=("one training run per configuration, with this run's parameters except the "
+                  "overrides the row names (a run on other data, another tracker, CLIP or "
+                  "length fills no row: see Other runs); evaluated as in Tables "
                   "1-2. Intervals where the run's reports/eval/tables.json is at hand (always "
                   "for this run; for experiments when git keeps it), else the value of its "
                   "reports/metrics.json alone"),
@@ -157,10 +162,10 @@ def ablation_tables(runset: RunSet, info: RunInfo) -> Ablations:
     groups = [("Table 4: loss components", paper.TABLE4, ("r1", "clip_sim", "ade", "speed"), ""),
               ("Table 5a: reconstruction loss (autoregressive decoding)",
                [r for r in paper.TABLE5 if r.group == paper.LOSS_GROUP],
-               ("ade", "fde", "smoothness", "clip_sim", "speed"), ""),
+               ("ade", "fde", "smoothness_px", "smoothness", "clip_sim", "speed"), ""),
               ("Table 5b: decoding strategy (L1 reconstruction loss; the transformer decoder is "
                "ours only)", [r for r in paper.TABLE5 if r.group == paper.DECODER_GROUP],
-               ("ade", "fde", "smoothness", "clip_sim", "speed"), ""),
+               ("ade", "fde", "smoothness_px", "smoothness", "clip_sim", "speed"), ""),
               ("Table 6: grid size (T = 30 frames)", paper.TABLE6,
                ("r1", "clip_sim", "ade", "fde"), "points"),
               ("Table 7a: overlay colour (opacity 0.5)",
@@ -235,6 +240,7 @@ def other_runs_section(runset: RunSet, used: set[int]) -> list[str]:
         return []
     return ["## Other runs", "", "Runs whose parameters match no ablation row, listed as found "
             "(same units and intervals as Tables 4-7).", "",
-            *table(["Run", "Differs from the defaults in", "R@1 (%)", "ADE", "CLIP sim"], rows,
+            *table(["Run", "Differs from this run's set-up in", "R@1 (%)", "ADE", "CLIP sim"],
+                   rows,
                    ["l", "l", "r", "r", "r"]), ""]
 

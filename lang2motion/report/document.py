@@ -37,7 +37,9 @@ from lang2motion.report.markdown import (
     table,
     warning,
 )
-from lang2motion.report.setting import SYNTH_SOURCE, RunInfo, standins
+from lang2motion.report.setting import SYNTH_SOURCE, RunInfo
+from lang2motion.runtime import machine_text
+from lang2motion.tracking.quality import implausible
 
 TITLE = "# Lang2Motion: evaluation report"
 # (file stem under plots/, title, what it shows)
@@ -48,6 +50,10 @@ PLOTS: tuple[tuple[str, str, str], ...] = (
     ("motion_kinds", "Per motion kind",
      "Lang2Motion's and the static baseline's ADE, and motion-kind accuracy, per motion kind"),
 )
+REPRODUCIBILITY = ("The same commit rerun on the same machine gives identical features and "
+                   "metrics; on another CPU (another kernel level or bf16 support, another "
+                   "thread count) they agree within float noise, inside the intervals (README, "
+                   "Reproducibility)")
 OPTIONAL_ON_REAL_DATA = {"motion_kinds"}      # needs motion-kind labels (synthetic data only)
 
 
@@ -63,7 +69,7 @@ def build(*, raw_params: Mapping[str, Any], metrics_path: Path, tables: Mapping[
           runset: RunSet, summaries: Summaries, gallery: list[GalleryEntry],
           gallery_warnings: list[str], eval_dir: Path, out_path: Path) -> Document:
     """The report's markdown text and what it had to warn about."""
-    info = RunInfo.from_tables(tables)
+    info = RunInfo.from_tables(tables, summaries)
     doc = Document(text="", warnings=[*summaries.warnings, *gallery_warnings])
     here = out_path.parent
     ablation = ablations.ablation_tables(runset, info)
@@ -103,8 +109,7 @@ def _squeeze(lines: list[str]) -> list[str]:
 
 
 def _standin_banner(info: RunInfo) -> list[str]:
-    used = standins(data_source=info.data_source, tracker=info.tracker,
-                    clip_random=info.clip_random)
+    used = info.standins()
     if not used:
         return []
     return [f"> **Stand-ins:** this run uses {'; '.join(used)}. Its numbers test the pipeline, "
@@ -147,14 +152,18 @@ def _what_was_run(info: RunInfo, raw_params: Mapping[str, Any], tables: Mapping[
     epoch = info.epoch if info.epoch is not None else train.get("epoch", "?")
     clip_device = dig(summaries.get("embed_summary"), "clip", "device")
     interval = tables.get("interval") or {}
+    steps = (f"{info.steps} optimiser steps" if info.steps is not None
+             else "optimiser steps not recorded")
     lines = ["## What was run", ""]
     lines += bullets([
         f"**Data:** {info.data_text()}{_own_clips(summaries)}; evaluated on split "
         f"{code(info.split)}",
-        f"**Tracker:** {info.tracker_text()}",
+        f"**Tracker:** {info.tracker_text()}{_track_quality_text(info)}",
         f"**CLIP:** {info.clip_text()}"
         + (f", features computed on {clip_device}" if clip_device else ""),
-        f"**Model:** trained {epoch} epochs; git revision {code(info.git_rev)}",
+        f"**Model:** trained {epoch} epochs, {steps} (train.min_steps raises the epochs of a "
+        f"small data set); git revision {code(info.git_rev)}",
+        f"**Machine:** {_machines_text(info)}. {REPRODUCIBILITY}",
         f"**Evaluation:** {tables.get('samples', '?')} expressions, "
         f"{tables.get('trajectories', '?')} unique trajectories; {info.percent_level} "
         f"percentile-bootstrap intervals ({interval.get('resamples', '?')} resamples, seed "
@@ -166,7 +175,7 @@ def _what_was_run(info: RunInfo, raw_params: Mapping[str, Any], tables: Mapping[
                               "Trajectories (track rows)", "Skipped (prepare)",
                               "Skipped (track)", "Embedded samples"], counts,
                              ["l"] + ["r"] * 7)]
-    for text in summaries.warnings:
+    for text in [*summaries.warnings, *_track_warnings(info)]:
         lines += ["", warning(text)]
     lines += ["", "**Parameters that differ from the defaults**", ""]
     base = default_params()
@@ -176,6 +185,35 @@ def _what_was_run(info: RunInfo, raw_params: Mapping[str, Any], tables: Mapping[
     lines += (table(["Parameter", "This run", "Default"], diff) if diff
               else ["None: params.yaml holds the defaults (lang2motion/config.py)."])
     return lines
+
+
+def _track_quality_text(info: RunInfo) -> str:
+    """``; static rows (< 2 px): train 6.1%, ...; points invisible after the query frame: ...``"""
+    if not info.track_quality:
+        return ""
+    px = next(iter(info.track_quality.values())).get("static_px", "?")
+
+    def shares(key: str) -> str:
+        return ", ".join(f"{name} {fmt(q.get(key), 1, scale=100.0)}%"
+                         for name, q in info.track_quality.items())
+    return (f"; track rows that do not move (every point < {px} px from its query position): "
+            f"{shares('static_share')}; points invisible after the query frame: "
+            f"{shares('invisible_share')}")
+
+
+def _track_warnings(info: RunInfo) -> list[str]:
+    return [text for name, quality in info.track_quality.items()
+            if (text := implausible(quality, split=name, tracker=info.tracker))]
+
+
+def _machines_text(info: RunInfo) -> str:
+    """Each stage's machine, stages on one machine named together."""
+    if not info.machines:
+        return "not recorded"
+    by_text: dict[str, list[str]] = {}
+    for stage, facts in info.machines.items():
+        by_text.setdefault(machine_text(facts), []).append(stage)
+    return "; ".join(f"{', '.join(stages)}: {text}" for text, stages in by_text.items())
 
 
 def _total(obj: Any) -> int | None:

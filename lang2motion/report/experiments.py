@@ -12,12 +12,16 @@ it, ``reports/eval/tables.json`` for intervals). Three sources:
    other refs (``refs/exps/stash``, ``exec/``, ``celery/``, ``apply/``, ``temp/``) do not have
    that shape and are skipped, as are experiment commits without metrics.
 
-A run's *overrides* are its parameters that differ from its baseline's (flattened to dotted
-keys), leaving out keys that cannot change a result (devices, inference batch sizes, the
-bootstrap): an experiment's baseline is the commit its ref names, the current run's is HEAD, and
-without git (or a committed params.yaml) the package defaults (:func:`lang2motion.config.defaults`).
-So `dvc exp run -S loss.l1=false` fills the L2 row whatever the baseline's data, tracker or CLIP
-(the paper set-up on MeViS as much as the synthetic demo). An ablation row is filled by a run
+A run's *overrides* are its parameters (flattened to dotted keys) that differ from the *reference*:
+this run's own parameters with the keys the ablation rows change (:data:`ABLATION_KEYS`: loss
+terms, L1/L2, decoder, grid, overlay) taken from the committed baseline (HEAD's params.yaml;
+without git or a committed params.yaml, the package defaults,
+:func:`lang2motion.config.defaults`). Keys that cannot change a result (devices, inference batch
+sizes, the bootstrap) are left out. So this run always fills its own row (the full one, or the
+row of the ablation it is), and another run fills a row only when it shares this run's data,
+tracker, CLIP, epochs and every other setting, changed only as the row says: a synthetic
+baseline never fills a row of a MeViS run's tables, and `dvc exp run -S loss.l1=false` fills the
+L2 row on the paper set-up as much as on the synthetic demo. An ablation row is filled by a run
 whose overrides are exactly the row's;
 runs that differ only by ``train.seed`` form a seed group. Where several runs fill one row the
 current run wins, then the newest commit.
@@ -25,6 +29,7 @@ current run wins, then the newest commit.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -39,6 +44,7 @@ from typing import Any
 import yaml
 
 from lang2motion.config import defaults
+from lang2motion.report import paper
 from lang2motion.report.inputs import check_tables
 
 EXPS_NAMESPACE = "refs/exps"
@@ -51,6 +57,9 @@ RESULT_NEUTRAL_KEYS = frozenset({
     "eval.device", "eval.batch_size", "eval.bootstrap", "eval.seed", "eval.level",
     "overlay.fps", "data.mevis.download", "report.experiments",
 })
+# the keys the rows of Tables 4-7 change; every other key is this run's set-up
+ABLATION_KEYS = frozenset(key for spec in (*paper.TABLE4, *paper.TABLE5, *paper.TABLE6,
+                                           *paper.TABLE7) for key in spec.overrides)
 GIT_TIMEOUT_S = 60
 WORKSPACE, BASELINE, EXPERIMENT = "workspace", "baseline", "experiment"
 SHORT_SHA = 7
@@ -94,6 +103,11 @@ def overrides_of(params: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str
     result-neutral keys left out."""
     return {k: v for k, v in params.items()
             if k not in RESULT_NEUTRAL_KEYS and (k not in base or not same_value(v, base[k]))}
+
+
+def ablation_reference(params: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
+    """This run's flat ``params`` with the ablation keys set as in ``base`` (the baseline)."""
+    return {**params, **{k: base[k] for k in ABLATION_KEYS if k in base}}
 
 
 def params_from_raw(raw: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
@@ -202,10 +216,11 @@ class RunSet:
 def current_run(*, raw_params: Mapping[str, Any], metrics: dict[str, Any],
                 tables: dict[str, Any] | None,
                 reference: Mapping[str, Any] | None = None) -> Run:
-    """The workspace's run; overrides relative to ``reference`` (flat params; the defaults)."""
+    """The workspace's run; overrides relative to its ablation reference, the ablation keys
+    taken from ``reference`` (flat params of the baseline; the defaults)."""
     defaults_flat = default_params()
     params = params_from_raw(raw_params, defaults_flat)
-    base = reference if reference is not None else defaults_flat
+    base = ablation_reference(params, reference if reference is not None else defaults_flat)
     return Run(name=WORKSPACE, origin=WORKSPACE, rev=None, time=math.inf, params=params,
                metrics=metrics, tables=tables, overrides=overrides_of(params, base))
 
@@ -235,14 +250,20 @@ def find_runs(*, raw_params: Mapping[str, Any], metrics: dict[str, Any],
                            "only this run fills the ablation tables")
         return found
     committed, head_params = _committed_runs(git, *paths, notes=found.notes)
-    found.runs = [current_run(raw_params=raw_params, metrics=metrics, tables=tables,
-                              reference=head_params), *committed]
+    base = head_params if head_params is not None else default_params()
+    current = current_run(raw_params=raw_params, metrics=metrics, tables=tables, reference=base)
+    # every committed run against this run's set-up: one of another data set, tracker, CLIP or
+    # length (the synthetic baseline of a MeViS run) fills no row of this run's tables
+    reference = ablation_reference(current.params, base)
+    found.runs = [current, *(dataclasses.replace(r, overrides=overrides_of(r.params, reference))
+                             for r in committed)]
     return found
 
 
 def _committed_runs(git: GitRepo, params_rel: str, metrics_rel: str, tables_rel: str, *,
                     notes: list[str]) -> tuple[list[Run], dict[str, Any] | None]:
-    """HEAD and every experiment with metrics; and HEAD's flat params (None when absent)."""
+    """HEAD and every experiment with metrics (overrides left empty); and HEAD's flat params
+    (None when absent)."""
     candidates = []                                   # (name, origin, sha, time, baseline)
     head = git.head()
     if head is not None:
@@ -250,10 +271,8 @@ def _committed_runs(git: GitRepo, params_rel: str, metrics_rel: str, tables_rel:
     refs = git.experiment_refs()
     candidates.extend((name, EXPERIMENT, sha, time, baseline)
                       for sha, time, baseline, name in refs)
-    baselines = {b for *_, b in candidates if b}
     blobs = git.read_blobs([f"{sha}:{path}" for _, _, sha, _, _ in candidates
-                            for path in (params_rel, metrics_rel, tables_rel)]
-                           + [f"{sha}:{params_rel}" for sha in sorted(baselines)])
+                            for path in (params_rel, metrics_rel, tables_rel)])
     defaults_flat = default_params()
 
     def flat_params_at(sha: str | None) -> dict[str, Any] | None:
@@ -274,13 +293,10 @@ def _committed_runs(git: GitRepo, params_rel: str, metrics_rel: str, tables_rel:
         tables = _json(blobs.get(f"{sha}:{tables_rel}"))
         if tables is not None and check_tables(tables):
             tables = None
-        params = params_from_raw(raw_params, defaults_flat)
-        # an experiment differs from the commit it ran on; HEAD is its own baseline
-        base = (params if origin == BASELINE
-                else flat_params_at(baseline) or head_params or defaults_flat)
-        runs.append(Run(name=name, origin=origin, rev=sha, time=time, params=params,
-                        metrics=metrics, tables=tables, overrides=overrides_of(params, base),
-                        baseline=baseline))
+        # overrides: set by find_runs, against this run's set-up
+        runs.append(Run(name=name, origin=origin, rev=sha, time=time,
+                        params=params_from_raw(raw_params, defaults_flat), metrics=metrics,
+                        tables=tables, overrides={}, baseline=baseline))
     experiments = sum(r.origin == EXPERIMENT for r in runs)
     notes.append(f"{experiments} DVC experiment(s) with metrics found under {EXPS_NAMESPACE}"
                  + (f" ({without_metrics} without {metrics_rel} skipped)" if without_metrics

@@ -130,6 +130,15 @@ class GalleryEntry:
     ade: float | None
 
 
+def _inside(folder: str | os.PathLike[str], relative: str) -> bool:
+    """Whether ``relative`` is a relative path that stays inside ``folder`` (no ``..``, not
+    absolute, no link out)."""
+    if not relative or Path(relative).is_absolute() or ".." in Path(relative).parts:
+        return False
+    root = Path(folder).resolve()
+    return (root / relative).resolve().is_relative_to(root)
+
+
 def load_gallery(eval_dir: str | os.PathLike[str]) -> tuple[list[GalleryEntry], list[str]]:
     """The gallery's entries and warnings (missing or malformed gallery.json, missing GIFs)."""
     path = Path(eval_dir) / GALLERY_NAME
@@ -145,6 +154,10 @@ def load_gallery(eval_dir: str | os.PathLike[str]) -> tuple[list[GalleryEntry], 
     for i, item in enumerate(raw):
         if not isinstance(item, Mapping) or not isinstance(item.get("file"), str):
             warnings.append(f"{path}: entry {i} has no 'file'; skipped")
+            continue
+        if not _inside(eval_dir, item["file"]):
+            warnings.append(f"{path}: entry {i} points outside {eval_dir} ({item['file']!r}); "
+                            "skipped (gallery files live in the evaluation folder)")
             continue
         if not (Path(eval_dir) / item["file"]).is_file():
             warnings.append(f"{Path(eval_dir) / item['file']} not found (gallery entry {i})")

@@ -27,10 +27,12 @@ from lang2motion.report.markdown import (
     fmt_stat,
     table,
 )
-from lang2motion.report.setting import RunInfo, slice_bullets, table_notes
+from lang2motion.report.setting import SYNTH_SOURCE, RunInfo, slice_bullets, table_notes
 
 PAPER, OURS = "paper", "this run"
 ADE_NORM_UNIT = "normalised units: the frame spans [-1, 1], so 1 unit = 128 px of a 256 × 256 frame"
+SMOOTH_UNIT = ("Δv in px of a 256 × 256 frame, and in normalised units, where every velocity "
+               "change is tiny and the value sits near 1; 1 = constant velocity")
 # our generation methods (tables.json keys): label, and whether it generates from text alone
 GENERATORS: tuple[tuple[str, str], ...] = (
     ("static", "Static grid (our baseline: nothing moves)"),
@@ -166,7 +168,7 @@ def table2(tables: Mapping[str, Any], info: RunInfo) -> list[str]:
     lines = ["## Table 2: trajectory generation quality and efficiency", ""]
     lines += table_notes(
         info, unit=("AJ, OA: TAP-Vid scores in [0, 1]; CLIP sim: cosine in [-1, 1]; smoothness: "
-                    "1 - mean ||Δv|| in normalised units (1 = constant velocity); ADE, FDE: "
+                    f"1 - mean ||Δv|| ({SMOOTH_UNIT}); ADE, FDE: "
                     f"{ADE_NORM_UNIT} (px). The paper does not state its ADE/FDE unit"),
         protocol=("from each valid expression's text and the initial grid of its object mask, "
                   "decode 30 frames; compare with the tracked ground truth over frames 1..T-1 "
@@ -178,13 +180,14 @@ def table2(tables: Mapping[str, Any], info: RunInfo) -> list[str]:
         extra=["The paper's VLM rows (Gemini Veo3, Sora 2.0) appear only in the paper's columns; "
                "our baselines and the two rows that are not generators only in this run's."])
     half_a = (("aj", "aj", _val), ("oa", "oa", _val), ("clip_sim", "clip_sim", _val),
-              ("smoothness", "smoothness", _val))
+              ("smoothness", "smoothness_px", _val), ("", "smoothness", _val))
     half_b = (("ade", "ade_px", _px), ("", "ade", _val), ("fde", "fde_px", _px),
               ("", "fde", _val))
     lines += ["", "**Table 2a: motion quality and alignment**", ""]
     lines += table(["Method", f"AJ {PAPER}", f"AJ {OURS}", f"OA {PAPER}", f"OA {OURS}",
                     f"CLIP sim {PAPER}", f"CLIP sim {OURS}", f"Smooth {PAPER}",
-                    f"Smooth {OURS}"], _table2_rows(tables, half_a), ["l"] + ["r"] * 8)
+                    f"Smooth {OURS} (px)", f"Smooth {OURS} (normalised)"],
+                   _table2_rows(tables, half_a), ["l"] + ["r"] * 9)
     lines += ["", "**Table 2b: displacement errors (lower is better)**", ""]
     lines += table(["Method", f"ADE {PAPER} ({paper.ADE_UNIT})", f"ADE {OURS} (px)",
                     f"ADE {OURS} (normalised)", f"FDE {PAPER} ({paper.ADE_UNIT})",
@@ -204,10 +207,11 @@ def table2(tables: Mapping[str, Any], info: RunInfo) -> list[str]:
                 rows.append([name, n if n is not None else NA, METHOD_NAMES[method],
                              *(f(_gen(tables, method, key, name)) for key, f in (
                                  ("aj", _val), ("oa", _val), ("ade", _val), ("ade_px", _px),
-                                 ("fde", _val), ("clip_sim", _val), ("smoothness", _val)))])
+                                 ("fde", _val), ("clip_sim", _val), ("smoothness_px", _val),
+                                 ("smoothness", _val)))])
         lines += table(["Slice", "Expressions", "Method", "AJ", "OA", "ADE (normalised)",
-                        "ADE (px)", "FDE (normalised)", "CLIP sim", "Smooth"], rows,
-                       ["l", "r", "l"] + ["r"] * 7)
+                        "ADE (px)", "FDE (normalised)", "CLIP sim", "Smooth (px)",
+                        "Smooth (normalised)"], rows, ["l", "r", "l"] + ["r"] * 8)
     return lines
 
 
@@ -222,7 +226,8 @@ def motion_kinds(tables: Mapping[str, Any], info: RunInfo) -> list[str]:
         return lines + [f"{NA}: this data has no motion-kind labels (real data)."]
     lines += bullets([
         "**Unit:** percent of expressions whose generated trajectory is classified as the "
-        "motion kind of its caption (synthetic data, where labels are exact)",
+        "motion kind of its caption (labelled data, such as the synthetic set's exact "
+        "labels)",
         f"**Data split:** {code(info.split)}, all expressions and per slice; chance as the "
         "evaluation reports it per slice",
         f"**Columns:** this run only; {info.percent_level} bootstrap intervals",
@@ -272,8 +277,8 @@ def table3(tables: Mapping[str, Any], info: RunInfo) -> list[str]:
             for row in paper.TABLE3]
     if isinstance(rec, Mapping):
         classes = rec.get("classes") or []
-        dataset = (f"synthetic motion kinds ({len(classes)} classes, "
-                   f"{rec.get('n', '?')} trajectories)")
+        kinds = "synthetic motion kinds" if info.data_source == SYNTH_SOURCE else "motion kinds"
+        dataset = f"{kinds} ({len(classes)} classes, {rec.get('n', '?')} trajectories)"
         rows.append(["Lang2Motion (this run)", dataset, NOT_IN_PAPER, NOT_IN_PAPER,
                      _pct(rec.get("top1")), _pct(rec.get("top5"))])
         rows.append(["Chance (this run)", dataset, NOT_IN_PAPER, NOT_IN_PAPER,
@@ -289,7 +294,7 @@ def table3(tables: Mapping[str, Any], info: RunInfo) -> list[str]:
         info, unit="top-1 / top-5 accuracy in percent (higher is better)", split=split,
         protocol=("zero-shot: each trajectory's latent z is compared with the CLIP text "
                   "embeddings of the class names; a hit when the true class is ranked first "
-                  "(top-1) or within the first five (top-5). Ours uses the synthetic motion "
+                  "(top-1) or within the first five (top-5). Ours uses the data's motion "
                   "kinds as classes; the paper uses skeleton sequences"),
         extra=["The paper's rows (NTU RGB+D, Kinetics-Skeleton) are skeleton benchmarks we did "
                "not run. To run ours on NTU RGB+D or Kinetics-Skeleton files: "
@@ -309,11 +314,12 @@ def table8(tables: Mapping[str, Any], info: RunInfo) -> list[str]:
         rows.append([row.label, row.values["clip_sim"], _val(_gen(tables, method, "clip_sim")),
                      row.values["ade"], _val(_gen(tables, method, "ade")),
                      _px(_gen(tables, method, "ade_px")), row.values["smoothness"],
+                     _val(_gen(tables, method, "smoothness_px")),
                      _val(_gen(tables, method, "smoothness")), _val(_gen(tables, method, "fde"))])
     lines = ["## Table 8: generation from other modalities", ""]
     lines += table_notes(
         info, unit=(f"CLIP sim: cosine; ADE, FDE: {ADE_NORM_UNIT} (px); smoothness: 1 - mean "
-                    "||Δv||. The paper's Table 8 has no FDE column"),
+                    f"||Δv|| ({SMOOTH_UNIT}). The paper's Table 8 has no FDE column"),
         protocol=("the decoder starts from the same initial grid; the condition differs. Text + "
                   "mask: the caption's CLIP text embedding (Table 2's Lang2Motion row). Image + "
                   "mask: the CLIP image embedding of the window's first frame, no text. Overlay "
@@ -321,5 +327,6 @@ def table8(tables: Mapping[str, Any], info: RunInfo) -> list[str]:
                   "sees the truth drawn on the frames)"))
     return lines + ["", *table(["Input modality", f"CLIP sim {PAPER}", f"CLIP sim {OURS}",
                                 f"ADE {PAPER} ({paper.ADE_UNIT})", f"ADE {OURS} (normalised)",
-                                f"ADE {OURS} (px)", f"Smooth {PAPER}", f"Smooth {OURS}",
-                                f"FDE {OURS} (normalised)"], rows, ["l"] + ["r"] * 8)]
+                                f"ADE {OURS} (px)", f"Smooth {PAPER}", f"Smooth {OURS} (px)",
+                                f"Smooth {OURS} (normalised)", f"FDE {OURS} (normalised)"],
+                                rows, ["l"] + ["r"] * 9)]

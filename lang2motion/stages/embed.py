@@ -26,7 +26,7 @@ from lang2motion.distributed import rank_device
 from lang2motion.embed.clip import load_clip
 from lang2motion.embed.features import embed_split
 from lang2motion.io import atomic_dir, write_json_atomic
-from lang2motion.runtime import resolve_device
+from lang2motion.runtime import machine_facts, resolve_device
 from lang2motion.sharding import (
     Role,
     Shard,
@@ -57,6 +57,13 @@ def run(*, data: DataConfig, overlay: OverlayConfig, clip: ClipConfig,
     write) the summary, or what :func:`lang2motion.sharding.execute` returns for a process that
     does not merge."""
     role = role or Role()
+    encoder = None
+    if role.shard is not None:     # this process embeds: CLIP first (a bad name fails at once)
+        device = rank_device(resolve_device(clip.device, param="clip.device"), role.world)
+        encoder = load_clip(model=clip.model, pretrained=clip.pretrained, device=str(device))
+        weights = ("RANDOM weights (stand-in features)" if encoder.random
+                   else f"pretrained weights {clip.pretrained!r}")
+        log.warning("CLIP features from %s with %s on %s", clip.model, weights, encoder.device)
     tables = {name: tracks_path(tracks_dir, name) for name in data.splits}
     rows = {name: read_tracks(path) for name, path in tables.items()}
     # what shapes the features: CLIP, the overlays and the tracks tables, byte for byte
@@ -65,12 +72,9 @@ def run(*, data: DataConfig, overlay: OverlayConfig, clip: ClipConfig,
                  "tracks": {name: file_digest(path) for name, path in tables.items()}}
 
     def compute(shard: Shard, folder: Path) -> dict[str, Any]:
-        device = rank_device(resolve_device(clip.device, param="clip.device"), role.world)
-        encoder = load_clip(model=clip.model, pretrained=clip.pretrained, device=str(device))
-        weights = ("RANDOM weights (stand-in features)" if encoder.random
-                   else f"pretrained weights {clip.pretrained!r}")
-        log.warning("CLIP features from %s with %s on %s", clip.model, weights, encoder.device)
-        summary: dict[str, Any] = {"clip": encoder.describe(), "splits": {}}
+        assert encoder is not None, "a process that computes a shard loads CLIP first"
+        summary: dict[str, Any] = {"clip": encoder.describe(),
+                                   "machine": machine_facts(encoder.device), "splits": {}}
         for name, split_rows in rows.items():
             # every row is T frames: equal weights, equal blocks
             share = shard.share([1] * len(split_rows))
@@ -90,7 +94,8 @@ def run(*, data: DataConfig, overlay: OverlayConfig, clip: ClipConfig,
                     move_files(folders[0] / name, staging / name, pattern=SHARD_GLOB)
             write_json_atomic(summary_path, summary)
             return summary
-        summary = {"clip": parts[0]["summary"]["clip"], "splits": {}}
+        summary = {"clip": parts[0]["summary"]["clip"],
+                   "machine": parts[0]["summary"]["machine"], "splits": {}}
         with atomic_dir(out_dir) as staging:
             for name in data.splits:
                 # the parts in shard order are the rows in single-process order

@@ -26,6 +26,7 @@ from lang2motion.evaluate.suite import evaluate_split, measure_speed
 from lang2motion.evaluate.tables import build_tables, headline
 from lang2motion.inference import Inference
 from lang2motion.io import atomic_dir, write_json_atomic
+from lang2motion.runtime import machine_facts
 from lang2motion.store import FeatureTensors, load_feature_tensors
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,8 @@ def run(*, data: DataConfig, track: TrackConfig, eval: EvalConfig,
                 "clip": {"model": inference.clip_model, "pretrained": inference.clip_pretrained,
                          "random": inference.clip_pretrained.lower() == "none"},
                 "model_config": meta.get("model_config"), "params": meta.get("params"),
+                "steps": meta.get("steps"),
+                "machine": machine_facts(inference.device), "train_machine": meta.get("machine"),
                 "eval": as_dict(eval)}
     tables = build_tables(evaluation, resamples=eval.bootstrap, seed=eval.seed,
                           level=eval.level, run=run_info, speed=speed)

@@ -23,10 +23,11 @@ from lang2motion.data.splits import resolve_split
 from lang2motion.distributed import World, rank_device
 from lang2motion.errors import DataError
 from lang2motion.io import atomic_dir, write_json_atomic
-from lang2motion.runtime import resolve_device
+from lang2motion.runtime import machine_facts, resolve_device
 from lang2motion.sharding import Role, Shard, execute, fingerprint, shard_figures
 from lang2motion.store import read_tracks, tracks_path, write_tracks
 from lang2motion.tracking.backends import make_tracker
+from lang2motion.tracking.quality import track_quality, warn_if_implausible
 from lang2motion.tracking.track_split import merge_summaries, track_split, video_work
 
 STAGE = "track"
@@ -76,7 +77,8 @@ def run(*, data: DataConfig, grid: GridConfig, track: TrackConfig,
         return {"splits": summaries}
 
     def assemble(folders: list[Path], parts: list[dict[str, Any]]) -> dict[str, Any]:
-        summary: dict[str, Any] = {"track": as_dict(track), "grid": as_dict(grid), "splits": {}}
+        summary: dict[str, Any] = {"track": as_dict(track), "grid": as_dict(grid),
+                                   "machine": machine_facts(), "splits": {}}
         with atomic_dir(out_dir) as staging:
             for name in data.splits:
                 rows = [row for folder in folders for row in read_tracks(tracks_path(folder, name))]
@@ -87,6 +89,8 @@ def run(*, data: DataConfig, grid: GridConfig, track: TrackConfig,
                                     f"{split_summary['index_skipped']})")
                 write_tracks(tracks_path(staging, name), rows, frames=data.frames,
                              points=grid.size ** 2)
+                split_summary["quality"] = track_quality(rows)     # degenerate tracks, measured
+                warn_if_implausible(split_summary["quality"], split=name, tracker=track.backend)
                 summary["splits"][name] = split_summary
         summary.update(shard_figures(parts))
         for entry, part in zip(summary["shards"], parts, strict=True):
@@ -102,6 +106,13 @@ def run(*, data: DataConfig, grid: GridConfig, track: TrackConfig,
     return summary
 
 
+def _quality_text(quality: dict[str, Any] | None) -> str:
+    if not quality or quality.get("static_share") is None:
+        return ""
+    return (f"; {quality['static_share']:.1%} static (< {quality['static_px']:g} px), "
+            f"{quality['invisible_share']:.1%} of points invisible after the query frame")
+
+
 def summary_lines(summary: dict[str, Any] | None) -> list[str]:
     if summary is None:
         return []
@@ -109,7 +120,7 @@ def summary_lines(summary: dict[str, Any] | None) -> list[str]:
         return [f"{summary['shard']}: part written to {summary['part']} (assemble the parts "
                 "with --merge)"]
     lines = [f"{name}: {split['track_rows']} track rows for {split['samples_tracked']} samples, "
-             f"skipped {split['rows_skipped'] or 'none'}"
+             f"skipped {split['rows_skipped'] or 'none'}{_quality_text(split.get('quality'))}"
              for name, split in summary["splits"].items()]
     if len(summary["shards"]) > 1:
         lines.append(f"{len(summary['shards'])} shards, the slowest took "

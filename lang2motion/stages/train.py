@@ -134,7 +134,7 @@ def run(*, data: DataConfig, grid: GridConfig, overlay: OverlayConfig, model: Mo
     if not world.is_main:
         return {}
     valid, fit = result.get("valid", {}), result.get("train", {})
-    metrics = {"epoch": result.get("epoch", 0),
+    metrics = {"epoch": result.get("epoch", 0), "steps": result.get("steps", 0),
                **{k: valid[k] for k in FINAL_METRICS if k in valid},
                "train_r1": fit.get("r1"), "train_chance_r1": fit.get("chance_r1")}
     write_json_atomic(metrics_path, metrics)
@@ -147,5 +147,6 @@ _train = train   # the stage's own ``train`` argument (the params section) shado
 def summary_lines(metrics: dict[str, Any]) -> list[str]:
     if not metrics:
         return []          # a rank other than 0 reports nothing
-    return [f"trained {metrics.get('epoch', 0)} epochs: " + ", ".join(
+    return [f"trained {metrics.get('epoch', 0)} epochs ({metrics.get('steps', 0)} optimiser "
+            "steps): " + ", ".join(
         f"{k} {metrics[k]:.4g}" for k in FINAL_METRICS if metrics.get(k) is not None)]

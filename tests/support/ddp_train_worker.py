@@ -22,8 +22,8 @@ from lang2motion.loader import InMemorySplit  # noqa: E402
 from lang2motion.train import train  # noqa: E402
 
 # fp32 (the comparison is exact up to float summation order), the demo's schedule
-TRAIN = TrainConfig(epochs=4, batch_size=6, lr=1e-3, seed=3, device="cpu", precision="fp32",
-                    warmup_epochs=0.4, grad_clip=1.0, sampling=1.0)
+TRAIN = TrainConfig(epochs=4, min_steps=0, batch_size=6, lr=1e-3, seed=3, device="cpu",
+                    precision="fp32", warmup_epochs=0.4, grad_clip=1.0, sampling=1.0)
 
 
 def main() -> None:
