@@ -28,7 +28,7 @@ from lang2motion.codedeps import files_signature, module_files
 from lang2motion.config import LossConfig, ModelParams, TrainConfig, as_dict
 from lang2motion.errors import DataError
 from lang2motion.evaluate.inline import inline_metrics, inline_reference
-from lang2motion.model.autoencoder import Lang2Motion, build_model
+from lang2motion.model.autoencoder import Lang2Motion
 from lang2motion.model.checkpoint import (
     load_train_state,
     read_train_state_meta,
@@ -256,7 +256,7 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
     torch.manual_seed(train_cfg.seed)
     precision = resolve_precision(train_cfg.precision, device)
     log.info("training on %s at %s", device, precision)
-    model = build_model(cfg).to(device)
+    model = Lang2Motion(cfg).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr,
                                   weight_decay=train_cfg.weight_decay)
     signature = {

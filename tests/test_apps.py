@@ -21,7 +21,7 @@ from lang2motion.apps.trajectory import SCHEMA, Trajectory, read_trajectory
 from lang2motion.cli import main
 from lang2motion.data.mevis.layout import FRAME_EXT
 from lang2motion.images import read_mask
-from lang2motion.model import ModelConfig, build_model
+from lang2motion.model import Lang2Motion, ModelConfig
 from lang2motion.model.checkpoint import save_model
 from lang2motion.store import FeatureSample, shard_name, write_feature_shard
 
@@ -34,7 +34,7 @@ def checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     cfg = ModelConfig(points=GRID * GRID, frames=T, latent=DIM, clip_dim=DIM, layers=1,
                       heads=2, ff=64, decoder_hidden=64, dropout=0.0)
-    model = build_model(cfg)
+    model = Lang2Motion(cfg)
     with torch.no_grad():          # a decoder that moves: the untrained head outputs zeros
         for param in model.decoder.parameters():
             param.normal_(0, 0.05)

@@ -80,7 +80,3 @@ class Lang2Motion(nn.Module):
         z = self.encode(tracks, overlay)
         return z, self.decode(z, tracks[:, 0], teacher=tracks)
 
-
-def build_model(cfg: ModelConfig) -> Lang2Motion:
-    """The one constructor used by training, evaluation and the CLI."""
-    return Lang2Motion(cfg)

@@ -16,8 +16,7 @@ from lang2motion.data.splits import resolve_split
 from lang2motion.errors import DataError
 from lang2motion.io import atomic_dir, write_json_atomic
 from lang2motion.store import tracks_path, write_tracks
-from lang2motion.tracking.backends import make_tracker
-from lang2motion.tracking.track_split import track_split
+from lang2motion.tracking.track_split import make_tracker, track_split
 
 
 def run(*, data: DataConfig, grid: GridConfig, track: TrackConfig,
