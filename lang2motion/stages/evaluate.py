@@ -88,7 +88,7 @@ def run(*, data: DataConfig, track: TrackConfig, eval_cfg: EvalConfig,
         raw_dir: str | os.PathLike[str], metrics_path: str | os.PathLike[str],
         out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Evaluate the model in ``model_dir``; return the headline metrics."""
-    inference = Inference.load(model_dir, device=eval_cfg.device, device_param="eval_cfg.device",
+    inference = Inference.load(model_dir, device=eval_cfg.device, device_param="eval.device",
                                batch_size=eval_cfg.batch_size)
     features_dir = Path(features_dir)
     valid = load_feature_tensors(features_dir / data.valid_split)
