@@ -36,10 +36,11 @@ from lang2motion.config import PRECISIONS, LossConfig, ModelParams, TrainConfig
 from lang2motion.entry import add_debug_flag, run
 from lang2motion.errors import DataError
 from lang2motion.io import write_json_atomic, write_text_atomic
+from lang2motion.loader import InMemorySplit
 from lang2motion.model import Lang2Motion, ModelConfig
-from lang2motion.runtime import iterate_batches, resolve_device, resolve_precision
+from lang2motion.runtime import resolve_device, resolve_precision
 from lang2motion.store import FeatureTensors, load_feature_tensors
-from lang2motion.train import epoch_order, to_device_tensors, train_step
+from lang2motion.train import train_step
 
 MEVIS_V2_TRAIN_EXPRESSIONS = 27_502  # MeViS v2 train split, one sample per expression
 PAPER_EPOCHS = 200
@@ -71,7 +72,7 @@ def features_config(data: FeatureTensors) -> BenchConfig:
     """A configuration shaped like real features (N, T, D and at most one full batch of them),
     with the small configuration's widths, so the data path is timed on real data even when the
     features are not paper-shaped (e.g. the tiny offline pipeline)."""
-    _, frames, points, _ = data.tracks.shape
+    _, frames, points, _ = data.row_tracks.shape
     dim = data.text_emb.shape[1]
     small = CONFIGS[0].params
     heads = small.heads if dim % small.heads == 0 else 1
@@ -83,7 +84,7 @@ def features_config(data: FeatureTensors) -> BenchConfig:
 def generated_split(samples: int, frames: int, points: int, dim: int) -> FeatureTensors:
     rng = np.random.default_rng(0)
     image = rng.normal(size=(samples, frames, dim)).astype(np.float32)
-    return FeatureTensors(
+    return FeatureTensors.from_samples(
         sample_ids=[f"s{i}" for i in range(samples)], track_ids=[f"t{i}" for i in range(samples)],
         texts=[""] * samples, motion_kinds=[""] * samples, template_ids=np.full(samples, -1),
         tags=[{}] * samples, video_ids=["v"] * samples, starts=np.zeros(samples, int),
@@ -99,7 +100,7 @@ def real_split(features: Path, bench: BenchConfig) -> FeatureTensors | None:
         data = load_feature_tensors(features)
     except DataError:
         return None
-    shape_ok = data.tracks.shape[1:3] == (bench.frames, bench.points)
+    shape_ok = data.row_tracks.shape[1:3] == (bench.frames, bench.points)
     return data if shape_ok and data.text_emb.shape[1] == bench.params.latent else None
 
 
@@ -134,11 +135,12 @@ def time_steps(model, optimizer, batches, loss, device, steps: int, *, precision
     return (time.perf_counter() - start) / steps
 
 
-def endless_batches(data: dict[str, torch.Tensor], batch_size: int):
-    samples, epoch = data["tracks"].shape[0], 0
+def endless_batches(split: InMemorySplit, batch_size: int):
+    """The training loop's batches: each epoch's order, gathered by the loader."""
+    epoch = 0
     while True:
-        yield from iterate_batches(data, epoch_order(samples, seed=0, epoch=epoch),
-                                   batch_size=batch_size)
+        for index in split.order(seed=0, epoch=epoch).split(batch_size):
+            yield split.batch(index)
         epoch += 1
 
 
@@ -153,8 +155,9 @@ def bench_one(bench: BenchConfig, *, device: torch.device, steps: int, rounds: i
     real = real_split(features, bench)
     split = real if real is not None else generated_split(
         SPLIT_SAMPLES, bench.frames, bench.points, bench.params.latent)
-    data = to_device_tensors(split, device=device, use_overlay=cfg.use_overlay)
-    path_batches = endless_batches(data, bench.batch_size)
+    loader = InMemorySplit(split, device=device, use_overlay=cfg.use_overlay)
+    data = loader.batch(torch.arange(min(len(split), bench.batch_size)))  # keys and shapes
+    path_batches = endless_batches(loader, bench.batch_size)
     # Distinct pre-made batches, as in real training (a single repeated batch would stay hot
     # in cache and flatter the synthetic side).
     synthetic = [synthetic_batch(data, bench.batch_size, seed=i) for i in range(steps)]

@@ -2,9 +2,11 @@
 
 Tracker accuracy and frames/s (bench_trackers), overlay rendering and the embed stage against a
 bare CLIP loop (bench_embed), training samples/s (bench_train), text -> trajectory latency and
-throughput (bench_generate) and the learning targets over training seeds (bench_learning; the
-last two need `make demo` first). Each writes its own reports/bench_*.md; this script runs them
-back to back and concatenates their tables under one header that names the machine.
+throughput (bench_generate), the learning targets over training seeds (bench_learning; the
+last two need `make demo` first) and every stage's time and memory at 1x, 2x and 4x the data
+(bench_scaling: the pipeline run seven times over, the longest; `--skip scaling` leaves it out).
+Each writes its own reports/bench_*.md; this script runs them back to back and concatenates
+their tables under one header that names the machine.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_embed
 import bench_generate
 import bench_learning
+import bench_scaling
 import bench_trackers
 import bench_train
 
@@ -35,8 +38,9 @@ PARTS = (("Point trackers", "bench_trackers.md"),
          ("Overlays and CLIP embedding", "bench_embed.md"),
          ("Training", "bench_train.md"),
          ("Text -> trajectory", "bench_generate.md"),
-         ("Learning outcome over seeds", "bench_learning.md"))
-CHOICES = ("trackers", "embed", "train", "generate", "learning")
+         ("Learning outcome over seeds", "bench_learning.md"),
+         ("Scaling with data size", "bench_scaling.md"))
+CHOICES = ("trackers", "embed", "train", "generate", "learning", "scaling")
 
 
 def machine_line() -> str:
@@ -67,6 +71,8 @@ def main(argv: list[str] | None = None) -> None:
         bench_generate.main([])
     if "learning" not in args.skip:
         bench_learning.main([])
+    if "scaling" not in args.skip:
+        bench_scaling.main([])
     sections = ["# Benchmarks", "", machine_line(), "",
                 ("All figures come from the stand-in set-up unless a line says otherwise: the "
                  "synthetic data set, the LK tracker and randomly initialised CLIP weights "

@@ -7,6 +7,8 @@
     lang2motion edit generated/x.json --from "moving left" --to "moving right"
     lang2motion classify generated/ --classes "moving left" "spinning" "bouncing"
     lang2motion recognize ntu_folder/ --classes-file lang2motion/data/classes/ntu60.txt
+    lang2motion import my_clips/ --out data/my_clips
+    lang2motion demo                       # a local web page (pip install -e ".[demo]")
 
 Verbs are thin: they parse arguments, check them, and call lang2motion.apps (one module per
 verb); the Python API is :class:`lang2motion.Lang2MotionModel`.
@@ -17,11 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
-from lang2motion.config import OVERLAY_COLORS
+from lang2motion.config import OVERLAY_COLORS, DataConfig, FolderConfig
 from lang2motion.entry import add_debug_flag, run, setup_logging
 
 DEFAULT_MODEL_DIR = "models"
@@ -46,6 +49,28 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
 
@@ -173,6 +198,34 @@ def cmd_ablations(args: argparse.Namespace) -> None:
         print("\n".join(ablations.commands()))
 
 
+def cmd_import(args: argparse.Namespace) -> None:
+    from lang2motion.data.folder.importer import import_to_folder
+    from lang2motion.errors import ConfigError
+
+    if args.train_split == args.valid_split:
+        raise ConfigError(f"--train-split and --valid-split are both {args.train_split!r}; "
+                          "they must name different splits")
+    summary = import_to_folder(args.manifest, out_dir=args.out,
+                               split_names={"train": args.train_split,
+                                            "valid": args.valid_split},
+                               frames=args.frames, fps=args.fps, max_side=args.max_side,
+                               sam_checkpoint=args.sam_checkpoint)
+    videos = ", ".join(f"{n} {split}" for split, n in summary["videos"].items())
+    print(f"{args.out}: {videos} videos from {summary['clips']} clips of {summary['manifest']}"
+          f"; {len(summary['skipped_clips'])} skipped (see {args.out}/import_summary.json). "
+          f"Train on it: dvc exp run -S data.source=mevis -S data.mevis.root={args.out}"
+          f" -S data.train_split={args.train_split} -S data.valid_split={args.valid_split}")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from lang2motion.apps import demo
+
+    demo.require_gradio()          # says which extra to install before the slow model load
+    model = _load(args)
+    demo.run(model, data_dir=args.data, host=args.host, port=args.port, share=args.share,
+             sam_checkpoint=args.sam_checkpoint, device=args.device)
+
+
 def cmd_info(args: argparse.Namespace) -> None:
     from lang2motion.model.checkpoint import read_model_meta
 
@@ -180,13 +233,15 @@ def cmd_info(args: argparse.Namespace) -> None:
     print(json.dumps({k: meta[k] for k in meta if k != "save_id"}, indent=2))
 
 
-def _model_options(parser: argparse.ArgumentParser) -> None:
+def _model_options(parser: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL_DIR,
                         help=f"checkpoint folder (default: {DEFAULT_MODEL_DIR}/)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--clip-model", help="override the CLIP the checkpoint records")
     parser.add_argument("--clip-pretrained", help="override the CLIP weights it records")
-    parser.add_argument("--json", action="store_true", help="also print the result as JSON")
+    if json_flag:
+        parser.add_argument("--json", action="store_true",
+                            help="also print the result as JSON")
     add_debug_flag(parser)
 
 
@@ -304,10 +359,50 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(rec)
     rec.set_defaults(func=cmd_recognize)
 
+    dem = sub.add_parser("demo", help="a local web page to play with the model (Gradio)",
+                         description="Serve a page on this machine: pick an example frame or "
+                         "upload one, click the object, type prompts and watch the trails; "
+                         "retrieve, interpolate and edit. Needs the demo extra: pip install "
+                         "-e \".[demo]\". Stop it with Ctrl-C.")
+    dem.add_argument("--data", default="data", help="the pipeline's data folder: example "
+                     "frames from <data>/raw/<valid split>, retrieval over "
+                     "<data>/features/<valid split> (default: data/)")
+    dem.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                     "127.0.0.1: this machine only; 0.0.0.0 opens it to the network)")
+    dem.add_argument("--port", type=positive_int, default=7860, help="port (default 7860)")
+    dem.add_argument("--share", action="store_true", help="also ask Gradio for a public "
+                     "*.gradio.live link (needs the network)")
+    dem.add_argument("--sam-checkpoint", metavar="FILE", help="a segment-anything checkpoint: "
+                     "clicks and boxes on uploaded frames go through SAM (or set "
+                     "LANG2MOTION_SAM_CHECKPOINT); pip install -e \".[sam]\"")
+    _model_options(dem, json_flag=False)
+    dem.set_defaults(func=cmd_demo)
+
     abl = sub.add_parser("ablations", help="the dvc exp run commands of paper Tables 4-7")
     abl.add_argument("--queue", action="store_true", help="queue them (dvc exp run --queue)")
     add_debug_flag(abl)
     abl.set_defaults(func=cmd_ablations)
+
+    defaults = FolderConfig()
+    imp = sub.add_parser("import", help="a folder of your own clips (manifest) -> MeViS layout",
+                         description="Import the clips listed in a manifest (clips.jsonl or "
+                         "clips.csv; README 'Train on your own videos') into train and valid "
+                         "splits in MeViS layout, as `dvc repro` does with data.source=folder.")
+    imp.add_argument("manifest", help="a folder holding clips.jsonl or clips.csv, or the file")
+    imp.add_argument("--out", required=True, help="a new folder for the splits")
+    imp.add_argument("--frames", type=positive_int, default=DataConfig().frames,
+                     help="clips shorter than this after resampling are skipped (data.frames)")
+    imp.add_argument("--fps", type=positive_float, default=defaults.fps,
+                     help=f"frame rate to resample to (default {defaults.fps:g})")
+    imp.add_argument("--max-side", type=nonnegative_int, default=defaults.max_side,
+                     help=f"long side in pixels, 0 = keep (default {defaults.max_side})")
+    imp.add_argument("--sam-checkpoint", default=defaults.sam_checkpoint, metavar="FILE",
+                     help="segment-anything weights for boxes and clicks (default: none, or "
+                          "$LANG2MOTION_SAM_CHECKPOINT)")
+    imp.add_argument("--train-split", default=DataConfig().train_split)
+    imp.add_argument("--valid-split", default=DataConfig().valid_split)
+    add_debug_flag(imp)
+    imp.set_defaults(func=cmd_import)
 
     info = sub.add_parser("info", help="print a checkpoint's config, params and metrics")
     info.add_argument("--model", default=DEFAULT_MODEL_DIR)

@@ -27,7 +27,7 @@ from lang2motion.errors import ConfigError
 from lang2motion.io import read_text
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")          # also cuda:<index>
-DATA_SOURCES = ("synth", "mevis")
+DATA_SOURCES = ("synth", "mevis", "folder")
 TRACKER_BACKENDS = ("lk", "cotracker3")
 DECODERS = ("autoregressive", "direct", "transformer")
 LR_SCHEDULES = ("constant", "cosine", "linear")
@@ -117,6 +117,16 @@ class MevisConfig:
 
 
 @dataclass(frozen=True)
+class FolderConfig:
+    """A user's own clips (``data.source: folder``): see lang2motion/data/folder/."""
+
+    root: str = "examples/own_videos"                   # folder with clips.jsonl or clips.csv
+    fps: float = param(6.0, low=0.0, low_open=True)     # MeViS-like frame density
+    max_side: int = param(640, low=0)                   # long side in pixels; 0 = keep
+    sam_checkpoint: str = ""                            # SAM weights for boxes/clicks; "" = none
+
+
+@dataclass(frozen=True)
 class DataConfig:
     source: str = param("synth", choices=DATA_SOURCES)
     train_split: str = param("train", nonempty=True)
@@ -126,6 +136,7 @@ class DataConfig:
     max_windows: int = param(3, low=0)
     synth: SynthConfig = param(factory=SynthConfig)
     mevis: MevisConfig = param(factory=MevisConfig)
+    folder: FolderConfig = param(factory=FolderConfig)
 
     @property
     def splits(self) -> tuple[str, str]:
@@ -144,6 +155,10 @@ class DataConfig:
             raise ConfigError(f"data.synth.video_frames ({self.synth.video_frames}) must be >= "
                               f"data.frames ({self.frames}): a sample window needs that many "
                               "frames")
+        if self.source == "folder" and not self.folder.root.strip():
+            raise ConfigError("data.folder.root must name a folder holding clips.jsonl or "
+                              "clips.csv (or the manifest file itself) when data.source is "
+                              "folder")
 
 
 @dataclass(frozen=True)
@@ -175,6 +190,14 @@ class ClipConfig:
     pretrained: str = param("none", nonempty=True)
     batch_size: int = param(32, low=1)
     device: str = param("auto", device=True)
+
+
+@dataclass(frozen=True)
+class DistConfig:
+    """Processes of the sharded preprocessing stages (track, render, embed) on this node: > 1
+    makes the stage re-run itself under torchrun; the output is the same whatever the number."""
+
+    nproc: int = param(1, low=1)
 
 
 @dataclass(frozen=True)
@@ -224,6 +247,9 @@ class TrainConfig:
     sampling_start: float = param(0.0, low=0.0, high=1.0)
     sampling_end: float = param(0.0, low=0.0, high=1.0)
     precision: str = param("auto", choices=PRECISIONS)
+    nproc: int = param(1, low=1)
+    stream_above_mb: float = param(4096.0, low=0.0)
+    stream_window: int = param(8, low=1)
 
     def validate(self) -> None:
         if self.sampling and self.sampling_end < self.sampling_start:
@@ -254,6 +280,7 @@ SECTIONS: dict[str, type] = {
     "track": TrackConfig,
     "overlay": OverlayConfig,
     "clip": ClipConfig,
+    "dist": DistConfig,
     "model": ModelParams,
     "loss": LossConfig,
     "train": TrainConfig,

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lang2motion.config import load_params
+from lang2motion.distributed import EXIT_PEER_FAILED, current_world, launch, peer_failed
 from lang2motion.errors import Lang2MotionError
 
 DEBUG_FLAG = "--debug"
@@ -66,27 +67,40 @@ def setup_logging(level: int = logging.INFO) -> None:
 def run(prog: str, main: Callable[[list[str] | None], int | None],
         argv: list[str] | None = None) -> int:
     """Call ``main(argv)`` under the error contract; return the process exit status."""
+    world = current_world() if "WORLD_SIZE" in os.environ else None
     try:
         status = main(argv)
     except Lang2MotionError as exc:
         if debug_requested(argv):
             traceback.print_exc()
+        if world is not None and world.distributed:
+            # another rank's progress bar may hold the line: start a fresh one
+            print(f"\n{format_error(f'{prog} ({world.label()})', exc)}", file=sys.stderr)
+            return EXIT_ERROR
         print(format_error(prog, exc), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:
+        # a collective broken by another rank's end: that rank reports; this one stops quietly
+        if world is not None and world.distributed and peer_failed(exc):
+            if debug_requested(argv):
+                traceback.print_exc()
+            return EXIT_PEER_FAILED
+        raise
     return int(status or 0)
 
 
 def parse_stage_args(doc: str, argv: list[str] | None, *, sections: Sequence[str],
-                     paths: Mapping[str, tuple[str, str]]
+                     paths: Mapping[str, tuple[str, str]], sharded: bool = False
                      ) -> tuple[argparse.Namespace, dict[str, Any]]:
     """The arguments every stage script takes, and its parameter sections, loaded and checked.
 
     ``paths`` maps an option name to (default, help): ``{"out": ("data/raw", "...")}`` gives
     ``--out`` with a Path value. ``sections`` are the params.yaml sections the stage declares in
-    dvc.yaml; they are validated before any work starts.
+    dvc.yaml; they are validated before any work starts. ``sharded``: the stage also takes
+    ``--shard i --num-shards n`` and ``--merge`` (:mod:`lang2motion.sharding`).
     """
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0],
                                      epilog="The stage's body: see the module named in the "
@@ -95,10 +109,37 @@ def parse_stage_args(doc: str, argv: list[str] | None, *, sections: Sequence[str
     for name, (default, text) in paths.items():
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=Path, default=default,
                             help=f"{text} (default: {default})")
+    if sharded:
+        add_shard_options(parser)
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     setup_logging()
     return args, load_params(args.params, *sections)
+
+
+def launch_if_asked(script: str, argv: list[str] | None, *, nproc: int, param: str,
+                    check: Callable[[], None]) -> int | None:
+    """Run ``script`` as ``nproc`` processes under torchrun when ``param`` asks for more than
+    one and this process is not already one of torchrun's; ``check()`` first, so that bad input
+    gets one message rather than one per rank. Returns the exit status, or None: go on here."""
+    if nproc <= 1 or "WORLD_SIZE" in os.environ:
+        return None
+    check()
+    return launch(script, sys.argv[1:] if argv is None else argv, nproc=nproc, param=param)
+
+
+def add_shard_options(parser: argparse.ArgumentParser) -> None:
+    """A SLURM array's options (docs/scaling.md): compute one shard, or merge them all."""
+    group = parser.add_argument_group(
+        "sharding without torchrun (a SLURM array; dist.nproc is not used with these)")
+    group.add_argument("--shard", type=int, metavar="I",
+                       help="compute shard I of --num-shards only and write its part files "
+                            "(<out>.parts/); no merge")
+    group.add_argument("--num-shards", type=int, metavar="N",
+                       help="the number of shards the work is split into")
+    group.add_argument("--merge", action="store_true",
+                       help="check that the N parts exist and were made with the same "
+                            "parameters and input, then assemble the output from them")
 
 
 def report(lines: Sequence[str]) -> None:

@@ -113,14 +113,6 @@ def batch_slices(total: int, batch_size: int) -> Iterator[slice]:
         yield slice(start, min(start + batch_size, total))
 
 
-def iterate_batches(data: Mapping[str, torch.Tensor], order: torch.Tensor,
-                    *, batch_size: int) -> Iterator[dict[str, torch.Tensor]]:
-    """Batches of ``data`` (every tensor (S, ...)) in ``order`` (S,); the last may be smaller."""
-    order = order.to(next(iter(data.values())).device)
-    for index in order.split(batch_size):
-        yield {k: v[index] for k, v in data.items()}
-
-
 def worker_threads() -> int:
     """Threads for I/O-bound helpers: one per core, at most WORKER_THREADS_MAX."""
     return max(1, min(WORKER_THREADS_MAX, os.cpu_count() or 1))

@@ -3,19 +3,22 @@
 Two tables:
 - tracks (``data/tracks/<split>.parquet``): one row per (video, object set, window), written by
   the track stage and shared by every expression that names the same objects.
-- features (``data/features/<split>/part-NNNNN.parquet``): one row per sample (video,
-  expression, window), written by the embed stage: ids, text, motion kind, tracks and CLIP
-  embeddings side by side, so ``pandas.read_parquet`` shows everything about a sample.
+- features (``data/features/<split>/part-NNNNN.parquet``): one row per trajectory (track row),
+  written by the embed stage: its tracks and per-frame CLIP overlay embeddings stored once, and
+  the samples (expressions) that use it as list columns: ids, caption, motion kind, tags and
+  CLIP text embedding. ``pandas.read_parquet`` shows everything about a trajectory. Row groups
+  of ROWS_PER_GROUP trajectories are the chunks the streamed training loader reads.
 
-Arrays are stored as flat fixed-size lists (row-major); their shapes (T, N, D) are kept in the
-schema metadata and checked on read. Legend: T frames, N points, D CLIP embedding size.
+Arrays are stored as flat lists (row-major); their shapes (T, N, D) are kept in the schema
+metadata and checked on read. Legend: T frames, N points, D CLIP embedding size, K expressions
+of one trajectory.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +33,8 @@ from lang2motion.io import atomic_path
 if TYPE_CHECKING:
     import pandas as pd
 
-SCHEMA_VERSION = "2"   # 2: features carry per-expression evaluation tags
+TRACKS_VERSION = "2"
+FEATURES_VERSION = "3"   # 3: one row per trajectory, its expressions as lists
 # Normalised coordinates ([-1, 1] spans the frame) beyond this are not a tracker's estimate of a
 # point that left the frame but corrupt data: 4 units is 1.5 frame widths outside the frame.
 COORD_LIMIT = 4.0
@@ -40,7 +44,10 @@ COORD_LIMIT = 4.0
 class FeatureTensors:
     """A feature split held in memory as arrays, for training and evaluation.
 
-    S samples, R unique track rows. Coordinates are normalised to [-1, 1] (eq. 3).
+    S samples (expressions), R trajectories (track rows). What belongs to a trajectory (its tracks
+    and overlay embeddings) is stored once per trajectory (``row_*``, R first) and each sample
+    points at its trajectory through ``row``; the per-sample views ``tracks``, ``image_emb``...
+    gather on demand. Coordinates are normalised to [-1, 1] (eq. 3).
     """
 
     sample_ids: list[str]        # (S,)
@@ -51,38 +58,80 @@ class FeatureTensors:
     motion_kinds: list[str]      # (S,) "" when unknown (real data)
     template_ids: np.ndarray     # (S,) int, -1 when unknown
     tags: list[dict[str, str]]   # (S,) evaluation slices, e.g. {"phrasing": "seen"}; {} if none
-    tracks: np.ndarray           # (S, T, N, 2) float32
-    visible: np.ndarray          # (S, T, N) bool
     text_emb: np.ndarray         # (S, D) float32, unnormalised CLIP text embedding
-    image_emb: np.ndarray        # (S, T, D) float32, per-frame CLIP overlay embedding
-    image_emb_pooled: np.ndarray  # (S, D) float32, mean over T of image_emb
     sizes: np.ndarray            # (S, 2) int, (width, height) of the source frames
+    row: np.ndarray              # (S,) int, index of each sample's trajectory in the row_* arrays
+    row_tracks: np.ndarray       # (R, T, N, 2) float32
+    row_visible: np.ndarray      # (R, T, N) bool
+    row_image_emb: np.ndarray    # (R, T, D) float32, per-frame CLIP overlay embedding
+    row_image_emb_pooled: np.ndarray  # (R, D) float32, mean over T of row_image_emb
     clip_model: str = ""         # the CLIP that made the embeddings (one per split)
     clip_pretrained: str = ""
+
+    @classmethod
+    def from_samples(cls, *, sample_ids: list[str], track_ids: list[str], video_ids: list[str],
+                     starts: np.ndarray, texts: list[str], motion_kinds: list[str],
+                     template_ids: np.ndarray, tags: list[dict[str, str]],
+                     tracks: np.ndarray,            # (S, T, N, 2)
+                     visible: np.ndarray,           # (S, T, N)
+                     text_emb: np.ndarray,          # (S, D)
+                     image_emb: np.ndarray,         # (S, T, D)
+                     image_emb_pooled: np.ndarray,  # (S, D)
+                     sizes: np.ndarray, clip_model: str = "",
+                     clip_pretrained: str = "") -> FeatureTensors:
+        """A split given per sample (one trajectory per sample, nothing shared)."""
+        return cls(sample_ids=sample_ids, track_ids=track_ids, video_ids=video_ids,
+                   starts=starts, texts=texts, motion_kinds=motion_kinds,
+                   template_ids=template_ids, tags=tags, text_emb=text_emb, sizes=sizes,
+                   row=np.arange(len(sample_ids)), row_tracks=tracks, row_visible=visible,
+                   row_image_emb=image_emb, row_image_emb_pooled=image_emb_pooled,
+                   clip_model=clip_model, clip_pretrained=clip_pretrained)
+
+    @property
+    def tracks(self) -> np.ndarray:
+        """(S, T, N, 2) every sample's trajectory (a gathered copy)."""
+        return self.row_tracks[self.row]
+
+    @property
+    def visible(self) -> np.ndarray:
+        """(S, T, N)"""
+        return self.row_visible[self.row]
+
+    @property
+    def image_emb(self) -> np.ndarray:
+        """(S, T, D)"""
+        return self.row_image_emb[self.row]
+
+    @property
+    def image_emb_pooled(self) -> np.ndarray:
+        """(S, D)"""
+        return self.row_image_emb_pooled[self.row]
 
     @property
     def grid(self) -> np.ndarray:
         """(S, N, 2) the initial grid: the first frame of every track."""
-        return self.tracks[:, 0]
+        return self.row_tracks[self.row, 0]
+
+    @property
+    def rows(self) -> int:
+        """R, the number of trajectories."""
+        return len(self.row_tracks)
 
     def __len__(self) -> int:
         return len(self.sample_ids)
 
     def subset(self, index: np.ndarray | list[int]) -> FeatureTensors:
+        """The samples at ``index`` (their trajectories stay shared)."""
         idx = np.asarray(index, dtype=np.int64)
 
         def pick(seq: list) -> list:
             return [seq[i] for i in idx]
 
-        return FeatureTensors(
-            sample_ids=pick(self.sample_ids), track_ids=pick(self.track_ids),
-            video_ids=pick(self.video_ids), starts=self.starts[idx],
-            texts=pick(self.texts), motion_kinds=pick(self.motion_kinds),
-            template_ids=self.template_ids[idx], tags=pick(self.tags), tracks=self.tracks[idx],
-            visible=self.visible[idx], text_emb=self.text_emb[idx],
-            image_emb=self.image_emb[idx], image_emb_pooled=self.image_emb_pooled[idx],
-            sizes=self.sizes[idx], clip_model=self.clip_model,
-            clip_pretrained=self.clip_pretrained)
+        return replace(self, sample_ids=pick(self.sample_ids), track_ids=pick(self.track_ids),
+                       video_ids=pick(self.video_ids), starts=self.starts[idx],
+                       texts=pick(self.texts), motion_kinds=pick(self.motion_kinds),
+                       template_ids=self.template_ids[idx], tags=pick(self.tags),
+                       text_emb=self.text_emb[idx], sizes=self.sizes[idx], row=self.row[idx])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,23 +194,23 @@ def write_tracks(path: str | Path, rows: list[TrackRow], *, frames: int, points:
         "width": [r.width for r in rows], "height": [r.height for r in rows],
         "tracker": [r.tracker for r in rows],
     }
-    meta = {b"lang2motion": json.dumps({"table": "tracks", "version": SCHEMA_VERSION,
+    meta = {b"lang2motion": json.dumps({"table": "tracks", "version": TRACKS_VERSION,
                                         "frames": frames, "points": points}).encode()}
     table = pa.Table.from_pydict(columns, schema=TRACKS_SCHEMA.with_metadata(meta))
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
 
 
-def _table_meta(path: Path, table: pa.Table, kind: str) -> dict:
+def _table_meta(path: Path, table: pa.Table, kind: str, version: str) -> dict:
     raw = (table.schema.metadata or {}).get(b"lang2motion")
     if raw is None:
         raise DataError(f"{path}: not a lang2motion {kind} table (no lang2motion metadata)")
     meta = json.loads(raw)
     if meta.get("table") != kind:
         raise DataError(f"{path}: expected a {kind} table, found {meta.get('table')!r}")
-    if str(meta.get("version")) != SCHEMA_VERSION:
+    if str(meta.get("version")) != version:
         raise DataError(f"{path}: {kind} table of schema version {meta.get('version')!r}, this "
-                        f"code reads version {SCHEMA_VERSION}; re-run the pipeline (dvc repro)")
+                        f"code reads version {version}; re-run the pipeline (dvc repro)")
     return meta
 
 
@@ -193,7 +242,7 @@ def read_tracks(path: str | Path) -> list[TrackRow]:
     except (OSError, pa.ArrowInvalid) as exc:
         raise DataError(f"{path}: not a readable Parquet file ({exc}); re-run the track "
                         "stage") from None
-    meta = _table_meta(path, table, "tracks")
+    meta = _table_meta(path, table, "tracks", TRACKS_VERSION)
     missing = set(TRACKS_SCHEMA.names) - set(table.schema.names)
     if missing:
         raise DataError(f"{path}: tracks table lacks column(s) {sorted(missing)}")
@@ -223,6 +272,10 @@ def read_tracks(path: str | Path) -> list[TrackRow]:
 # ---------------------------------------------------------------------------------------------
 
 SHARD_GLOB = "part-*.parquet"
+# Trajectories per Parquet row group: the unit the streamed loader reads (about 4.5 MB at T=30,
+# D=512), and trajectories per shard file.
+ROWS_PER_GROUP = 64
+ROWS_PER_SHARD = 1024
 
 
 def shard_name(index: int) -> str:
@@ -231,8 +284,39 @@ def shard_name(index: int) -> str:
 
 
 @dataclass(frozen=True)
+class FeatureRow:
+    """One row of the features table: a trajectory (track row), its CLIP overlay embeddings, and
+    every sample (expression) that uses it with its caption's embedding. K expressions."""
+
+    track_id: str
+    video_id: str
+    start: int
+    width: int
+    height: int
+    tracks: np.ndarray            # (T, N, 2) float32, normalised to [-1, 1]
+    visible: np.ndarray           # (T, N) bool
+    image_emb: np.ndarray         # (T, D) float32
+    image_emb_pooled: np.ndarray  # (D,) float32
+    exp_ids: tuple[str, ...]      # (K,)
+    texts: tuple[str, ...]        # (K,)
+    motion_kinds: tuple[str, ...]  # (K,) "" when unknown (real data)
+    template_ids: tuple[int, ...]  # (K,) -1 when unknown
+    tags: tuple[dict[str, str], ...]  # (K,) evaluation slices; {} when none
+    text_emb: np.ndarray          # (K, D) float32
+    clip_model: str
+    clip_pretrained: str
+    sample_ids: tuple[str, ...] = ()  # (K,) default: f"{track_id}/{exp_id}" (the embed stage's)
+
+    def __post_init__(self) -> None:
+        if not self.sample_ids:
+            object.__setattr__(self, "sample_ids",
+                               tuple(f"{self.track_id}/{exp_id}" for exp_id in self.exp_ids))
+
+
+@dataclass(frozen=True)
 class FeatureSample:
-    """One row of the features table: a sample (video, expression, window) and its embeddings."""
+    """One sample (video, expression, window) with its trajectory and embeddings: the per-sample
+    view of the features table, for writers that produce samples one by one (tests, tools)."""
 
     sample_id: str                # f"{track_id}/{exp_id}"
     video_id: str
@@ -254,75 +338,139 @@ class FeatureSample:
     clip_pretrained: str
 
 
+def feature_rows(samples: list[FeatureSample]) -> list[FeatureRow]:
+    """Samples grouped by track id (in order of first appearance) into features-table rows.
+    Samples of one track must agree on what belongs to the track (its tracks and overlays)."""
+    groups: dict[str, list[FeatureSample]] = {}
+    for sample in samples:
+        groups.setdefault(sample.track_id, []).append(sample)
+    rows = []
+    for track_id, group in groups.items():
+        first = group[0]
+        for other in group[1:]:
+            for name in ("tracks", "visible", "image_emb", "image_emb_pooled"):
+                if not np.array_equal(getattr(other, name), getattr(first, name)):
+                    raise DataError(f"samples {first.sample_id} and {other.sample_id} share track "
+                                    f"{track_id} but not its {name}")
+        rows.append(FeatureRow(
+            track_id=track_id, video_id=first.video_id, start=first.start, width=first.width,
+            height=first.height, tracks=first.tracks, visible=first.visible,
+            image_emb=first.image_emb, image_emb_pooled=first.image_emb_pooled,
+            exp_ids=tuple(s.exp_id for s in group), texts=tuple(s.text for s in group),
+            motion_kinds=tuple(s.motion_kind for s in group),
+            template_ids=tuple(s.template_id for s in group),
+            tags=tuple(s.tags for s in group), text_emb=np.stack([s.text_emb for s in group]),
+            clip_model=first.clip_model, clip_pretrained=first.clip_pretrained,
+            sample_ids=tuple(s.sample_id for s in group)))
+    return rows
+
+
 FEATURES_SCHEMA = pa.schema([
-    ("sample_id", pa.string()), ("video_id", pa.string()), ("exp_id", pa.string()),
-    ("text", pa.string()), ("track_id", pa.string()), ("motion_kind", pa.string()),
-    ("template_id", pa.int32()), ("tags", pa.string()), ("start", pa.int32()),
-    ("width", pa.int32()),
-    ("height", pa.int32()), ("tracks", pa.list_(pa.float32())), ("visible", pa.list_(pa.bool_())),
-    ("grid", pa.list_(pa.float32())), ("text_emb", pa.list_(pa.float32())),
-    ("image_emb", pa.list_(pa.float32())), ("image_emb_pooled", pa.list_(pa.float32())),
+    ("track_id", pa.string()), ("video_id", pa.string()), ("start", pa.int32()),
+    ("width", pa.int32()), ("height", pa.int32()),
+    ("tracks", pa.list_(pa.float32())), ("visible", pa.list_(pa.bool_())),
+    ("grid", pa.list_(pa.float32())), ("image_emb", pa.list_(pa.float32())),
+    ("image_emb_pooled", pa.list_(pa.float32())),
+    ("samples", pa.int32()),
+    ("sample_ids", pa.list_(pa.string())), ("exp_ids", pa.list_(pa.string())),
+    ("texts", pa.list_(pa.string())), ("motion_kinds", pa.list_(pa.string())),
+    ("template_ids", pa.list_(pa.int32())), ("tags", pa.list_(pa.string())),
+    ("text_emb", pa.list_(pa.float32())),
     ("clip_model", pa.string()), ("clip_pretrained", pa.string()),
 ])
+# columns with one value per sample (lists of `samples` items); text_emb holds samples * D
+SAMPLE_COLUMNS = ("sample_ids", "exp_ids", "texts", "motion_kinds", "template_ids", "tags")
 
 
 def _feature_sizes(frames: int, points: int, dim: int) -> dict[str, int]:
-    """Elements per row of every list column of the features table."""
+    """Elements per row of every fixed-size list column of the features table."""
     return {"tracks": frames * points * 2, "visible": frames * points, "grid": points * 2,
-            "text_emb": dim, "image_emb": frames * dim, "image_emb_pooled": dim}
+            "image_emb": frames * dim, "image_emb_pooled": dim}
 
 
-def _list_column(arrays: list[np.ndarray], dtype: np.dtype, size: int) -> pa.Array:
-    """Flat fixed-size rows -> an Arrow list array, built from one contiguous buffer (fast)."""
-    values = (np.concatenate([np.asarray(a, dtype=dtype).ravel() for a in arrays])
-              if arrays else np.empty(0, dtype=dtype))
-    offsets = np.arange(len(arrays) + 1, dtype=np.int32) * size
+def _list_column(arrays: list[np.ndarray], dtype: np.dtype) -> pa.Array:
+    """Flat rows (any sizes) -> an Arrow list array, built from one contiguous buffer (fast)."""
+    flat = [np.asarray(a, dtype=dtype).ravel() for a in arrays]
+    values = np.concatenate(flat) if flat else np.empty(0, dtype=dtype)
+    offsets = np.concatenate([[0], np.cumsum([len(a) for a in flat])]).astype(np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), pa.array(values))
+
+
+def _features_meta(frames: int, points: int, dim: int) -> dict[bytes, bytes]:
+    return {b"lang2motion": json.dumps({"table": "features", "version": FEATURES_VERSION,
+                                        "frames": frames, "points": points,
+                                        "dim": dim}).encode()}
+
+
+def feature_table(rows: list[FeatureRow], *, frames: int, points: int, dim: int) -> pa.Table:
+    """The features table of ``rows``, checked: every row T=frames, N=points, D=dim, finite."""
+    expected = {"tracks": (frames, points, 2), "visible": (frames, points),
+                "image_emb": (frames, dim), "image_emb_pooled": (dim,)}
+    for r in rows:
+        k = len(r.exp_ids)
+        shapes = {**expected, "text_emb": (k, dim)}
+        for name, shape in shapes.items():
+            if np.shape(getattr(r, name)) != shape:
+                raise DataError(f"track row {r.track_id}: {name} has shape "
+                                f"{np.shape(getattr(r, name))}, expected {shape}")
+        if k == 0 or any(len(getattr(r, c)) != k for c in SAMPLE_COLUMNS if c != "sample_ids"):
+            raise DataError(f"track row {r.track_id}: needs at least one expression and as many "
+                            "texts, motion kinds, template ids and tags as expression ids")
+        for name in ("tracks", "text_emb", "image_emb", "image_emb_pooled"):
+            if not np.isfinite(getattr(r, name)).all():
+                raise DataError(f"track row {r.track_id}: NaN or infinite {name}")
+    columns: dict[str, pa.Array | list] = {
+        name: [getattr(r, name) for r in rows]
+        for name in ("track_id", "video_id", "start", "width", "height", "clip_model",
+                     "clip_pretrained")}
+    columns["samples"] = [len(r.exp_ids) for r in rows]
+    columns["sample_ids"] = [list(r.sample_ids) for r in rows]
+    for name in ("exp_ids", "texts", "motion_kinds", "template_ids"):
+        columns[name] = [list(getattr(r, name)) for r in rows]
+    columns["tags"] = [[json.dumps(t, sort_keys=True) for t in r.tags] for r in rows]
+    columns["grid"] = _list_column([r.tracks[0] for r in rows], np.float32)
+    columns["visible"] = _list_column([r.visible for r in rows], np.bool_)
+    for name in ("tracks", "image_emb", "image_emb_pooled", "text_emb"):
+        columns[name] = _list_column([getattr(r, name) for r in rows], np.float32)
+    return pa.Table.from_arrays(
+        [pa.array(columns[f.name], type=f.type) if isinstance(columns[f.name], list)
+         else columns[f.name] for f in FEATURES_SCHEMA],
+        schema=FEATURES_SCHEMA.with_metadata(_features_meta(frames, points, dim)))
 
 
 def write_feature_shard(path: str | Path, samples: list[FeatureSample], *, frames: int,
                         points: int, dim: int) -> None:
-    """Write one features shard atomically; every sample must have T=frames, N=points, D=dim."""
-    expected = {"tracks": (frames, points, 2), "visible": (frames, points), "text_emb": (dim,),
-                "image_emb": (frames, dim), "image_emb_pooled": (dim,)}
-    for s in samples:
-        for name, shape in expected.items():
-            if np.shape(getattr(s, name)) != shape:
-                raise DataError(f"{path}: sample {s.sample_id} has {name} "
-                                f"{np.shape(getattr(s, name))}, expected {shape}")
-        for name in ("tracks", "text_emb", "image_emb", "image_emb_pooled"):
-            if not np.isfinite(getattr(s, name)).all():
-                raise DataError(f"{path}: sample {s.sample_id} has NaN or infinite {name}")
-    sizes = _feature_sizes(frames, points, dim)
-    columns: dict[str, pa.Array | list] = {
-        name: [getattr(s, name) for s in samples]
-        for name in ("sample_id", "video_id", "exp_id", "text", "track_id", "motion_kind",
-                     "template_id", "start", "width", "height", "clip_model", "clip_pretrained")
-    }
-    columns["tags"] = [json.dumps(s.tags, sort_keys=True) for s in samples]
-    columns["tracks"] = _list_column([s.tracks for s in samples], np.float32, sizes["tracks"])
-    columns["visible"] = _list_column([s.visible for s in samples], np.bool_, sizes["visible"])
-    columns["grid"] = _list_column([s.tracks[0] for s in samples], np.float32, sizes["grid"])
-    for name in ("text_emb", "image_emb", "image_emb_pooled"):
-        columns[name] = _list_column([getattr(s, name) for s in samples], np.float32, sizes[name])
-    meta = {b"lang2motion": json.dumps({"table": "features", "version": SCHEMA_VERSION,
-                                        "frames": frames, "points": points,
-                                        "dim": dim}).encode()}
-    schema = FEATURES_SCHEMA.with_metadata(meta)
-    table = pa.Table.from_arrays([pa.array(columns[f.name], type=f.type)
-                                  if isinstance(columns[f.name], list) else columns[f.name]
-                                  for f in FEATURES_SCHEMA], schema=schema)
+    """Write one features shard of ``samples`` (grouped into trajectories) atomically."""
+    write_table_shard(path, feature_table(feature_rows(samples), frames=frames, points=points,
+                                          dim=dim))
+
+
+def write_table_shard(path: str | Path, table: pa.Table) -> None:
+    """Write one features shard atomically, ROWS_PER_GROUP trajectories per row group."""
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+        pq.write_table(table, tmp, row_group_size=ROWS_PER_GROUP)
 
 
-def _read_shard(path: Path) -> tuple[pa.Table, dict]:
-    """Read one shard and check its metadata, columns, types and per-row sizes."""
-    try:
-        table = pq.read_table(path)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise DataError(f"{path}: not a readable Parquet file: {exc}") from None
-    meta = _table_meta(path, table, "features")
+def write_feature_shards(out_dir: str | Path, table: pa.Table) -> list[Path]:
+    """``table`` as ``out_dir/part-NNNNN.parquet`` shards of ROWS_PER_SHARD trajectories; shards
+    of an earlier run that were not rewritten are removed. Returns the shards written."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for index, offset in enumerate(range(0, max(table.num_rows, 1), ROWS_PER_SHARD)):
+        path = out_dir / shard_name(index)
+        write_table_shard(path, table.slice(offset, ROWS_PER_SHARD))
+        written.append(path)
+    keep = {p.name for p in written}
+    for stale in out_dir.glob(SHARD_GLOB):
+        if stale.name not in keep:
+            stale.unlink()
+    return written
+
+
+def _check_feature_table(path: Path, table: pa.Table) -> tuple[pa.Table, dict]:
+    """A shard's table (or a row group of it) checked: metadata, columns, types, list sizes."""
+    meta = _table_meta(path, table, "features", FEATURES_VERSION)
     try:
         frames, points, dim = int(meta["frames"]), int(meta["points"]), int(meta["dim"])
     except (KeyError, TypeError, ValueError):
@@ -332,28 +480,48 @@ def _read_shard(path: Path) -> tuple[pa.Table, dict]:
         raise DataError(f"{path}: features shard lacks column(s) {missing}")
     table = table.select(FEATURES_SCHEMA.names)
     try:
-        table = table.cast(FEATURES_SCHEMA)
+        table = table.cast(FEATURES_SCHEMA.with_metadata(table.schema.metadata))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise DataError(f"{path}: features shard has wrong column types: {exc}") from None
-    sample_ids = table.column("sample_id")
-    for name, size in _feature_sizes(frames, points, dim).items():
+    track_ids = table.column("track_id")
+    samples = table.column("samples").to_numpy(zero_copy_only=False)
+    sizes = {**_feature_sizes(frames, points, dim),
+             **{name: samples for name in SAMPLE_COLUMNS}, "text_emb": samples * dim}
+    for name, size in sizes.items():
         lengths = pc.list_value_length(table.column(name)).to_numpy(zero_copy_only=False)
         bad = np.flatnonzero(lengths != size)
         if len(bad):
-            raise DataError(f"{path}: sample {sample_ids[int(bad[0])].as_py()} has {name} of "
-                            f"{lengths[bad[0]]} values, expected {size} (T={frames}, N={points}, "
-                            f"D={dim}); the shard's dimension does not match its metadata")
+            expect = size if np.isscalar(size) else size[bad[0]]
+            raise DataError(f"{path}: track row {track_ids[int(bad[0])].as_py()} has {name} of "
+                            f"{lengths[bad[0]]} values, expected {expect} (T={frames}, "
+                            f"N={points}, D={dim}, {samples[bad[0]]} samples); the shard does "
+                            "not match its metadata")
     return table, {"frames": frames, "points": points, "dim": dim}
 
 
-def _read_shards(directory: str | Path) -> tuple[pa.Table, dict]:
-    """All shards of a features folder, checked and concatenated in file-name order."""
+def _read_shard(path: Path) -> tuple[pa.Table, dict]:
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise DataError(f"{path}: not a readable Parquet file: {exc}") from None
+    return _check_feature_table(path, table)
+
+
+def shard_paths(directory: str | Path) -> list[Path]:
+    """The feature shards of a split folder, in order; DataError when there are none."""
     directory = Path(directory)
     paths = sorted(directory.glob(SHARD_GLOB))
     if not paths:
         raise DataError(f"{directory}: no feature shards ({SHARD_GLOB}); run the embed stage")
+    return paths
+
+
+def read_feature_table(directory: str | Path) -> tuple[pa.Table, dict]:
+    """All shards of a features folder, checked and concatenated in file-name order, with their
+    shape {frames, points, dim}."""
+    directory = Path(directory)
     tables, first = [], None
-    for path in paths:
+    for path in shard_paths(directory):
         table, meta = _read_shard(path)
         if first is None:
             first = (path, meta)
@@ -361,82 +529,106 @@ def _read_shards(directory: str | Path) -> tuple[pa.Table, dict]:
             raise DataError(f"{path}: shape {meta} differs from {first[0].name} {first[1]}")
         tables.append(table)
     table = pa.concat_tables(tables)
-    counts = Counter(table.column("sample_id").to_pylist())
-    if len(counts) != table.num_rows:
-        dupes = sorted(i for i, c in counts.items() if c > 1)[:5]
-        raise DataError(f"{directory}: duplicate sample ids across shards, e.g. {dupes}")
+    _check_unique(table, directory)
     return table, first[1]
 
 
+def _check_unique(table: pa.Table, directory: str | Path) -> None:
+    for column, what in (("track_id", "track ids"), ("sample_ids", "sample ids")):
+        values = table.column(column)
+        if column == "sample_ids":
+            values = pc.list_flatten(values)
+        counts = Counter(values.to_pylist())
+        if any(c > 1 for c in counts.values()):
+            dupes = sorted(i for i, c in counts.items() if c > 1)[:5]
+            raise DataError(f"{directory}: duplicate {what} across shards, e.g. {dupes}")
+
+
 def read_feature_shards(directory: str | Path) -> pd.DataFrame:
-    """Every shard of ``directory`` as one DataFrame (list columns as flat numpy arrays).
+    """Every shard of ``directory`` as one DataFrame: one row per trajectory, its expressions as
+    list columns (list columns as numpy arrays).
 
     Every shard is checked: a missing column, a wrong type or a list of the wrong size raises a
     DataError naming the shard. ``df.attrs["lang2motion"]`` holds frames, points and dim.
     """
-    table, meta = _read_shards(directory)
+    table, meta = read_feature_table(directory)
     df = table.to_pandas()
     df.attrs["lang2motion"] = meta
     return df
 
 
-def _flat(table: pa.Table, name: str, dtype: type) -> np.ndarray:
-    values = table.column(name).combine_chunks().flatten()
+def _flat(column: pa.ChunkedArray | pa.Array, dtype: type) -> np.ndarray:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    values = column.flatten()
     return np.ascontiguousarray(values.to_numpy(zero_copy_only=False), dtype=dtype)
 
 
-def load_feature_tensors(directory: str | Path) -> FeatureTensors:
-    """Every shard of ``directory`` stacked into contiguous arrays (see FeatureTensors); tracks
-    and embeddings checked for NaN, infinite and absurd values."""
-    table, meta = _read_shards(directory)
-    s, t, n, d = table.num_rows, meta["frames"], meta["points"], meta["dim"]
+def feature_tensors(table: pa.Table, meta: dict, *, where: str) -> FeatureTensors:
+    """A checked features table (or a chunk of one) as FeatureTensors: trajectories stacked once,
+    samples exploded in row order (the samples of row 0, then of row 1...); tracks and
+    embeddings checked for NaN, infinite and absurd values."""
+    r, t, n, d = table.num_rows, meta["frames"], meta["points"], meta["dim"]
+    per_row = table.column("samples").to_numpy(zero_copy_only=False).astype(np.int64)
+    row = np.repeat(np.arange(r), per_row)
+    track_ids = table.column("track_id").to_pylist()
+    sample_ids = _flat(table.column("sample_ids"), object).tolist()
     out = FeatureTensors(
-        sample_ids=table.column("sample_id").to_pylist(),
-        track_ids=table.column("track_id").to_pylist(),
-        video_ids=table.column("video_id").to_pylist(),
-        starts=table.column("start").to_numpy().astype(np.int64),
-        texts=table.column("text").to_pylist(),
-        motion_kinds=table.column("motion_kind").to_pylist(),
-        template_ids=table.column("template_id").to_numpy().astype(np.int64),
-        tags=_read_tags(table, directory),
-        tracks=_flat(table, "tracks", np.float32).reshape(s, t, n, 2),
-        visible=_flat(table, "visible", np.bool_).reshape(s, t, n),
-        text_emb=_flat(table, "text_emb", np.float32).reshape(s, d),
-        image_emb=_flat(table, "image_emb", np.float32).reshape(s, t, d),
-        image_emb_pooled=_flat(table, "image_emb_pooled", np.float32).reshape(s, d),
+        sample_ids=sample_ids,
+        track_ids=[track_ids[i] for i in row],
+        video_ids=np.asarray(table.column("video_id").to_pylist(), dtype=object)[row].tolist(),
+        starts=table.column("start").to_numpy().astype(np.int64)[row],
+        texts=_flat(table.column("texts"), object).tolist(),
+        motion_kinds=_flat(table.column("motion_kinds"), object).tolist(),
+        template_ids=_flat(table.column("template_ids"), np.int64),
+        tags=_read_tags(sample_ids, _flat(table.column("tags"), object).tolist(), where),
+        text_emb=_flat(table.column("text_emb"), np.float32).reshape(len(sample_ids), d),
         sizes=np.stack([table.column("width").to_numpy(), table.column("height").to_numpy()],
-                       axis=1).astype(np.int64),
-        clip_model=_single_value(table, "clip_model", directory),
-        clip_pretrained=_single_value(table, "clip_pretrained", directory))
-    check_coordinates(out.tracks, where=str(directory), ids=out.sample_ids)
-    for name in ("text_emb", "image_emb", "image_emb_pooled"):
-        finite = np.isfinite(getattr(out, name).reshape(s, -1)).all(axis=1)
+                       axis=1).astype(np.int64)[row],
+        row=row,
+        row_tracks=_flat(table.column("tracks"), np.float32).reshape(r, t, n, 2),
+        row_visible=_flat(table.column("visible"), np.bool_).reshape(r, t, n),
+        row_image_emb=_flat(table.column("image_emb"), np.float32).reshape(r, t, d),
+        row_image_emb_pooled=_flat(table.column("image_emb_pooled"), np.float32).reshape(r, d),
+        clip_model=_single_value(table, "clip_model", where),
+        clip_pretrained=_single_value(table, "clip_pretrained", where))
+    check_coordinates(out.row_tracks, where=where, ids=track_ids)
+    checks = (("text_emb", out.text_emb, sample_ids, "sample"),
+              ("image_emb", out.row_image_emb, track_ids, "track row"),
+              ("image_emb_pooled", out.row_image_emb_pooled, track_ids, "track row"))
+    for name, values, ids, what in checks:
+        finite = np.isfinite(values.reshape(len(values), -1)).all(axis=1)
         if not finite.all():
-            raise DataError(f"{directory}: sample {out.sample_ids[int(np.argmin(finite))]} has "
-                            f"NaN or infinite {name}; re-run the embed stage")
+            raise DataError(f"{where}: {what} {ids[int(np.argmin(finite))]} has NaN or infinite "
+                            f"{name}; re-run the embed stage")
     return out
 
 
-def _read_tags(table: pa.Table, directory: str | Path) -> list[dict[str, str]]:
-    """The tags column: one JSON object of string values per sample."""
+def load_feature_tensors(directory: str | Path) -> FeatureTensors:
+    """Every shard of ``directory`` in memory (see FeatureTensors and :func:`feature_tensors`)."""
+    table, meta = read_feature_table(directory)
+    return feature_tensors(table, meta, where=str(directory))
+
+
+def _read_tags(sample_ids: list[str], texts: list[str], where: str) -> list[dict[str, str]]:
+    """The tags of every sample: one JSON object of string values each."""
     out = []
-    for sample_id, text in zip(table.column("sample_id").to_pylist(),
-                               table.column("tags").to_pylist(), strict=True):
+    for sample_id, text in zip(sample_ids, texts, strict=True):
         try:
             tags = json.loads(text)
         except (TypeError, json.JSONDecodeError):
             tags = None
         if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
-            raise DataError(f"{directory}: sample {sample_id} has tags {text!r}, expected a JSON "
+            raise DataError(f"{where}: sample {sample_id} has tags {text!r}, expected a JSON "
                             "object of strings")
         out.append(tags)
     return out
 
 
-def _single_value(table: pa.Table, name: str, directory: str | Path) -> str:
+def _single_value(table: pa.Table, name: str, where: str) -> str:
     """The one value a split-wide column holds; mixed values mean mixed embedding spaces."""
     values = set(table.column(name).to_pylist())
     if len(values) != 1:
-        raise DataError(f"{directory}: column {name} mixes {sorted(values)[:3]}: features from "
+        raise DataError(f"{where}: column {name} mixes {sorted(values)[:3]}: features from "
                         f"different CLIP models cannot be trained on together")
     return values.pop()

@@ -1,8 +1,13 @@
-"""The training loop: AdamW on the six Lang2Motion losses, resumable, deterministic on CPU.
+"""The training loop: AdamW on the six Lang2Motion losses, resumable, deterministic on CPU, on one
+process or many (DistributedDataParallel under torchrun).
 
-The whole data set lives on the training device as tensors; each epoch draws its order from a
-torch.Generator seeded from (seed, epoch), so a resumed run sees exactly the batches an
-uninterrupted one would. Every ``checkpoint_every`` epochs the run writes
+The training split comes from :mod:`lang2motion.loader` (in memory, or streamed in chunks when it
+is large); each epoch's order is a pure function of (seed, epoch), so a resumed run sees exactly
+the batches an uninterrupted one would. With W processes every global batch of
+``train.batch_size`` is cut into W disjoint slices, one per rank, and each rank's loss is weighted
+by its share of the batch, so DDP's gradient average is the gradient of the global batch's mean
+loss: the learning dynamics do not depend on W. Rank 0 alone evaluates, logs and writes. Every
+``checkpoint_every`` epochs the run writes
 
 - ``out_dir/model.safetensors`` + ``model.json``: the model so far (see model/checkpoint.py),
 - ``out_dir/last/``: weights, optimizer state, epoch and RNG state to resume from.
@@ -13,10 +18,10 @@ fresh (and says why). Legend: B batch, S samples, T frames, N points, D feature.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +31,10 @@ from tqdm import tqdm
 
 from lang2motion.codedeps import files_signature, module_files
 from lang2motion.config import LossConfig, ModelParams, TrainConfig, as_dict
-from lang2motion.errors import DataError
-from lang2motion.evaluate.inline import inline_metrics, inline_reference
+from lang2motion.distributed import World, current_world, rank_device
+from lang2motion.errors import ConfigError, DataError
+from lang2motion.evaluate.inline import BatchSource, inline_metrics, inline_reference
+from lang2motion.loader import InMemorySplit, StreamedSplit
 from lang2motion.model.autoencoder import Lang2Motion
 from lang2motion.model.checkpoint import (
     load_train_state,
@@ -37,27 +44,24 @@ from lang2motion.model.checkpoint import (
 )
 from lang2motion.model.config import ModelConfig
 from lang2motion.model.losses import TERMS, compute_losses
-from lang2motion.runtime import (
-    autocast,
-    iterate_batches,
-    resolve_device,
-    resolve_precision,
-    to_device,
-)
+from lang2motion.runtime import autocast, resolve_device, resolve_precision
 from lang2motion.schedule import learning_rate, sampling_share, warmup_steps
 from lang2motion.store import FeatureTensors
 
 log = logging.getLogger(__name__)
 
 LAST_DIR = "last"
-# (seed, epoch) -> one generator seed; a prime stride keeps (seed, epoch) pairs from colliding
-# for any realistic number of epochs.
-EPOCH_SEED_STRIDE = 1_000_003
 # Reading the running loss forces a GPU sync; do it every few steps only.
 PROGRESS_EVERY = 10
 # Parameters that may change between a run and its resumption without invalidating it (epochs
-# only while no schedule depends on the total number of steps).
-RESUMABLE_CHANGES = ("epochs", "checkpoint_every", "device")
+# only while no schedule depends on the total number of steps; the number of processes because
+# the global batch does not depend on it).
+RESUMABLE_CHANGES = ("epochs", "checkpoint_every", "device", "nproc")
+# A streamed training split is too large to score whole every epoch: the training-split R@1 and
+# the baselines read against the valid metrics use its first this many samples.
+STREAMED_REFERENCE_SAMPLES = 4096
+
+TrainSplit = InMemorySplit | StreamedSplit
 
 
 def resumable_changes(cfg: TrainConfig) -> tuple[str, ...]:
@@ -70,57 +74,68 @@ def check_features(data: FeatureTensors, *, name: str) -> None:
     """Raise DataError when a split is empty, mis-shaped or holds non-finite values."""
     if len(data) == 0:
         raise DataError(f"{name} split: no samples")
-    if data.tracks.ndim != 4 or data.tracks.shape[-1] != 2:
-        raise DataError(f"{name} split: tracks must be (S, T, N, 2), got {data.tracks.shape}")
-    s, t = data.tracks.shape[:2]
-    d = data.text_emb.shape[-1]
-    expected = {"text_emb": (s, d), "image_emb": (s, t, d), "image_emb_pooled": (s, d)}
+    if data.row_tracks.ndim != 4 or data.row_tracks.shape[-1] != 2:
+        raise DataError(f"{name} split: tracks must be (R, T, N, 2), got "
+                        f"{data.row_tracks.shape}")
+    r, t = data.row_tracks.shape[:2]
+    s, d = len(data), data.text_emb.shape[-1]
+    expected = {"text_emb": (s, d), "row_image_emb": (r, t, d), "row_image_emb_pooled": (r, d),
+                "row": (s,)}
     for key, shape in expected.items():
         if getattr(data, key).shape != shape:
             raise DataError(f"{name} split: {key} has shape {getattr(data, key).shape}, "
-                            f"expected {shape} (S, T, D) from tracks {data.tracks.shape}")
-    for key in ("tracks", "text_emb", "image_emb", "image_emb_pooled"):
-        bad = ~np.isfinite(getattr(data, key)).reshape(s, -1).all(axis=1)
+                            f"expected {shape} (R, T, D) from tracks {data.row_tracks.shape}")
+    if s and (data.row.min() < 0 or data.row.max() >= r):
+        raise DataError(f"{name} split: sample rows index outside the {r} trajectories")
+    for key, ids in (("row_tracks", None), ("text_emb", data.sample_ids),
+                     ("row_image_emb", None), ("row_image_emb_pooled", None)):
+        values = getattr(data, key)
+        bad = ~np.isfinite(values).reshape(len(values), -1).all(axis=1)
         if bad.any():
-            raise DataError(f"{name} split: {key} of sample {data.sample_ids[int(bad.argmax())]} "
-                            f"holds NaN or infinite values ({int(bad.sum())} samples affected)")
+            first = int(bad.argmax())
+            what = (f"sample {ids[first]}" if ids is not None
+                    else f"track row {data.track_ids[int(np.argmax(data.row == first))]}")
+            raise DataError(f"{name} split: {key.removeprefix('row_')} of {what} holds NaN or "
+                            f"infinite values ({int(bad.sum())} affected)")
     if len(data.track_ids) != s:
         raise DataError(f"{name} split: {len(data.track_ids)} track ids for {s} samples")
 
 
-def to_device_tensors(data: FeatureTensors, *, device: torch.device,
-                      use_overlay: bool) -> dict[str, torch.Tensor]:
-    """The batch keys of compute_losses for the whole split, on ``device``:
-    tracks (S, T, N, 2), text_emb (S, D), image_emb_pooled (S, D) and, when the model uses
-    overlays, overlay (S, T, D). float32."""
-    arrays = {"tracks": data.tracks, "text_emb": data.text_emb,
-              "image_emb_pooled": data.image_emb_pooled}
-    if use_overlay:
-        arrays["overlay"] = data.image_emb
-    return to_device(arrays, device)
+class Objective(torch.nn.Module):
+    """The model and its losses as one module: DistributedDataParallel synchronises gradients
+    for what runs inside a wrapped module's forward, and compute_losses calls the model's encode
+    and decode, not its forward."""
 
+    def __init__(self, model: Lang2Motion, loss: LossConfig):
+        super().__init__()
+        self.model, self.loss = model, loss
 
-def epoch_order(samples: int, *, seed: int, epoch: int) -> torch.Tensor:
-    """(S,) the shuffled sample order of one epoch; a pure function of (seed, epoch)."""
-    generator = torch.Generator().manual_seed(seed * EPOCH_SEED_STRIDE + epoch)
-    return torch.randperm(samples, generator=generator)
+    def forward(self, batch: dict[str, torch.Tensor], sampling: float) -> dict[str, torch.Tensor]:
+        return compute_losses(self.model, batch, self.loss, sampling=sampling)
 
 
 def train_step(model: Lang2Motion, optimizer: torch.optim.Optimizer,
                batch: dict[str, torch.Tensor], loss: LossConfig,
                *, device: torch.device, lr: float | None = None, sampling: float = 0.0,
-               grad_clip: float = 0.0, precision: str = "auto-cuda") -> dict[str, torch.Tensor]:
+               grad_clip: float = 0.0, precision: str = "auto-cuda", weight: float = 1.0,
+               objective: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
     """One optimisation step at learning rate ``lr`` (None: the optimizer's), with scheduled
     sampling share ``sampling``, the gradient norm clipped to ``grad_clip`` (0: off) and the
     forward pass at ``precision`` (see ``runtime.autocast``); returns the detached loss terms
-    (scalars on device)."""
+    (scalars on device, unweighted).
+
+    ``objective`` (default: compute_losses on ``model``) is the DDP-wrapped :class:`Objective`
+    in a distributed run; ``weight`` scales the loss before backward (a rank's share of the
+    global batch times the number of ranks, so DDP's average is the global batch's gradient).
+    """
     if lr is not None:
         for group in optimizer.param_groups:
             group["lr"] = lr
     with autocast(device, precision=precision):
-        losses = compute_losses(model, batch, loss, sampling=sampling)
+        losses = (objective(batch, sampling) if objective is not None
+                  else compute_losses(model, batch, loss, sampling=sampling))
     optimizer.zero_grad(set_to_none=True)
-    losses["total"].backward()
+    (losses["total"] * weight).backward()
     if grad_clip > 0.0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
@@ -139,21 +154,21 @@ def step_schedule(cfg: TrainConfig, *, step: int, total_steps: int,
 
 
 @torch.no_grad()
-def mean_losses(model: Lang2Motion, data: dict[str, torch.Tensor], loss: LossConfig,
+def mean_losses(model: Lang2Motion, data: BatchSource, loss: LossConfig,
                 *, batch_size: int, device: torch.device,
                 precision: str = "auto-cuda") -> dict[str, float]:
     """Teacher-forced loss terms averaged over a whole split, in eval mode (no dropout)."""
     was_training = model.training
     model.eval()
-    samples = data["tracks"].shape[0]
     sums = {k: torch.zeros((), device=device) for k in (*TERMS, "total")}
-    for batch in iterate_batches(data, torch.arange(samples), batch_size=batch_size):
+    for index in torch.arange(data.samples).split(batch_size):
+        batch = data.batch(index)
         with autocast(device, precision=precision):
             losses = compute_losses(model, batch, loss)
         for k, v in losses.items():
             sums[k] += v.float() * batch["tracks"].shape[0]
     model.train(was_training)
-    return {k: (v / samples).item() for k, v in sums.items()}
+    return {k: (v / data.samples).item() for k, v in sums.items()}
 
 
 def git_revision() -> str:
@@ -171,13 +186,6 @@ def code_signature() -> str:
     file it imports (the same walker that derives dvc.yaml's code dependencies). A resumable
     state saved by other code is stale."""
     return files_signature(module_files(__name__))
-
-
-def data_signature(data: FeatureTensors) -> dict[str, Any]:
-    """Identifies a split cheaply: its size, shapes and a hash of its sample ids."""
-    digest = hashlib.sha256("\n".join(data.sample_ids).encode()).hexdigest()
-    return {"samples": len(data), "tracks_shape": list(data.tracks.shape),
-            "sample_ids_sha256": digest}
 
 
 def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
@@ -206,64 +214,106 @@ def _signature_diff(saved: dict[str, Any], current: dict[str, Any]) -> list[str]
     return [k for k in keys if saved.get(k) != current.get(k)]
 
 
-def check_setup(*, train_data: FeatureTensors, valid_data: FeatureTensors,
-                model_params: ModelParams, train_cfg: TrainConfig
-                ) -> tuple[ModelConfig, torch.device]:
+def check_setup(*, train_shape: tuple[int, int, int], valid_data: FeatureTensors,
+                model_params: ModelParams, train_cfg: TrainConfig, loss: LossConfig,
+                world: World | None = None) -> tuple[ModelConfig, torch.device]:
     """Everything training needs, checked before anything is written (callers open their
-    logs after this): the splits, the model they imply and the device."""
-    check_features(train_data, name="train")
+    logs after this): the valid split, the model the training split's (T, N, D) implies, the
+    device of this rank."""
     check_features(valid_data, name="valid")
-    if train_data.tracks.shape[1:] != valid_data.tracks.shape[1:] \
-            or train_data.text_emb.shape[1] != valid_data.text_emb.shape[1]:
-        raise DataError(f"train tracks {train_data.tracks.shape} / text {train_data.text_emb.shape}"
-                        f" and valid tracks {valid_data.tracks.shape} / text "
-                        f"{valid_data.text_emb.shape} disagree on T, N or D")
-    _, frames, points, _ = train_data.tracks.shape
-    cfg = ModelConfig.from_params(model_params, points=points, frames=frames,
-                                  clip_dim=train_data.text_emb.shape[1])
-    return cfg, resolve_device(train_cfg.device, param="train.device")
+    frames, points, dim = train_shape
+    if (frames, points) != valid_data.row_tracks.shape[1:3] or dim != valid_data.text_emb.shape[1]:
+        raise DataError(f"train (T, N, D) = {train_shape} and valid "
+                        f"{(*valid_data.row_tracks.shape[1:3], valid_data.text_emb.shape[1])} "
+                        "disagree on T, N or D")
+    world = world or current_world()
+    if world.distributed and loss.contrastive:
+        raise ConfigError(f"loss.contrastive = {loss.contrastive} with {world.size} processes: "
+                          "the batch InfoNCE would only see each rank's slice of the batch, so "
+                          "it is not implemented under DDP; set loss.contrastive=0 or "
+                          "train.nproc=1")
+    cfg = ModelConfig.from_params(model_params, points=points, frames=frames, clip_dim=dim)
+    return cfg, rank_device(resolve_device(train_cfg.device, param="train.device"), world)
 
 
-def train(*, train_data: FeatureTensors, valid_data: FeatureTensors, model_params: ModelParams,
+def split_shape(split: TrainSplit) -> tuple[int, int, int]:
+    """(T, N, D) of a training split."""
+    return split.meta["frames"], split.meta["points"], split.meta["dim"]
+
+
+def train(*, train_split: TrainSplit, valid_data: FeatureTensors, model_params: ModelParams,
           loss: LossConfig, train_cfg: TrainConfig, out_dir: Path, live: Any | None,
-          extra_meta: dict[str, Any]) -> dict[str, Any]:
+          extra_meta: dict[str, Any], world: World | None = None,
+          on_step: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, Any]:
     """Train a Lang2Motion model; returns {"epoch", "train": {term: mean}, "valid": {...}}.
 
-    ``live`` is a ``dvclive.Live`` (or None: no logging). ``extra_meta`` is stored in
-    model.json beside the config, parameters, git revision, epoch and metrics.
+    ``live`` is a ``dvclive.Live`` (or None: no logging; only rank 0 gets one). ``extra_meta``
+    is stored in model.json beside the config, parameters, git revision, epoch and metrics.
+    ``world`` (default: from the environment) is this process's place in a distributed run,
+    whose process group must be initialised. ``on_step(step, losses)``, if given, receives every
+    optimisation step's loss terms of the whole global batch (all ranks reduced).
     """
     out_dir = Path(out_dir)
-    cfg, device = check_setup(train_data=train_data, valid_data=valid_data,
-                              model_params=model_params, train_cfg=train_cfg)
+    world = world or current_world()
+    if isinstance(train_split, InMemorySplit):
+        check_features(train_split.data, name="train")
+    cfg, device = check_setup(train_shape=split_shape(train_split), valid_data=valid_data,
+                              model_params=model_params, train_cfg=train_cfg, loss=loss,
+                              world=world)
     deterministic_before = torch.are_deterministic_algorithms_enabled()
     if device.type == "cpu":
         # Every op we use has a deterministic CPU kernel; on CUDA this would also need
         # CUBLAS_WORKSPACE_CONFIG and cost speed, so GPU runs are reproducible only roughly.
         torch.use_deterministic_algorithms(True)
     try:
-        return _train(train_data=train_data, valid_data=valid_data, cfg=cfg, loss=loss,
+        return _train(train_split=train_split, valid_data=valid_data, cfg=cfg, loss=loss,
                       train_cfg=train_cfg, out_dir=out_dir, live=live, extra_meta=extra_meta,
-                      device=device, params={"model": as_dict(model_params),
-                                             "loss": as_dict(loss), "train": as_dict(train_cfg)})
+                      device=device, world=world, on_step=on_step,
+                      params={"model": as_dict(model_params), "loss": as_dict(loss),
+                              "train": as_dict(train_cfg)})
     finally:
         torch.use_deterministic_algorithms(deterministic_before)
 
 
-def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: ModelConfig,
+def _all_reduce_sum(tensors: list[torch.Tensor], world: World) -> list[torch.Tensor]:
+    """The element-wise sums over every rank (one collective); the tensors themselves alone."""
+    if not world.distributed:
+        return tensors
+    import torch.distributed as dist
+
+    flat = torch.stack([t.float().reshape(()) for t in tensors])
+    dist.all_reduce(flat)
+    return list(flat.unbind())
+
+
+def _train(*, train_split: TrainSplit, valid_data: FeatureTensors, cfg: ModelConfig,
            loss: LossConfig, train_cfg: TrainConfig, out_dir: Path, live: Any | None,
-           extra_meta: dict[str, Any], device: torch.device,
+           extra_meta: dict[str, Any], device: torch.device, world: World,
+           on_step: Callable[[int, dict[str, float]], None] | None,
            params: dict[str, Any]) -> dict[str, Any]:
     torch.manual_seed(train_cfg.seed)
     precision = resolve_precision(train_cfg.precision, device)
-    log.info("training on %s at %s", device, precision)
+    if world.is_main:
+        log.info("training on %s at %s, %d process(es), %s training data", device, precision,
+                 world.size, "streamed" if train_split.streamed else "in-memory")
     model = Lang2Motion(cfg).to(device)
+    objective = None
+    if world.distributed:
+        from torch.nn.parallel import DistributedDataParallel
+
+        # DDP broadcasts rank 0's initial weights; every rank then applies the same averaged
+        # gradients, so the replicas stay equal
+        objective = DistributedDataParallel(
+            Objective(model, loss), device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=not cfg.use_overlay)
     optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr,
                                   weight_decay=train_cfg.weight_decay)
+    valid_split = InMemorySplit(valid_data, device=device, use_overlay=cfg.use_overlay)
     signature = {
         "model_config": cfg.to_dict(), "loss": params["loss"],
         "train": {k: v for k, v in params["train"].items()
                   if k not in resumable_changes(train_cfg)},
-        "train_data": data_signature(train_data), "valid_data": data_signature(valid_data),
+        "train_data": train_split.signature(), "valid_data": valid_split.signature(),
         "code": code_signature(),
     }
     start_epoch, metrics, history = 0, {}, []
@@ -278,68 +328,89 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
             differs.append(f"the saved run already finished ({saved['epoch']} epochs trained, "
                            f"{train_cfg.epochs} asked for)")
         if differs:
-            log.warning("%s: not resuming (%s); starting fresh", last_dir, ", ".join(differs))
+            if world.is_main:
+                log.warning("%s: not resuming (%s); starting fresh", last_dir, ", ".join(differs))
         else:
             saved, rng = load_train_state(last_dir, model=model, optimizer=optimizer)
             _set_rng_state(rng, device)
             start_epoch, metrics = int(saved["epoch"]), saved.get("metrics", {})
             history = list(saved.get("history", []))[:start_epoch]
-            log.warning("%s: resuming after epoch %d of %d", last_dir, start_epoch,
-                        train_cfg.epochs)
+            if world.is_main:
+                log.warning("%s: resuming after epoch %d of %d", last_dir, start_epoch,
+                            train_cfg.epochs)
+    # what the training split is scored on (its R@1) and what the baselines use: the whole
+    # split in memory, the first STREAMED_REFERENCE_SAMPLES of a streamed one
+    fit_data = (train_split.data if isinstance(train_split, InMemorySplit)
+                else train_split.head(STREAMED_REFERENCE_SAMPLES))
+    fit_split = (train_split if isinstance(train_split, InMemorySplit)
+                 else InMemorySplit(fit_data, device=device, use_overlay=cfg.use_overlay))
     # baselines, slices and motion-kind references of the valid split: computed once
-    reference = inline_reference(valid_data, train_data)
-    train_tensors = to_device_tensors(train_data, device=device, use_overlay=cfg.use_overlay)
-    valid_tensors = to_device_tensors(valid_data, device=device, use_overlay=cfg.use_overlay)
-    samples = len(train_data)
+    reference = inline_reference(valid_data, fit_data) if world.is_main else None
+    samples = train_split.samples
     steps = -(-samples // train_cfg.batch_size)
-    meta = {"params": params, "git_rev": git_revision(), **extra_meta}
+    meta = {"params": params, "git_rev": git_revision(), "world_size": world.size, **extra_meta}
     if live is not None:
         # dvclive starts a fresh log; replaying the saved epochs makes a resumed run's plots
         # hold every epoch, as an uninterrupted run's do
         for past in history:
             log_epoch(live, past)
     bar = tqdm(total=(train_cfg.epochs - start_epoch) * steps, desc="train", unit="step",
-               dynamic_ncols=True)
+               dynamic_ncols=True, disable=not world.is_main)
     for epoch in range(start_epoch, train_cfg.epochs):
         model.train()
         started = time.perf_counter()
         sums = {k: torch.zeros((), device=device) for k in (*TERMS, "total")}
-        order = epoch_order(samples, seed=train_cfg.seed, epoch=epoch)
+        order = train_split.order(seed=train_cfg.seed, epoch=epoch)
         seen = 0
-        for step, batch in enumerate(iterate_batches(train_tensors, order,
-                                                     batch_size=train_cfg.batch_size)):
+        for step, global_index in enumerate(order.split(train_cfg.batch_size)):
             lr, share = step_schedule(train_cfg, step=epoch * steps + step,
                                       total_steps=train_cfg.epochs * steps, steps_per_epoch=steps)
-            losses = train_step(model, optimizer, batch, loss, device=device, lr=lr,
-                                sampling=share, grad_clip=train_cfg.grad_clip,
-                                precision=precision)
-            seen += batch["tracks"].shape[0]
+            # this rank's disjoint slice of the global batch; a rank left without samples (a
+            # last batch smaller than the world) takes one with weight 0, so that every rank
+            # still joins DDP's gradient average
+            local = global_index.tensor_split(world.size)[world.rank]
+            count = len(local)
+            if count == 0:
+                local = global_index[:1]
+            weight = count * world.size / len(global_index)
+            losses = train_step(model, optimizer, train_split.batch(local), loss, device=device,
+                                lr=lr, sampling=share, grad_clip=train_cfg.grad_clip,
+                                precision=precision, weight=weight, objective=objective)
+            seen += len(global_index)
             for k, v in losses.items():
-                sums[k] += v.float() * batch["tracks"].shape[0]
+                sums[k] += v.float() * count
+            if on_step is not None:
+                totals = _all_reduce_sum([v.float() * count for v in losses.values()], world)
+                on_step(epoch * steps + step, {k: (v / len(global_index)).item()
+                                               for k, v in zip(losses, totals, strict=True)})
             bar.update()
-            if step % PROGRESS_EVERY == 0 or step == steps - 1:
-                # the epoch's running mean, steadier to read than one batch's loss
-                bar.set_postfix(epoch=epoch + 1, loss=f"{sums['total'].item() / seen:.4f}")
+            if world.is_main and (step % PROGRESS_EVERY == 0 or step == steps - 1):
+                # this rank's running mean, steadier to read than one batch's loss
+                bar.set_postfix(epoch=epoch + 1,
+                                loss=f"{sums['total'].item() * world.size / seen:.4f}")
         seconds = time.perf_counter() - started
-        train_means = {k: (v / samples).item() for k, v in sums.items()}
+        totals = _all_reduce_sum(list(sums.values()), world)
+        train_means = {k: (v / samples).item() for k, v in zip(sums, totals, strict=True)}
         train_means.update({"lr": lr, "sampling": share})     # at the epoch's last step
+        done = epoch + 1
+        if not world.is_main:
+            continue      # rank 0 evaluates and writes; the others go on to the next epoch
         valid = {f"loss_{k}": v for k, v in mean_losses(
-            model, valid_tensors, loss, batch_size=train_cfg.batch_size, device=device,
+            model, valid_split, loss, batch_size=train_cfg.batch_size, device=device,
             precision=precision).items()}
         with autocast(device, precision=precision):
-            valid.update(inline_metrics(model, valid_tensors, valid_data.track_ids,
+            valid.update(inline_metrics(model, valid_split, valid_data.track_ids,
                                         batch_size=train_cfg.batch_size, reference=reference))
             # retrieval on the training split itself: separates "cannot align at all" from
             # "aligns what it saw but does not generalise" when valid R@1 stays at chance
-            fit = inline_metrics(model, train_tensors, train_data.track_ids,
+            fit = inline_metrics(model, fit_split, fit_data.track_ids,
                                  batch_size=train_cfg.batch_size, ade=False)
         train_means.update({"r1": fit["r1"], "chance_r1": fit["chance_r1"]})
-        metrics = {"epoch": epoch + 1, "train": {**train_means, "samples_per_s": samples / seconds},
+        metrics = {"epoch": done, "train": {**train_means, "samples_per_s": samples / seconds},
                    "valid": valid}
         history.append(metrics)
         if live is not None:
             log_epoch(live, metrics)
-        done = epoch + 1
         if done % train_cfg.checkpoint_every == 0 or done == train_cfg.epochs:
             epoch_meta = {**meta, "epoch": done, "metrics": metrics}
             save_model(out_dir, model, epoch_meta)
@@ -348,7 +419,7 @@ def _train(*, train_data: FeatureTensors, valid_data: FeatureTensors, cfg: Model
                              meta={"signature": signature, "metrics": metrics,
                                    "history": history})
     bar.close()
-    if train_cfg.epochs == 0:
+    if train_cfg.epochs == 0 and world.is_main:
         # nothing trained: still leave the (untrained) model that later stages expect
         save_model(out_dir, model, {**meta, "epoch": start_epoch, "metrics": metrics})
     return metrics

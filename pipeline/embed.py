@@ -1,13 +1,18 @@
 """DVC stage `embed`: CLIP text and overlay-image features of every sample, as Parquet shards.
 
-Body: lang2motion.stages.embed.run; parameters: the data, overlay and clip sections.
+Body: lang2motion.stages.embed.run; parameters: the data, overlay, clip and dist sections.
+dist.nproc > 1 re-runs this script as that many processes under torchrun (each embeds a share of
+the track rows on its own GPU, rank 0 merges); `torchrun --nproc-per-node K pipeline/embed.py ...`
+does the same by hand, and --shard/--merge serve a SLURM array (docs/scaling.md).
 """
 
 from __future__ import annotations
 
 import sys
 
+from lang2motion.distributed import script_argv
 from lang2motion.entry import parse_stage_args, report, run
+from lang2motion.sharding import choose_role, launch_shards
 from lang2motion.stages import embed
 
 PATHS = {"raw": ("data/raw", "folder of MeViS-layout splits"),
@@ -16,11 +21,18 @@ PATHS = {"raw": ("data/raw", "folder of MeViS-layout splits"),
          "summary": ("reports/embed_summary.json", "JSON summary: which CLIP, how fast")}
 
 
-def main(argv: list[str] | None = None) -> None:
-    args, params = parse_stage_args(__doc__, argv, sections=("data", "overlay", "clip"),
-                                    paths=PATHS)
+def main(argv: list[str] | None = None) -> int | None:
+    args, params = parse_stage_args(__doc__, argv, sections=("data", "overlay", "clip", "dist"),
+                                    paths=PATHS, sharded=True)
+    role = choose_role(shard=args.shard, num_shards=args.num_shards, merge=args.merge,
+                       nproc=params.pop("dist").nproc)
+    if role.launch:
+        return launch_shards(__file__, script_argv() if argv is None else argv,
+                             nproc=role.launch, out=args.out)
     report(embed.summary_lines(embed.run(**params, raw_dir=args.raw, tracks_dir=args.tracks,
-                                         out_dir=args.out, summary_path=args.summary)))
+                                         out_dir=args.out, summary_path=args.summary,
+                                         role=role)))
+    return None
 
 
 if __name__ == "__main__":

@@ -1,13 +1,18 @@
 """DVC stage `render`: trajectory overlays of every track row as MP4s a person can watch.
 
-Body: lang2motion.stages.render.run; parameters: the data and overlay sections.
+Body: lang2motion.stages.render.run; parameters: the data, overlay and dist sections.
+dist.nproc > 1 re-runs this script as that many processes under torchrun (each renders a share of
+the rows, rank 0 merges); `torchrun --nproc-per-node K pipeline/render.py ...` does the same by
+hand, and --shard/--merge serve a SLURM array (docs/scaling.md). The output is the same for all.
 """
 
 from __future__ import annotations
 
 import sys
 
+from lang2motion.distributed import script_argv
 from lang2motion.entry import parse_stage_args, report, run
+from lang2motion.sharding import choose_role, launch_shards
 from lang2motion.stages import render
 
 PATHS = {"raw": ("data/raw", "folder of MeViS-layout splits"),
@@ -16,10 +21,17 @@ PATHS = {"raw": ("data/raw", "folder of MeViS-layout splits"),
          "sheet": ("reports/overlays.png", "contact sheet PNG")}
 
 
-def main(argv: list[str] | None = None) -> None:
-    args, params = parse_stage_args(__doc__, argv, sections=("data", "overlay"), paths=PATHS)
+def main(argv: list[str] | None = None) -> int | None:
+    args, params = parse_stage_args(__doc__, argv, sections=("data", "overlay", "dist"),
+                                    paths=PATHS, sharded=True)
+    role = choose_role(shard=args.shard, num_shards=args.num_shards, merge=args.merge,
+                       nproc=params.pop("dist").nproc)
+    if role.launch:
+        return launch_shards(__file__, script_argv() if argv is None else argv,
+                             nproc=role.launch, out=args.out)
     report(render.summary_lines(render.run(**params, raw_dir=args.raw, tracks_dir=args.tracks,
-                                           out_dir=args.out, sheet_path=args.sheet)))
+                                           out_dir=args.out, sheet_path=args.sheet, role=role)))
+    return None
 
 
 if __name__ == "__main__":

@@ -1,13 +1,18 @@
 """DVC stage `track`: point tracks of every (video, object set, window) of both splits.
 
-Body: lang2motion.stages.track.run; parameters: the data, grid and track sections.
+Body: lang2motion.stages.track.run; parameters: the data, grid, track and dist sections.
+dist.nproc > 1 re-runs this script as that many processes under torchrun (each tracks a share of
+the videos, rank 0 merges); `torchrun --nproc-per-node K pipeline/track.py ...` does the same by
+hand, and --shard/--merge serve a SLURM array (docs/scaling.md). The output is the same for all.
 """
 
 from __future__ import annotations
 
 import sys
 
+from lang2motion.distributed import script_argv
 from lang2motion.entry import parse_stage_args, report, run
+from lang2motion.sharding import choose_role, launch_shards
 from lang2motion.stages import track
 
 PATHS = {"raw": ("data/raw", "folder of MeViS-layout splits"),
@@ -15,11 +20,17 @@ PATHS = {"raw": ("data/raw", "folder of MeViS-layout splits"),
          "summary": ("reports/track_summary.json", "JSON summary: rows, skips, timing")}
 
 
-def main(argv: list[str] | None = None) -> None:
-    args, params = parse_stage_args(__doc__, argv, sections=("data", "grid", "track"),
-                                    paths=PATHS)
+def main(argv: list[str] | None = None) -> int | None:
+    args, params = parse_stage_args(__doc__, argv, sections=("data", "grid", "track", "dist"),
+                                    paths=PATHS, sharded=True)
+    role = choose_role(shard=args.shard, num_shards=args.num_shards, merge=args.merge,
+                       nproc=params.pop("dist").nproc)
+    if role.launch:
+        return launch_shards(__file__, script_argv() if argv is None else argv,
+                             nproc=role.launch, out=args.out)
     report(track.summary_lines(track.run(**params, raw_dir=args.raw, out_dir=args.out,
-                                         summary_path=args.summary)))
+                                         summary_path=args.summary, role=role)))
+    return None
 
 
 if __name__ == "__main__":

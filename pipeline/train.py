@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from lang2motion.entry import parse_stage_args, report, run
+from lang2motion.entry import launch_if_asked, parse_stage_args, report, run
 from lang2motion.stages import train
 
 PATHS = {"features": ("data/features", "folder of <split>/ feature shards"),
@@ -17,9 +17,18 @@ PATHS = {"features": ("data/features", "folder of <split>/ feature shards"),
          "live": ("dvclive", "dvclive log folder")}
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int | None:
     args, params = parse_stage_args(
         __doc__, argv, sections=("data", "grid", "overlay", "model", "loss", "train"), paths=PATHS)
+    nproc = params["train"].nproc      # > 1: DDP, this script run again by torchrun
+
+    def check() -> None:
+        train.check(**{k: params[k] for k in ("data", "grid", "model", "loss", "train")},
+                    features_dir=args.features, nproc=nproc)
+
+    status = launch_if_asked(__file__, argv, nproc=nproc, param="train.nproc", check=check)
+    if status is not None:
+        return status
     report(train.summary_lines(train.run(**params, features_dir=args.features,
                                          out_dir=args.out, metrics_path=args.metrics,
                                          live_dir=args.live)))

@@ -14,36 +14,21 @@ import cv2
 import imageio.v3 as iio
 import numpy as np
 import pytest
-import torch
 
 from lang2motion import Lang2MotionModel
 from lang2motion.apps.trajectory import SCHEMA, Trajectory, read_trajectory
 from lang2motion.cli import main
 from lang2motion.data.mevis.layout import FRAME_EXT
 from lang2motion.images import read_mask
-from lang2motion.model import Lang2Motion, ModelConfig
-from lang2motion.model.checkpoint import save_model
 from lang2motion.store import FeatureSample, shard_name, write_feature_shard
 
-T, GRID, DIM = 6, 3, 32          # L2M-Tiny embeds to 32
+T, GRID, DIM = 6, 3, 32          # the tiny_checkpoint of conftest.py (L2M-Tiny: 32)
 W, H = 64, 48
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    cfg = ModelConfig(points=GRID * GRID, frames=T, latent=DIM, clip_dim=DIM, layers=1,
-                      heads=2, ff=64, decoder_hidden=64, dropout=0.0)
-    model = Lang2Motion(cfg)
-    with torch.no_grad():          # a decoder that moves: the untrained head outputs zeros
-        for param in model.decoder.parameters():
-            param.normal_(0, 0.05)
-    directory = tmp_path_factory.mktemp("ckpt") / "models"
-    save_model(directory, model, {"clip": {"model": "L2M-Tiny", "pretrained": "none"},
-                                  "grid": {"size": GRID, "erode_iterations": 1, "margin": 0.1},
-                                  "overlay": {"color": "cyan", "opacity": 0.5, "size": 64,
-                                              "line_width": 2}})
-    return directory
+def checkpoint(tiny_checkpoint) -> Path:
+    return tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -200,8 +185,9 @@ def test_retrieve_from_trajectory_files_and_feature_shards(checkpoint, model, tm
     rng = np.random.default_rng(0)
     samples = []
     for i in range(4):
-        tracks = rng.uniform(-0.5, 0.5, (T, GRID * GRID, 2)).astype(np.float32)
-        image = rng.normal(size=(T, DIM)).astype(np.float32)
+        if i % 2 == 0:     # captions 2k and 2k + 1 share one trajectory
+            tracks = rng.uniform(-0.5, 0.5, (T, GRID * GRID, 2)).astype(np.float32)
+            image = rng.normal(size=(T, DIM)).astype(np.float32)
         samples.append(FeatureSample(
             sample_id=f"v/1/00000/{i}", video_id="v", exp_id=str(i), text=f"caption {i}",
             track_id=f"v/1/0000{i // 2}", motion_kind="", template_id=-1, tags={}, start=0,

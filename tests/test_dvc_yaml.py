@@ -14,7 +14,8 @@ import yaml
 from lang2motion import config
 
 REPO = Path(__file__).resolve().parents[1]
-NESTED = {("data", "synth"): config.SynthConfig, ("data", "mevis"): config.MevisConfig}
+NESTED = {("data", "synth"): config.SynthConfig, ("data", "mevis"): config.MevisConfig,
+          ("data", "folder"): config.FolderConfig}
 # stage -> sections whose every key the stage script reads
 FULLY_READ = {"prepare": ["data"], "track": ["grid", "track"], "render": ["overlay"],
               "embed": ["clip"], "train": ["model", "loss", "train"]}

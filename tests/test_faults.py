@@ -226,8 +226,9 @@ def feature_samples(count: int, *, frames: int = 4, points: int = GRID * GRID, d
     samples = []
     for i in range(count):
         vid = f"{prefix}v{i // 2}"
-        tracks = np.cumsum(rng.normal(0, 0.05, (frames, points, 2)), axis=0).astype(np.float32)
-        image = rng.normal(size=(frames, dim)).astype(np.float32)
+        if i % 2 == 0:     # samples 2k and 2k + 1 share one trajectory
+            tracks = np.cumsum(rng.normal(0, 0.05, (frames, points, 2)), axis=0).astype(np.float32)
+            image = rng.normal(size=(frames, dim)).astype(np.float32)
         samples.append(FeatureSample(
             sample_id=f"{vid}/0/00000/{i}", video_id=vid, exp_id=str(i), text=f"text {i}",
             track_id=f"{vid}/0/00000", motion_kind="", template_id=-1, tags={}, start=0,
@@ -599,8 +600,8 @@ SHARD_FAULTS = {
                        ["train/part-00000.parquet", "lacks column(s) ['text_emb']"]),
     "sizes-disagree-with-metadata": (lambda ws: rewrite_parquet(_train_shard(ws),
                                                                 meta={"dim": 17}),
-                                     ["train/part-00000.parquet", "sample v0/0/00000/0",
-                                      "text_emb of 16 values, expected 17"]),
+                                     ["train/part-00000.parquet", "track row v0/0/00000",
+                                      "image_emb of 64 values, expected 68"]),
     "metadata-without-dim": (lambda ws: rewrite_parquet(_train_shard(ws), meta={"dim": None}),
                              ["train/part-00000.parquet", "frames/points/dim"]),
     "truncated": (lambda ws: truncate(_train_shard(ws)),
@@ -608,11 +609,11 @@ SHARD_FAULTS = {
     "nan-tracks": (lambda ws: rewrite_parquet(_train_shard(ws),
                                               change=set_list_value("tracks", 2, 0,
                                                                     float("inf"))),
-                   ["train", "sample v1/0/00000/2", "NaN or infinite"]),
+                   ["train", "v2/0/00000", "NaN or infinite"]),   # row 2: trajectory 2
     "nan-embedding": (lambda ws: rewrite_parquet(_train_shard(ws),
                                                  change=set_list_value("text_emb", 3, 0,
                                                                        float("nan"))),
-                      ["train", "sample v1/0/00000/3", "NaN or infinite text_emb"]),
+                      ["train", "sample v3/0/00000/6", "NaN or infinite text_emb"]),
     "two-clip-models-in-a-split": (lambda ws: _second_shard(ws, clip="other"),
                                    ["train", "clip_model mixes", "other", "test"]),
     "shards-of-different-shapes": (lambda ws: _second_shard(ws, frames=5),
@@ -620,7 +621,7 @@ SHARD_FAULTS = {
                                     "'frames': 5"]),
     "duplicate-sample-ids": (lambda ws: write_shard(_train_shard(ws, 1),
                                                     feature_samples(2, seed=5)),
-                             ["train", "duplicate sample ids", "v0/0/00000/0"]),
+                             ["train", "duplicate track ids", "v0/0/00000"]),
     "splits-of-different-clip-models": (
         lambda ws: write_shard(_train_shard(ws), feature_samples(8, clip="other")),
         ["data/features", "different CLIP models", "other"]),
@@ -634,7 +635,8 @@ SHARD_FAULTS = {
         lambda ws: write_features(ws / "data" / "features", dim=24),
         ["model.latent (16)", "CLIP embedding size (24)"]),
     "tags-not-json": (lambda ws: rewrite_parquet(_train_shard(ws), change=lambda t: t.set_column(
-        t.schema.get_field_index("tags"), "tags", pa.array(["{"] * t.num_rows))),
+        t.schema.get_field_index("tags"), "tags",
+        pa.array([["{"] * n for n in t.column("samples").to_pylist()]))),
         ["train", "sample v0/0/00000/0", "tags '{'"]),
 }
 SHARD_XFAIL: dict[str, str] = {}   # no known bug left

@@ -24,7 +24,7 @@ from lang2motion.render.animate import (
     strip,
     trail_animation,
 )
-from lang2motion.render.overlay import render_overlays
+from lang2motion.render.overlay import color_rgb, render_overlays
 from lang2motion.render.video import write_animation, write_gif
 
 GRAY = 100
@@ -193,6 +193,20 @@ def test_gif_of_a_noisy_background_stays_compact(tmp_path):
     frames = trail_animation(background, tracks, color="cyan", size=(320, 256), line_width=2)
     write_gif(tmp_path / "noise.gif", frames, fps=10)
     assert (tmp_path / "noise.gif").stat().st_size < GIF_BUDGET_BYTES
+
+
+def test_gif_keeps_the_trails_exact_colour_over_a_noisy_background(tmp_path):
+    # the palette is fit on a subsample of a few frames: thin trails must still get their colour
+    background = np.random.default_rng(1).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    t = np.linspace(0.0, 1.0, 12)[:, None, None]
+    grid = np.stack(np.meshgrid(np.linspace(30, 60, 3), np.linspace(30, 60, 3)), -1)
+    tracks = grid.reshape(1, -1, 2) + t * np.array([50.0, 20.0])
+    frames = trail_animation(background, tracks, color="cyan", size=(256, 192), line_width=2)
+    write_gif(tmp_path / "trails.gif", frames, fps=10)
+    last = np.stack(imageio.mimread(tmp_path / "trails.gif"))[-1, ..., :3]
+    trail = (frames[-1] == color_rgb("cyan")).all(axis=-1)
+    assert trail.sum() > 100
+    np.testing.assert_array_equal(last[trail], frames[-1][trail])
 
 
 def test_gif_rejects_rates_browsers_slow_down(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from safetensors.numpy import load_file
 
 from lang2motion.errors import DataError
 from lang2motion.store import FeatureSample, shard_name, write_feature_shard
@@ -31,8 +33,9 @@ def write_split(directory: Path, samples: int, seed: int) -> None:
     points = GRID * GRID
     rows = []
     for i in range(samples):
-        tracks = np.cumsum(rng.normal(0, 0.05, (FRAMES, points, 2)), axis=0).astype(np.float32)
-        image = rng.normal(size=(FRAMES, DIM)).astype(np.float32)
+        if i % 2 == 0:     # samples 2k and 2k + 1 share one trajectory
+            tracks = np.cumsum(rng.normal(0, 0.05, (FRAMES, points, 2)), axis=0).astype(np.float32)
+            image = rng.normal(size=(FRAMES, DIM)).astype(np.float32)
         rows.append(FeatureSample(
             sample_id=f"v{i // 2}/t/00000/e{i}", video_id=f"v{i // 2}", exp_id=f"e{i}",
             text=f"text {i}", track_id=f"v{i // 2}/t/00000", motion_kind="", template_id=-1,
@@ -137,3 +140,33 @@ def test_killed_stage_resumes_with_the_whole_dvclive_history(
     resumed = _dvclive_history(workdir / "dvclive")
     assert reference and resumed == reference
     assert [step for step, _ in resumed["plots/metrics/valid/r1.tsv"]] == ["0", "1", "2"]
+
+
+def test_streamed_training_data_train_and_resume_like_in_memory(
+        workdir: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    import lang2motion.train as train_module
+
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["train"].update({"epochs": 3, "stream_above_mb": 0, "stream_window": 1})
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    with caplog.at_level(logging.INFO, logger="lang2motion"):
+        load_stage().main([*ARGS[:-4], "--out", "reference", "--metrics", "ref.json",
+                           "--live", "reference_live"])
+    assert "streaming in chunks" in caplog.text and "streamed training data" in caplog.text
+    real_step, calls = train_module.train_step, []
+
+    def killed(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:                            # in epoch 3
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_step", killed)
+    with pytest.raises(KeyboardInterrupt):
+        load_stage().main(ARGS)
+    monkeypatch.setattr(train_module, "train_step", real_step)
+    load_stage().main(ARGS)
+    reference = load_file(str(workdir / "reference" / "model.safetensors"))
+    resumed = load_file(str(workdir / "models" / "model.safetensors"))
+    assert all(np.array_equal(reference[k], v) for k, v in resumed.items())

@@ -1,4 +1,6 @@
-"""Features shards: round trip, checked reading, contiguous tensors."""
+"""Features shards: round trip, checked reading, trajectories stored once, contiguous tensors."""
+
+from dataclasses import replace
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -40,7 +42,7 @@ def test_shards_round_trip_to_dataframe_and_tensors(tmp_path):
     df = read_feature_shards(tmp_path)
     assert list(df.columns) == FEATURES_SCHEMA.names
     assert df.attrs["lang2motion"] == {"frames": T, "points": N, "dim": D}
-    assert df["sample_id"].tolist() == [s.sample_id for s in samples]
+    assert [i for ids in df["sample_ids"] for i in ids] == [s.sample_id for s in samples]
     np.testing.assert_array_equal(df["text_emb"][4], samples[4].text_emb)
     np.testing.assert_array_equal(df["grid"][1], samples[1].tracks[0].ravel())
 
@@ -62,7 +64,7 @@ def test_shards_round_trip_to_dataframe_and_tensors(tmp_path):
 
 def test_writing_a_sample_of_the_wrong_shape_names_it(tmp_path):
     bad = _sample(0, dim=D + 1)
-    with pytest.raises(DataError, match=r"v0/1/00000/0 has text_emb \(5,\)"):
+    with pytest.raises(DataError, match=r"v0/1/00000: image_emb has shape \(3, 5\)"):
         _write(tmp_path / "part-00000.parquet", [bad])
     assert not list(tmp_path.iterdir())
 
@@ -76,7 +78,8 @@ def test_a_shard_with_the_wrong_dimension_is_named(tmp_path):
     table = table.replace_schema_metadata(pq.read_table(tmp_path / "part-00000.parquet")
                                           .schema.metadata)
     pq.write_table(table, bad)
-    with pytest.raises(DataError, match=r"part-00001\.parquet.*text_emb of 5 values, expected 4"):
+    with pytest.raises(DataError,
+                       match=r"part-00001\.parquet.*image_emb of 15 values, expected 12"):
         read_feature_shards(tmp_path)
 
 
@@ -101,5 +104,37 @@ def test_duplicate_samples_and_empty_folders_are_errors(tmp_path):
         read_feature_shards(tmp_path)
     _write(tmp_path / "part-00000.parquet", [_sample(0)])
     _write(tmp_path / "part-00001.parquet", [_sample(0)])
-    with pytest.raises(DataError, match="duplicate sample ids"):
+    with pytest.raises(DataError, match="duplicate track ids"):
         load_feature_tensors(tmp_path)
+
+
+def _shared(i: int, exp: int) -> FeatureSample:
+    """Expression ``exp`` of trajectory ``i``: the trajectory's arrays, its own caption."""
+    base = _sample(i)
+    rng = np.random.default_rng(100 + exp)
+    return replace(base, sample_id=f"{base.track_id}/{exp}", exp_id=str(exp),
+                   text=f"caption {i}.{exp}", text_emb=rng.normal(size=D).astype(np.float32))
+
+
+def test_a_trajectory_is_stored_once_for_all_its_expressions(tmp_path):
+    samples = [_shared(0, 0), _shared(0, 1), _shared(0, 2), _shared(1, 0)]
+    _write(tmp_path / "part-00000.parquet", samples)
+    df = read_feature_shards(tmp_path)
+    assert len(df) == 2 and df["samples"].tolist() == [3, 1]
+    ft = load_feature_tensors(tmp_path)
+    assert ft.rows == 2 and ft.row.tolist() == [0, 0, 0, 1]
+    assert ft.row_image_emb.shape == (2, T, D) and ft.image_emb.shape == (4, T, D)
+    for i, s in enumerate(samples):
+        assert ft.sample_ids[i] == s.sample_id and ft.texts[i] == s.text
+        np.testing.assert_array_equal(ft.text_emb[i], s.text_emb)
+        np.testing.assert_array_equal(ft.image_emb[i], s.image_emb)
+        np.testing.assert_array_equal(ft.tracks[i], s.tracks)
+    sub = ft.subset([3, 1])
+    assert sub.sample_ids == [samples[3].sample_id, samples[1].sample_id]
+    np.testing.assert_array_equal(sub.tracks[1], samples[1].tracks)
+
+
+def test_samples_that_disagree_on_their_shared_trajectory_are_named(tmp_path):
+    other = replace(_shared(0, 1), tracks=_sample(0).tracks + 0.5)
+    with pytest.raises(DataError, match=r"v0/1/00000/0 and v0/1/00000/1 share track.*tracks"):
+        _write(tmp_path / "part-00000.parquet", [_shared(0, 0), other])

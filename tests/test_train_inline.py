@@ -90,7 +90,7 @@ def _split(tracks: torch.Tensor, text: torch.Tensor, kinds, tags, track_ids):
 
     s = len(track_ids)
     arr = tracks.numpy()
-    return FeatureTensors(
+    return FeatureTensors.from_samples(
         sample_ids=[f"s{i}" for i in range(s)], track_ids=list(track_ids),
         video_ids=["v"] * s, starts=np.zeros(s, int), texts=[""] * s, motion_kinds=list(kinds),
         template_ids=np.full(s, -1), tags=list(tags), tracks=arr,

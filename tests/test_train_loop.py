@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from safetensors.numpy import load_file
 
 import lang2motion.train as train_module
 from lang2motion.config import LossConfig, ModelParams, TrainConfig
 from lang2motion.errors import DataError
+from lang2motion.loader import InMemorySplit, epoch_order
 from lang2motion.model import load_model
 from lang2motion.store import FeatureTensors
 
@@ -32,16 +34,20 @@ def features(samples: int, *, tracks_per: int = 2, seed: int = 0) -> FeatureTens
     row_tracks = np.cumsum(rng.normal(0, 0.05, (rows, FRAMES, POINTS, 2)), axis=1)
     row_tracks += rng.uniform(-0.5, 0.5, (rows, 1, POINTS, 2))
     owner = np.arange(samples) // tracks_per
-    image_emb = rng.normal(size=(rows, FRAMES, DIM)).astype(np.float32)[owner]
+    image_emb = rng.normal(size=(rows, FRAMES, DIM)).astype(np.float32)
     return FeatureTensors(
         sample_ids=[f"s{i}" for i in range(samples)],
         track_ids=[f"t{o}" for o in owner], texts=[f"text {i}" for i in range(samples)],
         motion_kinds=[""] * samples, template_ids=np.full(samples, -1),
         tags=[{}] * samples, video_ids=["v"] * samples, starts=np.zeros(samples, int),
-        tracks=row_tracks.astype(np.float32)[owner],
-        visible=np.ones((samples, FRAMES, POINTS), bool),
-        text_emb=rng.normal(size=(samples, DIM)).astype(np.float32), image_emb=image_emb,
-        image_emb_pooled=image_emb.mean(1), sizes=np.tile([256, 192], (samples, 1)))
+        text_emb=rng.normal(size=(samples, DIM)).astype(np.float32),
+        sizes=np.tile([256, 192], (samples, 1)), row=owner,
+        row_tracks=row_tracks.astype(np.float32), row_visible=np.ones((rows, FRAMES, POINTS), bool),
+        row_image_emb=image_emb, row_image_emb_pooled=image_emb.mean(1))
+
+
+def in_memory(data: FeatureTensors) -> InMemorySplit:
+    return InMemorySplit(data, device=torch.device("cpu"), use_overlay=PARAMS.use_overlay)
 
 
 class FakeLive:
@@ -60,7 +66,7 @@ class FakeLive:
 
 def run(out: Path, train_cfg: TrainConfig = TRAIN, live: FakeLive | None = None,
         loss: LossConfig | None = None) -> dict:
-    return train_module.train(train_data=features(10), valid_data=features(6, seed=1),
+    return train_module.train(train_split=in_memory(features(10)), valid_data=features(6, seed=1),
                               model_params=PARAMS, loss=loss or LossConfig(),
                               train_cfg=train_cfg, out_dir=out, live=live,
                               extra_meta={"note": "test"})
@@ -185,19 +191,19 @@ def test_changed_params_start_fresh(tmp_path: Path, caplog: pytest.LogCaptureFix
 
 def test_bad_data_is_a_clear_error(tmp_path: Path) -> None:
     bad = features(6)
-    bad.tracks[2, 1, 0, 0] = np.nan
-    with pytest.raises(DataError, match="tracks of sample s2"):
-        train_module.train(train_data=bad, valid_data=features(4), model_params=PARAMS,
+    bad.row_tracks[1, 1, 0, 0] = np.nan
+    with pytest.raises(DataError, match="tracks of track row t1"):
+        train_module.train(train_split=in_memory(bad), valid_data=features(4), model_params=PARAMS,
                            loss=LossConfig(), train_cfg=TRAIN, out_dir=tmp_path, live=None,
                            extra_meta={})
 
 
 def test_epoch_order_is_a_function_of_seed_and_epoch() -> None:
-    a = train_module.epoch_order(50, seed=1, epoch=4)
-    assert a.tolist() == train_module.epoch_order(50, seed=1, epoch=4).tolist()
+    a = epoch_order(50, seed=1, epoch=4)
+    assert a.tolist() == epoch_order(50, seed=1, epoch=4).tolist()
     assert sorted(a.tolist()) == list(range(50))
-    assert a.tolist() != train_module.epoch_order(50, seed=1, epoch=5).tolist()
-    assert a.tolist() != train_module.epoch_order(50, seed=2, epoch=4).tolist()
+    assert a.tolist() != epoch_order(50, seed=1, epoch=5).tolist()
+    assert a.tolist() != epoch_order(50, seed=2, epoch=4).tolist()
 
 
 def test_finished_run_is_trained_again_from_scratch(

@@ -112,6 +112,30 @@ def _check_points(points: Sequence[Sequence[float]], size: tuple[int, int]) -> n
     return coords
 
 
+def pick_objects(masks: np.ndarray,              # (K, H, W) bool: the known objects
+                 points: Sequence[Sequence[float]]  # (P, 2) clicks (x, y) in pixels
+                 ) -> tuple[np.ndarray, list[int]]:  # (H, W) bool, the objects' indices
+    """The union of the known objects under the clicks (e.g. a data set's annotated masks).
+
+    A click picks the object whose mask holds the pixel it lands on (the first listed, where
+    objects overlap). ConfigError for a click outside the image or on no object.
+    """
+    masks = np.asarray(masks, dtype=bool)
+    if masks.ndim != 3:
+        raise DataError(f"object masks must be (K, H, W), got shape {masks.shape}")
+    coords = _check_points(points, masks.shape[1:])
+    picked: list[int] = []
+    for x, y in coords:
+        col, row = int(round(x)), int(round(y))
+        hits = np.flatnonzero(masks[:, row, col])
+        if len(hits) == 0:
+            raise ConfigError(f"the click at ({x:g}, {y:g}) lands on none of the "
+                              f"{len(masks)} known object(s): click inside one, or draw a box")
+        if int(hits[0]) not in picked:
+            picked.append(int(hits[0]))
+    return masks[picked].any(axis=0), picked
+
+
 # -- SAM ----------------------------------------------------------------------------------------
 def _import_sam() -> tuple[Any, Any]:
     """(segment_anything.build_sam module, SamPredictor class) or DependencyError."""
@@ -140,8 +164,9 @@ def kind_from_file_name(path: Path, kinds: Sequence[str]) -> str:
     if len(found) != 1:
         raise ConfigError(f"{path}: cannot tell which SAM architecture this checkpoint is from "
                           f"its file name (it names {', '.join(found) or 'none'} of "
-                          f"{', '.join(k for k in kinds if k != 'default')}); give --sam-kind "
-                          "or keep the released file name (e.g. sam_vit_b_01ec64.pth)")
+                          f"{', '.join(k for k in kinds if k != 'default')}); keep the released "
+                          "file name (e.g. sam_vit_b_01ec64.pth), put the kind in the name, or "
+                          "give --sam-kind (generate)")
     return found[0]
 
 

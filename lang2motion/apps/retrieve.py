@@ -61,6 +61,17 @@ def load_gallery(model: Lang2MotionModel, source: str | os.PathLike[str]) -> Gal
     return Gallery([p.name for p in files], trajectories, model.encode(trajectories))
 
 
+def rank(model: Lang2MotionModel, gallery: Gallery, text: str, *, k: int
+         ) -> list[dict[str, Any]]:
+    """The top ``k`` of ``gallery`` for ``text``, best first: rank, score (cosine), id, label
+    and the index into the gallery."""
+    if k < 1:
+        raise ConfigError(f"--k must be >= 1, got {k}")
+    return [{"rank": r + 1, "score": score, "id": gallery.ids[i],
+             "label": gallery.trajectories[i].label, "index": i}
+            for r, (i, score) in enumerate(model.retrieve(text, gallery.latents, k=k))]
+
+
 def run(model: Lang2MotionModel, text: str, source: str | os.PathLike[str], *, k: int,
         out_dir: str | os.PathLike[str], style: Style, overwrite: bool
         ) -> tuple[list[dict[str, Any]], dict[str, Path]]:
@@ -73,10 +84,8 @@ def run(model: Lang2MotionModel, text: str, source: str | os.PathLike[str], *, k
     paths = {"sheet": out_dir / f"{name}.png", "ranking": out_dir / f"{name}.json"}
     check_free([paths], overwrite=overwrite)
     gallery = load_gallery(model, source)
-    ranked = model.retrieve(text, gallery.latents, k=k)
-    results = [{"rank": r + 1, "score": score, "id": gallery.ids[i],
-                "label": gallery.trajectories[i].label} for r, (i, score) in enumerate(ranked)]
-    stills = [still(animate(gallery.trajectories[i], style=style)) for i, _ in ranked]
+    results = rank(model, gallery, text, k=k)
+    stills = [still(animate(gallery.trajectories[r["index"]], style=style)) for r in results]
     contact_sheet(paths["sheet"], stills, columns=SHEET_COLUMNS,
                   labels=[f"{r['rank']}. {r['score']:.3f} {r['label']}" for r in results])
     write_json_atomic(paths["ranking"], {"text": text, "source": str(source),

@@ -31,7 +31,15 @@ from lang2motion.embed.clip import ClipEncoder
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.render.overlay import FrameSource, overlay_track_row
 from lang2motion.runtime import prefetch, worker_threads
-from lang2motion.store import SHARD_GLOB, FeatureSample, TrackRow, shard_name, write_feature_shard
+from lang2motion.store import (
+    ROWS_PER_SHARD,
+    SHARD_GLOB,
+    FeatureRow,
+    TrackRow,
+    feature_table,
+    shard_name,
+    write_table_shard,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,33 +81,33 @@ def _check_rows(rows: list[TrackRow]) -> tuple[int, int]:
 
 
 class _ShardWriter:
-    """Buffers samples and writes part-NNNNN.parquet every ``shard_size``; drops stale shards."""
+    """Buffers trajectory rows and writes part-NNNNN.parquet every ``shard_size`` rows; drops
+    stale shards of an earlier run."""
 
     def __init__(self, out_dir: Path, *, shard_size: int, frames: int, points: int, dim: int):
         self.out_dir, self.shard_size = out_dir, shard_size
         self.shape = {"frames": frames, "points": points, "dim": dim}
-        self.buffer: list[FeatureSample] = []
+        self.buffer: list[FeatureRow] = []
         self.written: list[Path] = []
         self.seconds = 0.0
 
-    def add(self, samples: list[FeatureSample]) -> None:
-        self.buffer.extend(samples)
-        while len(self.buffer) >= self.shard_size:
-            self._write(self.buffer[:self.shard_size])
-            self.buffer = self.buffer[self.shard_size:]
+    def add(self, row: FeatureRow) -> None:
+        self.buffer.append(row)
+        if len(self.buffer) >= self.shard_size:
+            self._write()
 
-    def _write(self, samples: list[FeatureSample]) -> None:
+    def _write(self) -> None:
         start = time.perf_counter()
         path = self.out_dir / shard_name(len(self.written))
-        write_feature_shard(path, samples, **self.shape)
+        write_table_shard(path, feature_table(self.buffer, **self.shape))
         self.written.append(path)
+        self.buffer = []
         self.seconds += time.perf_counter() - start
 
     def close(self) -> None:
         """Write the last partial shard, then delete shards of an earlier run not rewritten."""
         if self.buffer:
-            self._write(self.buffer)
-            self.buffer = []
+            self._write()
         keep = {p.name for p in self.written}
         for stale in self.out_dir.glob(SHARD_GLOB):
             if stale.name not in keep:
@@ -107,24 +115,26 @@ class _ShardWriter:
                 stale.unlink()
 
 
-def _samples_of_row(row: TrackRow, image_emb: np.ndarray, text_emb: dict[str, np.ndarray], *,
-                    encoder: ClipEncoder, ground_truth: GroundTruth | None) -> list[FeatureSample]:
-    """One FeatureSample per expression of ``row``.  image_emb: (T, D)."""
-    pooled = image_emb.mean(axis=0)
-    samples = []
-    for exp_id, text in zip(row.exp_ids, row.texts, strict=True):
-        kind, template, tags = UNKNOWN_MOTION_KIND, UNKNOWN_TEMPLATE_ID, {}
-        if ground_truth is not None:
-            kind = ground_truth.motion_kind(row.video_id, exp_id)
-            template = int(ground_truth.template_id(row.video_id, exp_id))
-            tags = ground_truth.tags(row.video_id, exp_id)
-        samples.append(FeatureSample(
-            sample_id=f"{row.track_id}/{exp_id}", video_id=row.video_id, exp_id=exp_id,
-            text=text, track_id=row.track_id, motion_kind=kind, template_id=template, tags=tags,
-            start=row.start, width=row.width, height=row.height, tracks=row.tracks,
-            visible=row.visible, text_emb=text_emb[text], image_emb=image_emb,
-            image_emb_pooled=pooled, clip_model=encoder.name, clip_pretrained=encoder.pretrained))
-    return samples
+def _feature_row(row: TrackRow, image_emb: np.ndarray, text_emb: dict[str, np.ndarray], *,
+                 encoder: ClipEncoder, ground_truth: GroundTruth | None) -> FeatureRow:
+    """The features-table row of one track row and its expressions.  image_emb: (T, D)."""
+    kinds, templates, tags = [], [], []
+    for exp_id in row.exp_ids:
+        if ground_truth is None:
+            kinds.append(UNKNOWN_MOTION_KIND)
+            templates.append(UNKNOWN_TEMPLATE_ID)
+            tags.append({})
+        else:
+            kinds.append(ground_truth.motion_kind(row.video_id, exp_id))
+            templates.append(int(ground_truth.template_id(row.video_id, exp_id)))
+            tags.append(ground_truth.tags(row.video_id, exp_id))
+    return FeatureRow(
+        track_id=row.track_id, video_id=row.video_id, start=row.start, width=row.width,
+        height=row.height, tracks=row.tracks, visible=row.visible, image_emb=image_emb,
+        image_emb_pooled=image_emb.mean(axis=0), exp_ids=tuple(row.exp_ids),
+        texts=tuple(row.texts), motion_kinds=tuple(kinds), template_ids=tuple(templates),
+        tags=tuple(tags), text_emb=np.stack([text_emb[text] for text in row.texts]),
+        clip_model=encoder.name, clip_pretrained=encoder.pretrained)
 
 
 class _ImageBatcher:
@@ -190,11 +200,12 @@ def embed_split(
     encoder: ClipEncoder,
     overlay: OverlayConfig,
     out_dir: str | os.PathLike[str],
-    shard_size: int,
     ground_truth: GroundTruth | None,
+    shard_size: int = ROWS_PER_SHARD,
     batch_size: int = ClipConfig.batch_size,
 ) -> dict[str, Any]:
-    """Embed every sample of ``rows`` and write ``out_dir/part-NNNNN.parquet``; return a summary.
+    """Embed every sample of ``rows`` and write ``out_dir/part-NNNNN.parquet`` (``shard_size``
+    trajectories each); return a summary.
 
     ``split`` reads the frames (a prepared split from ``lang2motion.data.splits.resolve_split``);
     ``ground_truth`` labels synthetic samples (motion kind, template id), None for real data.
@@ -219,8 +230,8 @@ def embed_split(
         return index, overlay_track_row(rows[index], split, overlay=overlay)
 
     def finish_row(index: int, image_emb: np.ndarray) -> None:
-        writer.add(_samples_of_row(rows[index], image_emb, text_emb, encoder=encoder,
-                                   ground_truth=ground_truth))
+        writer.add(_feature_row(rows[index], image_emb, text_emb, encoder=encoder,
+                                ground_truth=ground_truth))
 
     threads = worker_threads()
     wait_clock = [0.0]

@@ -24,8 +24,9 @@ Legend: B batch, S samples, U unique trajectories, T frames, N points, D feature
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -101,9 +102,32 @@ def point_ade(pred: torch.Tensor,    # (B, T, N, 2)
     return torch.from_numpy(ade(_numpy(pred), _numpy(target)))
 
 
+class BatchSource(Protocol):
+    """Samples gathered by index: ``lang2motion.loader.InMemorySplit`` / ``StreamedSplit``."""
+
+    samples: int
+
+    def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]: ...
+
+
+class TensorSource:
+    """A BatchSource over a dict of per-sample tensors, every one (S, ...)."""
+
+    def __init__(self, tensors: Mapping[str, torch.Tensor]):
+        self.tensors = dict(tensors)
+        self.samples = next(iter(self.tensors.values())).shape[0]
+
+    def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {k: v[index] for k, v in self.tensors.items()}
+
+
+def as_source(data: BatchSource | Mapping[str, torch.Tensor]) -> BatchSource:
+    return TensorSource(data) if isinstance(data, Mapping) else data
+
+
 @torch.no_grad()
 def inline_metrics(model: Lang2Motion,
-                   data: dict[str, torch.Tensor],  # tracks (S,T,N,2), text_emb (S,D), overlay
+                   data: BatchSource | Mapping[str, torch.Tensor],  # tracks (S,T,N,2), text_emb
                    track_ids: Sequence[str],       # (S,) the track row of every sample
                    *,
                    batch_size: int,
@@ -116,30 +140,31 @@ def inline_metrics(model: Lang2Motion,
     ``ade=False`` skips the two free-running decodes and returns retrieval figures only (the
     cheap check of how well the training split itself is aligned).
 
-    ``data`` holds ``tracks`` and ``text_emb`` and, when the model uses overlays, ``overlay``
-    (S, T, D), all on the model's device. Runs in eval mode and restores the previous mode.
+    ``data`` gives ``tracks`` and ``text_emb`` and, when the model uses overlays, ``overlay``
+    (S, T, D) per sample, on the model's device (a dict of tensors, or a loader's split). Runs in
+    eval mode and restores the previous mode.
     """
-    tracks, text_emb = data["tracks"], data["text_emb"]
-    if len(track_ids) != tracks.shape[0]:
+    data = as_source(data)
+    if len(track_ids) != data.samples:
         raise ValueError(f"inline_metrics: {len(track_ids)} track ids for "
-                         f"{tracks.shape[0]} samples")
+                         f"{data.samples} samples")
     was_training = model.training
     model.eval()
-    zs, recon_ade, text_ade, decoded = [], [], [], []
-    for start in range(0, tracks.shape[0], batch_size):
-        part = slice(start, start + batch_size)
-        truth = tracks[part]
-        overlay = data["overlay"][part] if "overlay" in data else None
-        z = model.encode(truth, overlay)
+    zs, texts, recon_ade, text_ade, decoded = [], [], [], [], []
+    for index in torch.arange(data.samples).split(batch_size):
+        part = data.batch(index)
+        truth = part["tracks"]
+        z = model.encode(truth, part.get("overlay"))
         zs.append(z.float())
+        texts.append(part["text_emb"])
         if ade:
             recon_ade.append(point_ade(model.decode(z, truth[:, 0]), truth))
-            from_text = model.decode(text_emb[part], truth[:, 0])
+            from_text = model.decode(part["text_emb"], truth[:, 0])
             text_ade.append(point_ade(from_text, truth))
             decoded.append(_numpy(from_text))
     model.train(was_training)
     firsts, owner = unique_track_index(track_ids)
-    z_all = torch.cat(zs)
+    z_all, text_emb = torch.cat(zs), torch.cat(texts)
     ranks = target_ranks(cosine_matrix(_numpy(text_emb), _numpy(z_all)[firsts]), owner)
     per_sample = {"r1": recall_hits(ranks, 1).astype(np.float64)}
     if ade:

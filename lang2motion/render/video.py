@@ -31,6 +31,8 @@ MP4_MACRO_BLOCK = 2
 # changed pixel's error across the rest of the frame, so every frame would differ everywhere).
 GIF_COLORS = 256            # the GIF maximum; thin coloured trails need their exact colour
 GIF_PALETTE_FRAMES = 8      # frames, evenly spaced and always with the last, the palette is fit on
+GIF_PALETTE_STRIDE = 2      # ...every 2nd pixel of every 2nd row of them: the same palette here
+                            # (trails stay exact, tested) in a quarter of the time
 # GIF delays are whole centiseconds, and browsers play delays under 2 cs at 10 cs: above 50 fps
 # an animation would play several times too slowly, so such rates are refused (use MP4).
 GIF_MAX_FPS = 50
@@ -94,7 +96,8 @@ def _gif_palette(frames: np.ndarray) -> Image.Image:  # frames (T, H, W, 3) uint
     from PIL import Image
 
     picks = np.unique(np.linspace(0, len(frames) - 1, GIF_PALETTE_FRAMES).round().astype(int))
-    sample = Image.fromarray(np.concatenate(frames[picks], axis=0))
+    step = GIF_PALETTE_STRIDE
+    sample = Image.fromarray(np.concatenate(frames[picks][:, ::step, ::step], axis=0))
     return sample.quantize(colors=GIF_COLORS, method=Image.Quantize.MEDIANCUT)
 
 

@@ -130,6 +130,17 @@ def _how_to_read(info: RunInfo, samples: str) -> str:
         "every experiment.")
 
 
+def _own_clips(summaries: Summaries) -> str:
+    """Where a data.source=folder run's clips came from, and how many (else empty)."""
+    prepare = summaries.get("prepare_summary") or {}
+    made = prepare.get("generated") or {}
+    if prepare.get("source") != "folder" or "manifest" not in made:
+        return ""
+    videos = ", ".join(f"{n} {split}" for split, n in (made.get("videos") or {}).items())
+    return (f" (own clips: {made.get('clips', '?')} clips of {code(made['manifest'])}, "
+            f"{len(made.get('skipped_clips') or [])} skipped as too short; videos: {videos})")
+
+
 def _what_was_run(info: RunInfo, raw_params: Mapping[str, Any], tables: Mapping[str, Any],
                   summaries: Summaries) -> list[str]:
     train = summaries.get("train_metrics")
@@ -138,7 +149,8 @@ def _what_was_run(info: RunInfo, raw_params: Mapping[str, Any], tables: Mapping[
     interval = tables.get("interval") or {}
     lines = ["## What was run", ""]
     lines += bullets([
-        f"**Data:** {info.data_text()}; evaluated on split {code(info.split)}",
+        f"**Data:** {info.data_text()}{_own_clips(summaries)}; evaluated on split "
+        f"{code(info.split)}",
         f"**Tracker:** {info.tracker_text()}",
         f"**CLIP:** {info.clip_text()}"
         + (f", features computed on {clip_device}" if clip_device else ""),

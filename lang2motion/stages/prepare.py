@@ -2,8 +2,9 @@
 
 ``data.source: synth`` generates the synthetic set; ``mevis`` finds (or downloads) MeViS, checks
 that every split opens and lists its samples, and writes ``<split>/SOURCE.json`` manifests that
-point at the data in place (see :mod:`lang2motion.data.splits`). ``out_dir`` is built in a
-staging folder and replaced whole at the end (:func:`lang2motion.io.atomic_dir`): a failed or
+point at the data in place (see :mod:`lang2motion.data.splits`); ``folder`` imports the clips of
+a user's manifest (:mod:`lang2motion.data.folder`), decoding each clip once. ``out_dir`` is built
+in a staging folder and replaced whole at the end (:func:`lang2motion.io.atomic_dir`): a failed or
 killed run leaves the previous complete output, never a mix.
 """
 
@@ -75,6 +76,23 @@ def _prepare_mevis(cfg: DataConfig, staging: Path, out_dir: Path
     return {"root": str(root)}, splits
 
 
+def _prepare_folder(cfg: DataConfig, staging: Path, out_dir: Path
+                    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    from lang2motion.data.folder.importer import import_manifest  # only this source needs it
+
+    folder = cfg.folder
+    imported = import_manifest(folder.root, out_root=staging,
+                               split_names={"train": cfg.train_split, "valid": cfg.valid_split},
+                               frames=cfg.frames, fps=folder.fps, max_side=folder.max_side,
+                               sam_checkpoint=folder.sam_checkpoint)
+    splits = {split: _split_summary(MevisSplit(staging, split), cfg, max_videos=0,
+                                    shown_as=out_dir / split) for split in cfg.splits}
+    return imported, splits
+
+
+PREPARE = {"synth": _prepare_synth, "mevis": _prepare_mevis, "folder": _prepare_folder}
+
+
 def run(*, data: DataConfig, out_dir: str | os.PathLike[str],
         summary_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Prepare both splits of ``cfg`` under ``out_dir``; return (and write) the summary.
@@ -84,7 +102,7 @@ def run(*, data: DataConfig, out_dir: str | os.PathLike[str],
     """
     cfg = data
     out_dir = Path(out_dir)
-    prepare = _prepare_synth if cfg.source == "synth" else _prepare_mevis
+    prepare = PREPARE[cfg.source]
     with atomic_dir(out_dir) as staging:
         generated, splits = prepare(cfg, staging, out_dir)
     summary = {"source": cfg.source, "data": as_dict(cfg), "generated": generated,
@@ -102,4 +120,9 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"{name}: {split['videos']} videos, {split['expressions']} expressions, "
                      f"{split['frames']} frames, {split['samples']} samples; "
                      f"skipped: {skipped or 'none'}")
+    clips = summary["generated"].get("skipped_clips")
+    if clips:
+        lines.append(f"{len(clips)} clip(s) of {summary['generated']['manifest']} skipped: "
+                     + "; ".join(f"lines {c['lines']}: {c['reason']} ({c['detail']})"
+                                 for c in clips))
     return lines

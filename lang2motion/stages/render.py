@@ -3,10 +3,16 @@
 Writes ``<out_dir>/<split>/<track id, '/' -> '__'>.mp4`` for both splits (worker threads, a
 staging folder swapped in whole at the end) and one contact sheet PNG: the first, middle and last
 frame of a few rows of each split.
+
+Sharded (:mod:`lang2motion.sharding`): the work items are each split's track rows in table order,
+weighted by their frames; shard i writes the MP4s of its rows into
+``<out_dir>.parts/<shard>/<split>/``, and the merge moves every part's files into the output
+(renames), checks that each row has its video, and draws the contact sheet's few rows itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -14,17 +20,22 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from lang2motion.config import DataConfig, OverlayConfig
+from lang2motion.config import DataConfig, OverlayConfig, as_dict
 from lang2motion.data.splits import resolve_split
+from lang2motion.distributed import local_processes, threads_per_process
+from lang2motion.errors import DataError
 from lang2motion.io import atomic_dir
 from lang2motion.render.overlay import FrameSource, overlay_track_row
 from lang2motion.render.video import contact_sheet, write_mp4
 from lang2motion.runtime import prefetch, worker_threads
+from lang2motion.sharding import Role, Shard, execute, fingerprint, move_files, shard_figures
 from lang2motion.store import TrackRow, read_tracks, tracks_path
 
+STAGE = "render"
 SHEET_ROWS = 6          # track rows shown in the contact sheet, spread over the splits
 SHEET_COLUMNS = 3       # first, middle and last frame of a row
 PREFETCH_PER_THREAD = 2
+HASH_CHUNK = 1 << 20    # bytes read at a time when hashing an input table
 
 
 def video_name(track_id: str) -> str:
@@ -33,48 +44,105 @@ def video_name(track_id: str) -> str:
 
 
 def render_split(rows: list[TrackRow], split: FrameSource, *, overlay: OverlayConfig,
-                 out_dir: Path, keep: set[int], desc: str) -> dict[int, np.ndarray]:
-    """One MP4 per row (worker threads); returns the overlays (T, S, S, 3) of rows in ``keep``."""
+                 out_dir: Path, desc: str) -> None:
+    """One MP4 per row into ``out_dir`` (worker threads: this node's cores shared between the
+    stage's processes on it)."""
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    def render_one(i: int) -> np.ndarray | None:
-        overlays = overlay_track_row(rows[i], split, overlay=overlay)
-        write_mp4(out_dir / video_name(rows[i].track_id), overlays, fps=overlay.fps)
-        return overlays if i in keep else None
+    def render_one(row: TrackRow) -> None:
+        overlays = overlay_track_row(row, split, overlay=overlay)
+        write_mp4(out_dir / video_name(row.track_id), overlays, fps=overlay.fps)
 
-    threads = worker_threads()
-    done = prefetch(render_one, range(len(rows)), threads=threads,
-                    depth=PREFETCH_PER_THREAD * threads)
-    return {i: o for i, o in enumerate(tqdm(done, total=len(rows), desc=desc, unit="row"))
-            if o is not None}
+    threads = min(worker_threads(), threads_per_process(local_processes()))
+    done = prefetch(render_one, rows, threads=threads, depth=PREFETCH_PER_THREAD * threads)
+    for _ in tqdm(done, total=len(rows), desc=desc, unit="row"):
+        pass
+
+
+def sheet_rows(count: int, splits: int) -> list[int]:
+    """Indices of the rows of a split of ``count`` rows shown in the contact sheet: spread
+    evenly, SHEET_ROWS over all ``splits``."""
+    per_split = SHEET_ROWS // splits
+    return sorted(set(np.linspace(0, max(count - 1, 0), per_split).round().astype(int).tolist()))
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def run(*, data: DataConfig, overlay: OverlayConfig, raw_dir: str | os.PathLike[str],
         tracks_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
-        sheet_path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Render both splits; return {split: number of videos} and the sheet path."""
-    sheet_images, sheet_labels = [], []
-    counts = {}
-    with atomic_dir(out_dir) as staging:
-        for split_name in data.splits:
-            rows = read_tracks(tracks_path(tracks_dir, split_name))
-            per_split = SHEET_ROWS // len(data.splits)
-            keep = set(np.linspace(0, max(len(rows) - 1, 0), per_split).round().astype(int)
-                       .tolist())
-            kept = render_split(rows, resolve_split(raw_dir, split_name), overlay=overlay,
-                                out_dir=staging / split_name, keep=keep,
-                                desc=f"render {split_name}")
-            for i, overlays in sorted(kept.items()):
-                last = len(overlays) - 1
-                for t in (0, last // 2, last):
-                    sheet_images.append(overlays[t])
-                    sheet_labels.append(f"{rows[i].texts[0]} [{split_name} t={t}]")
-            counts[split_name] = len(rows)
-    contact_sheet(sheet_path, sheet_images, columns=SHEET_COLUMNS, labels=sheet_labels)
-    return {"videos": counts, "out_dir": str(out_dir), "sheet": str(sheet_path)}
+        sheet_path: str | os.PathLike[str], role: Role | None = None) -> dict[str, Any] | None:
+    """Render both splits (``role``'s share of them; default: all, one process); return
+    {split: number of videos} and the sheet path, or what :func:`lang2motion.sharding.execute`
+    returns for a process that does not merge."""
+    role = role or Role()
+    tables = {name: tracks_path(tracks_dir, name) for name in data.splits}
+    rows = {name: read_tracks(path) for name, path in tables.items()}
+    # what shapes the videos: the overlay parameters and the tracks tables, byte for byte
+    shaped_by = {"overlay": as_dict(overlay),
+                 "tracks": {name: file_digest(path) for name, path in tables.items()}}
+
+    def compute(shard: Shard, folder: Path) -> dict[str, Any]:
+        summary = {}
+        for name, split_rows in rows.items():
+            share = shard.share([row.tracks.shape[0] for row in split_rows])
+            render_split(split_rows[share.start:share.stop], resolve_split(raw_dir, name),
+                         overlay=overlay, out_dir=folder / name, desc=f"render {name}")
+            summary[name] = {"share": [share.start, share.stop], "videos": len(share)}
+        return {"splits": summary}
+
+    def assemble(folders: list[Path], parts: list[dict[str, Any]]) -> dict[str, Any]:
+        with atomic_dir(out_dir) as staging:
+            for name, split_rows in rows.items():
+                for folder in folders:
+                    move_files(folder / name, staging / name, pattern="*.mp4")
+                expected = {video_name(row.track_id) for row in split_rows}
+                found = {p.name for p in (staging / name).glob("*.mp4")}
+                if found != expected:
+                    raise DataError(
+                        f"{folders[0].parent}: the parts hold {len(found)} overlay videos of "
+                        f"split {name}, its tracks table {tables[name]} has {len(expected)} "
+                        f"rows (missing e.g. {sorted(expected - found)[:3]}, unexpected e.g. "
+                        f"{sorted(found - expected)[:3]}); render the shards again")
+        draw_sheet(rows, raw_dir=raw_dir, overlay=overlay, sheet_path=sheet_path)
+        return {"videos": {name: len(split_rows) for name, split_rows in rows.items()},
+                "out_dir": str(out_dir), "sheet": str(sheet_path), **shard_figures(parts)}
+
+    return execute(role, stage=STAGE, out=out_dir, fingerprint=fingerprint(shaped_by),
+                   compute=compute, assemble=assemble)
 
 
-def summary_lines(summary: dict[str, Any]) -> list[str]:
-    return [*(f"{name}: {count} overlay videos in {summary['out_dir']}/{name}"
-              for name, count in summary["videos"].items()),
-            f"contact sheet: {summary['sheet']}"]
+def draw_sheet(rows: dict[str, list[TrackRow]], *, raw_dir: str | os.PathLike[str],
+               overlay: OverlayConfig, sheet_path: str | os.PathLike[str]) -> None:
+    """The contact sheet: first, middle and last overlay frame of a few rows of each split
+    (drawn again here, so that it does not depend on which process rendered which row)."""
+    images, labels = [], []
+    for name, split_rows in rows.items():
+        split = resolve_split(raw_dir, name)
+        for i in sheet_rows(len(split_rows), len(rows)) if split_rows else []:
+            overlays = overlay_track_row(split_rows[i], split, overlay=overlay)  # (T, S, S, 3)
+            last = len(overlays) - 1
+            for t in (0, last // 2, last):
+                images.append(overlays[t])
+                labels.append(f"{split_rows[i].texts[0]} [{name} t={t}]")
+    contact_sheet(sheet_path, images, columns=SHEET_COLUMNS, labels=labels)
+
+
+def summary_lines(summary: dict[str, Any] | None) -> list[str]:
+    if summary is None:
+        return []
+    if "part" in summary:
+        return [f"{summary['shard']}: part written to {summary['part']} (assemble the parts "
+                "with --merge)"]
+    lines = [*(f"{name}: {count} overlay videos in {summary['out_dir']}/{name}"
+               for name, count in summary["videos"].items()),
+             f"contact sheet: {summary['sheet']}"]
+    if len(summary["shards"]) > 1:
+        lines.append(f"{len(summary['shards'])} shards, the slowest took "
+                     f"{summary['slowest_seconds']:.1f} s")
+    return lines

@@ -23,6 +23,7 @@ from lang2motion.data.mevis.reader import MevisSplit
 from lang2motion.data.samples import Sample, SampleIndex
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.geometry import normalise
+from lang2motion.sharding import sum_counts
 from lang2motion.store import TrackRow
 from lang2motion.tracking.base import Tracker
 from lang2motion.tracking.cotracker import CoTracker3Tracker
@@ -137,15 +138,35 @@ def _track_video(split: MevisSplit, video_id: str, groups: list[_Group], *, trac
     return rows
 
 
+def _frames_read(groups: list[_Group], frames: int) -> int:
+    """Frames :func:`_track_video` reads for a video: from its first window start to the end of
+    its last window."""
+    return max(g.start for g in groups) + frames - min(g.start for g in groups)
+
+
+def video_work(index: SampleIndex, frames: int) -> list[tuple[str, int]]:
+    """The work items of a split in tracking order: (video id, frames read), one per video.
+
+    The track stage shares these out between processes (contiguous blocks balanced by frames
+    read) and passes each process its block as ``videos`` to :func:`track_split`.
+    """
+    return [(video_id, _frames_read(groups, frames))
+            for video_id, groups in _group_samples(index.samples, frames).items()]
+
+
 def track_split(split: MevisSplit, index: SampleIndex, *, tracker: Tracker, grid: GridConfig,
-                frames: int) -> tuple[list[TrackRow], dict]:
-    """Track every sample of ``index``; return the rows and a JSON-ready summary.
+                frames: int, videos: range | None = None) -> tuple[list[TrackRow], dict]:
+    """Track every sample of ``index`` (or of the block ``videos`` of :func:`video_work`'s
+    videos); return the rows and a JSON-ready summary.
 
     Rows hold tracks (T, N, 2) normalised to [-1, 1] (eq. 3) with tracks[0] the grid, and
     visible (T, N). Samples whose mask cannot hold the grid or whose tracks are not finite are
     skipped and counted by reason; corrupt frames or masks raise DataError naming the sample.
+    The summaries of consecutive blocks combine with :func:`merge_summaries`.
     """
     by_video = _group_samples(index.samples, frames)
+    if videos is not None:
+        by_video = dict(list(by_video.items())[videos.start:videos.stop])
     skipped: Counter[str] = Counter()
     skipped_samples: Counter[str] = Counter()
     examples: list[dict] = []
@@ -170,7 +191,8 @@ def track_split(split: MevisSplit, index: SampleIndex, *, tracker: Tracker, grid
         "frames": frames,
         "points": grid.size ** 2,
         "videos": len(by_video),
-        "samples": len(index.samples),
+        "frames_read": sum(_frames_read(g, frames) for g in by_video.values()),
+        "samples": sum(len(g.samples) for groups in by_video.values() for g in groups),
         "samples_tracked": sum(len(r.exp_ids) for r in rows),
         "track_rows": len(rows),
         "rows_skipped": dict(sorted(skipped.items())),
@@ -181,3 +203,26 @@ def track_split(split: MevisSplit, index: SampleIndex, *, tracker: Tracker, grid
         "seconds": round(seconds, 3),
     }
     return rows, summary
+
+
+# summary keys of track_split that are counts over its videos (summed over blocks), and those
+# that describe the whole split (equal in every block)
+SUMMED = ("videos", "frames_read", "samples", "samples_tracked", "track_rows", "rows_skipped",
+          "samples_skipped")
+WHOLE_SPLIT = ("tracker", "frames", "points", "index_skipped")
+
+
+def merge_summaries(summaries: list[dict]) -> dict:
+    """The summary of consecutive blocks of one split tracked apart, as if tracked in one call:
+    counts summed, skipped examples concatenated in order (at most MAX_SKIP_EXAMPLES), seconds
+    of the slowest block (they ran side by side)."""
+    first = summaries[0]
+    merged = {key: first[key] for key in WHOLE_SPLIT}
+    merged.update(sum_counts(summaries, SUMMED))
+    merged["skipped_examples"] = [e for s in summaries
+                                  for e in s["skipped_examples"]][:MAX_SKIP_EXAMPLES]
+    merged["seconds"] = max(s["seconds"] for s in summaries)
+    order = ("tracker", "frames", "points", "videos", "frames_read", "samples", "samples_tracked",
+             "track_rows", "rows_skipped", "samples_skipped", "skipped_examples", "index_skipped",
+             "seconds")
+    return {key: merged[key] for key in order}
