@@ -543,22 +543,19 @@ def _load_weights(clip_model: torch.nn.Module, weights: _LocalWeights, model: st
             f"unexpected (e.g. {', '.join(unexpected[:3]) or '-'}); {fix}")
 
 
-class _DropRandomInitNotice(logging.Filter):
+def _not_random_init_notice(record: logging.LogRecord) -> bool:
     """open_clip logs 'initialized randomly' whenever it loads no weights itself; here local
     weights are loaded afterwards and random ones get their own louder warning."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("No pretrained weights loaded")
+    return not str(record.msg).startswith("No pretrained weights loaded")
 
 
 @contextlib.contextmanager
 def _quiet_random_init_notice() -> Iterator[None]:
-    root, notice = logging.getLogger(), _DropRandomInitNotice()
-    root.addFilter(notice)
+    logging.getLogger().addFilter(_not_random_init_notice)
     try:
         yield
     finally:
-        root.removeFilter(notice)
+        logging.getLogger().removeFilter(_not_random_init_notice)
 
 
 def load_clip(*, model: str, pretrained: str, device: str = "auto",
