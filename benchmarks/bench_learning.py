@@ -71,7 +71,7 @@ def one_seed(params: dict[str, Any], seed: int, *, features: Path, raw: Path,
     trained = time.perf_counter()
     metrics = evaluate_stage.run(
         data=params["data"], track=params["track"],
-        eval=dataclasses.replace(params["eval"], **EVAL_FAST), model_dir=folder / "models",
+        eval_cfg=dataclasses.replace(params["eval"], **EVAL_FAST), model_dir=folder / "models",
         features_dir=features, raw_dir=raw, metrics_path=folder / "metrics.json",
         out_dir=folder / "eval")
     return {"metrics": metrics, "train_s": trained - started,

@@ -37,7 +37,7 @@ from lang2motion.entry import add_debug_flag, run
 from lang2motion.errors import DataError
 from lang2motion.io import write_json_atomic, write_text_atomic
 from lang2motion.loader import InMemorySplit
-from lang2motion.model import ModelConfig, build_model
+from lang2motion.model import Lang2Motion, ModelConfig
 from lang2motion.runtime import resolve_device, resolve_precision
 from lang2motion.store import FeatureTensors, load_feature_tensors
 from lang2motion.train import train_step
@@ -150,7 +150,7 @@ def bench_one(bench: BenchConfig, *, device: torch.device, steps: int, rounds: i
     cfg = ModelConfig.from_params(bench.params, points=bench.points, frames=bench.frames,
                                   clip_dim=bench.params.latent)
     torch.manual_seed(0)
-    model = build_model(cfg).to(device).train()
+    model = Lang2Motion(cfg).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=TrainConfig().lr)
     real = real_split(features, bench)
     split = real if real is not None else generated_split(

@@ -126,9 +126,9 @@ def cmd_generate(args: argparse.Namespace) -> None:
     request = generate.plan(
         prompts=generate.read_prompts(args.prompts, args.prompts_file), image=args.image,
         mask=args.mask, box=args.box, points=args.point, sam_checkpoint=args.sam_checkpoint,
-        size=tuple(args.size), out_dir=args.out, style=_style(args), overwrite=args.overwrite,
-        from_image=args.from_image, from_overlay=args.from_overlay, device=args.device,
-        grid_points=_points(args))
+        sam_kind=args.sam_kind, size=tuple(args.size), out_dir=args.out, style=_style(args),
+        overwrite=args.overwrite, from_image=args.from_image, from_overlay=args.from_overlay,
+        device=args.device, grid_points=_points(args))
     model = _load(args)
     written = generate.run(model, request)
     for item in written:
@@ -304,6 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     region.add_argument("--sam-checkpoint", metavar="FILE", help="a segment-anything "
                         "checkpoint (or set LANG2MOTION_SAM_CHECKPOINT); pip install "
                         "-e \".[sam]\"")
+    region.add_argument("--sam-kind", metavar="KIND", help="the checkpoint's architecture: "
+                        "vit_b, vit_l or vit_h (default: read from the file name, as in "
+                        "sam_vit_b_01ec64.pth)")
     region.add_argument("--size", nargs=2, type=int, default=[256, 256], metavar=("W", "H"),
                         help="canvas size without --image or --mask (default 256 256)")
     cond = gen.add_argument_group("other conditions (paper Table 8)")

@@ -36,7 +36,7 @@ from lang2motion.distributed import World, current_world, rank_device
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.evaluate.inline import BatchSource, inline_metrics, inline_reference
 from lang2motion.loader import InMemorySplit, StreamedSplit
-from lang2motion.model.autoencoder import Lang2Motion, build_model
+from lang2motion.model.autoencoder import Lang2Motion
 from lang2motion.model.checkpoint import (
     load_train_state,
     read_train_state_meta,
@@ -306,7 +306,7 @@ def _train(*, train_split: TrainSplit, valid_data: FeatureTensors, cfg: ModelCon
     if world.is_main:
         log.info("training on %s at %s, %d process(es), %s training data", device, precision,
                  world.size, "streamed" if train_split.streamed else "in-memory")
-    model = build_model(cfg).to(device)
+    model = Lang2Motion(cfg).to(device)
     objective = None
     if world.distributed:
         from torch.nn.parallel import DistributedDataParallel

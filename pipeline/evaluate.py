@@ -21,7 +21,8 @@ def main(argv: list[str] | None = None) -> None:
     args, params = parse_stage_args(__doc__, argv, sections=("data", "track", "eval"),
                                     paths=PATHS)
     report(evaluate.summary_lines(evaluate.run(
-        **params, model_dir=args.model, features_dir=args.features, raw_dir=args.raw,
+        data=params["data"], track=params["track"], eval_cfg=params["eval"],
+        model_dir=args.model, features_dir=args.features, raw_dir=args.raw,
         metrics_path=args.metrics, out_dir=args.out)))
 
 

@@ -13,13 +13,22 @@ import pytest
 TINY_FRAMES, TINY_GRID, TINY_DIM = 6, 3, 32
 TINY_VALID_SPLIT = "valid_u"
 
-# a reduced SAM: seconds per image on a CPU (vit_b takes 20-60 s)
+# a reduced SAM: seconds per image on a CPU (vit_b takes 20-60 s), registered for the tests as
+# one more segment_anything.sam_model_registry kind, so it loads the way the released ones do
+TINY_SAM_KIND = "vit_tiny"
 TINY_SAM = dict(encoder_embed_dim=64, encoder_depth=2, encoder_num_heads=2,
                 encoder_global_attn_indexes=[1])
 
 
-def _tiny_sam_checkpoint(path, *, full, config=TINY_SAM):
-    """A random reduced SAM with fixed mask outputs, saved as a state dict.
+def _build_tiny_sam(checkpoint=None):
+    """A test-only builder with sam_model_registry's signature."""
+    build = importlib.import_module("segment_anything.build_sam")
+    return build._build_sam(checkpoint=checkpoint, **TINY_SAM)
+
+
+def _tiny_sam_checkpoint(path, *, full):
+    """A random reduced SAM with fixed mask outputs, saved as a state dict; name ``path`` with
+    TINY_SAM_KIND in it (``sam_vit_tiny.pth``) for the loader to tell its architecture.
 
     Zero weights and constant biases in the last upscaling conv and the hypernetwork heads make
     every logit of a mask token GELU(1) * 32 * (+1 or -1): a full or an empty mask whatever the
@@ -27,9 +36,8 @@ def _tiny_sam_checkpoint(path, *, full, config=TINY_SAM):
     head scores it highest, so keeping the best-scoring mask yields the full one.
     """
     torch = pytest.importorskip("torch")
-    build = importlib.import_module("segment_anything.build_sam")
     torch.manual_seed(0)
-    model = build._build_sam(checkpoint=None, **config)
+    model = _build_tiny_sam()
     decoder = model.mask_decoder
     with torch.no_grad():
         decoder.output_upscaling[3].weight.zero_()
@@ -43,13 +51,15 @@ def _tiny_sam_checkpoint(path, *, full, config=TINY_SAM):
     return str(path)
 
 
-
-
 @pytest.fixture(scope="session")
 def make_sam_checkpoint():
-    """``make(path, full=True)``: a reduced random SAM saved as a state dict (see above)."""
+    """``make(path, full=True)``: a reduced random SAM saved as a state dict (see above), its
+    kind registered in sam_model_registry while the session runs."""
     pytest.importorskip("segment_anything")
-    return _tiny_sam_checkpoint
+    registry = importlib.import_module("segment_anything.build_sam").sam_model_registry
+    registry[TINY_SAM_KIND] = _build_tiny_sam
+    yield _tiny_sam_checkpoint
+    del registry[TINY_SAM_KIND]
 
 
 def write_tiny_checkpoint(directory: Path) -> Path:
@@ -57,14 +67,14 @@ def write_tiny_checkpoint(directory: Path) -> Path:
     a random L2M-Tiny CLIP and the valid split its data would come from."""
     import torch
 
-    from lang2motion.model import ModelConfig, build_model
+    from lang2motion.model import Lang2Motion, ModelConfig
     from lang2motion.model.checkpoint import save_model
 
     torch.manual_seed(0)
     cfg = ModelConfig(points=TINY_GRID * TINY_GRID, frames=TINY_FRAMES, latent=TINY_DIM,
                       clip_dim=TINY_DIM, layers=1, heads=2, ff=64, decoder_hidden=64,
                       dropout=0.0)
-    model = build_model(cfg)
+    model = Lang2Motion(cfg)
     with torch.no_grad():
         for param in model.decoder.parameters():
             param.normal_(0, 0.05)

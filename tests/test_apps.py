@@ -128,7 +128,8 @@ def test_generate_through_sam_when_installed(checkpoint, tmp_path, capsys,
     sam = make_sam_checkpoint(tmp_path / "sam.pth", full=True)
     _image(tmp_path / "frame.png")
     code, stdout, err = _cli(["generate", "moving left", "--image", str(tmp_path / "frame.png"),
-                              "--point", "30,20", "--sam-checkpoint", sam, "--out",
+                              "--point", "30,20", "--sam-checkpoint", sam,
+                              "--sam-kind", "vit_tiny", "--out",
                               str(tmp_path / "gen")], checkpoint, capsys)
     assert code == 0, err
     assert "SAM" in stdout and list((tmp_path / "gen").glob("*.mask.png"))

@@ -1,7 +1,8 @@
 """Grid regions: box/point parsing, rectangle coverage, the one-of rule, and SAM end to end.
 
 The SAM tests build a reduced, randomly initialised SAM with segment_anything's own _build_sam
-(never vit_b: 20-60 s per image on this CPU) and load it back from a state dict file.
+(never vit_b: 20-60 s per image on this CPU), registered by conftest as the test-only
+sam_model_registry kind "vit_tiny", and load it back from a state dict file.
 """
 
 import importlib
@@ -11,11 +12,10 @@ import numpy as np
 import pytest
 
 from lang2motion.apps.masks import (
-    _RELEASED,
     SAM_CHECKPOINT_ENV,
     SamSegmenter,
-    _infer_architecture,
     box_mask,
+    kind_from_file_name,
     parse_box,
     parse_point,
     resolve_region,
@@ -144,8 +144,8 @@ def test_sam_checkpoint_errors(tmp_path, monkeypatch):
     with pytest.raises(DependencyError, match=r"nope\.pth.*model-checkpoints.*375 MB"):
         _region(image=image, size=None, box=(1, 1, 9, 9),
                 sam_checkpoint=str(tmp_path / "nope.pth"))
-    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
-    monkeypatch.setenv(SAM_CHECKPOINT_ENV, str(tmp_path / "junk.pth"))   # the env var is read
+    (tmp_path / "sam_vit_b_junk.pth").write_bytes(b"not a checkpoint")
+    monkeypatch.setenv(SAM_CHECKPOINT_ENV, str(tmp_path / "sam_vit_b_junk.pth"))  # env is read
     with pytest.raises(DependencyError, match=r"junk\.pth: unreadable SAM checkpoint"):
         _region(image=image, size=None, box=(1, 1, 9, 9))
 
@@ -163,31 +163,36 @@ def test_missing_package_names_the_extra(monkeypatch):
         SamSegmenter.from_checkpoint("whatever.pth")
 
 
-@pytest.mark.parametrize("embed,depth,heads,global_blocks,name", [
-    (768, 12, 12, (2, 5, 8, 11), "vit_b"),
-    (1024, 24, 16, (5, 11, 17, 23), "vit_l"),
-    (1280, 32, 16, (7, 15, 23, 31), "vit_h"),
+@pytest.mark.parametrize(("file_name", "kind"), [
+    ("sam_vit_b_01ec64.pth", "vit_b"), ("sam_vit_l_0b3195.pth", "vit_l"),
+    ("SAM_VIT_H_4B8939.PTH", "vit_h"), ("my-vit_b.pt", "vit_b"),
 ])
-def test_released_architectures_inferred_from_shapes(embed, depth, heads, global_blocks, name):
-    # Shapes only (meta tensors): the real checkpoints are 375 MB to 2.6 GB.
-    torch = pytest.importorskip("torch")
-    state = {"image_encoder.patch_embed.proj.weight": torch.empty(embed, 3, 16, 16,
-                                                                  device="meta"),
-             "image_encoder.pos_embed": torch.empty(1, 64, 64, embed, device="meta")}
-    for i in range(depth):
-        span = 127 if i in global_blocks else 27
-        for axis in "hw":
-            state[f"image_encoder.blocks.{i}.attn.rel_pos_{axis}"] = torch.empty(
-                span, embed // heads, device="meta")
-    inferred = _infer_architecture(state, Path("sam.pth"))
-    assert inferred == (embed, depth, heads, global_blocks)
-    assert _RELEASED[inferred] == name
+def test_kind_from_the_released_file_name(file_name, kind):
+    kinds = ["default", "vit_h", "vit_l", "vit_b"]    # sam_model_registry's keys
+    assert kind_from_file_name(Path(file_name), kinds) == kind
+
+
+@pytest.mark.parametrize("file_name", ["sam.pth", "vit_bx.pth", "vit_b_vs_vit_l.pth"])
+def test_kind_not_in_the_file_name_asks_for_sam_kind(file_name):
+    with pytest.raises(ConfigError, match=rf"{file_name}.*vit_h, vit_l, vit_b.*--sam-kind"):
+        kind_from_file_name(Path(file_name), ["default", "vit_h", "vit_l", "vit_b"])
+
+
+def test_unknown_kind_and_weights_of_another_kind(tmp_path, make_sam_checkpoint):
+    tiny = make_sam_checkpoint(tmp_path / "sam.pth", full=True)
+    with pytest.raises(ConfigError, match=r"--sam-kind 'vit_q'.*vit_b"):
+        SamSegmenter.from_checkpoint(tiny, kind="vit_q")
+    with pytest.raises(ConfigError, match=r"sam\.pth.*--sam-kind"):
+        SamSegmenter.from_checkpoint(tiny)
+    # vit_b's own builder (sam_model_registry), refusing the reduced model's weights
+    with pytest.raises(DependencyError, match=r"sam\.pth: SAM weights do not fit the vit_b"):
+        SamSegmenter.from_checkpoint(tiny, kind="vit_b")
 
 
 # -- SAM end to end with a reduced model ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_full_checkpoint(tmp_path_factory, make_sam_checkpoint):
-    return make_sam_checkpoint(tmp_path_factory.mktemp("sam") / "tiny.pth", full=True)
+    return make_sam_checkpoint(tmp_path_factory.mktemp("sam") / "sam_vit_tiny.pth", full=True)
 
 
 def _image():
@@ -195,9 +200,9 @@ def _image():
     return rng.integers(0, 256, (*SIZE, 3), dtype=np.uint8)
 
 
-def test_from_checkpoint_infers_reduced_architecture(tiny_full_checkpoint):
+def test_from_checkpoint_builds_the_registered_kind(tiny_full_checkpoint):
     segmenter = SamSegmenter.from_checkpoint(tiny_full_checkpoint)
-    assert segmenter.name == "custom (embed 64, depth 2, heads 2, global [1])"
+    assert segmenter.name == "vit_tiny"
     encoder = segmenter.predictor.model.image_encoder
     assert len(encoder.blocks) == 2
     assert [b.window_size for b in encoder.blocks] == [14, 0]
@@ -225,7 +230,7 @@ def test_resolve_region_through_sam_box_and_points(tiny_full_checkpoint):
     box = (10, 5, 20, 15)
     mask, how = _region(size=None, image=image, box=box, sam_checkpoint=tiny_full_checkpoint)
     assert mask.shape == SIZE and mask.dtype == bool
-    assert how.startswith("SAM custom") and "from box (10, 5, 20, 15)" in how
+    assert how.startswith("SAM vit_tiny") and "from box (10, 5, 20, 15)" in how
     assert mask.all()                                # the forced full mask, not the rectangle
     assert not np.array_equal(mask, box_mask(box, SIZE))
 
@@ -244,20 +249,17 @@ def test_resolve_region_reads_env_checkpoint(tiny_full_checkpoint, monkeypatch):
 
 
 def test_empty_sam_mask_is_a_data_error(tmp_path, make_sam_checkpoint):
-    checkpoint = make_sam_checkpoint(tmp_path / "empty.pth", full=False)
+    checkpoint = make_sam_checkpoint(tmp_path / "empty_vit_tiny.pth", full=False)
     with pytest.raises(DataError, match=r"empty mask for points \(5, 5\).*--box"):
         _region(size=None, image=_image(), points=[(5, 5)], sam_checkpoint=checkpoint)
 
 
 def test_incomplete_checkpoint_refused(tmp_path, make_sam_checkpoint):
     torch = pytest.importorskip("torch")
-    state = torch.load(make_sam_checkpoint(tmp_path / "t.pth", full=True), weights_only=True)
-    del state["image_encoder.blocks.1.attn.rel_pos_h"]
-    torch.save(state, tmp_path / "broken.pth")
-    with pytest.raises(DependencyError, match=r"broken\.pth: not a SAM checkpoint.*rel_pos_h"):
-        SamSegmenter.from_checkpoint(tmp_path / "broken.pth")
-    state = {k: v for k, v in torch.load(tmp_path / "t.pth", weights_only=True).items()
+    full = make_sam_checkpoint(tmp_path / "t_vit_tiny.pth", full=True)
+    state = {k: v for k, v in torch.load(full, weights_only=True).items()
              if not k.startswith("mask_decoder.")}
-    torch.save(state, tmp_path / "no_decoder.pth")
-    with pytest.raises(DependencyError, match=r"no_decoder\.pth: SAM weights do not fit"):
-        SamSegmenter.from_checkpoint(tmp_path / "no_decoder.pth")
+    torch.save(state, tmp_path / "no_decoder_vit_tiny.pth")
+    with pytest.raises(DependencyError, match=r"no_decoder_vit_tiny\.pth: SAM weights do not fit "
+                                              r"the vit_tiny architecture.*mask_decoder"):
+        SamSegmenter.from_checkpoint(tmp_path / "no_decoder_vit_tiny.pth")

@@ -295,7 +295,7 @@ def test_no_manifest_in_the_folder(tmp_path):
 
 
 def test_points_go_through_sam_when_a_checkpoint_is_given(clips, tmp_path, make_sam_checkpoint):
-    checkpoint = make_sam_checkpoint(tmp_path / "sam.pth", full=True)
+    checkpoint = make_sam_checkpoint(tmp_path / "sam_vit_tiny.pth", full=True)
     write_manifest(clips, [{"video": "a.mp4", "caption": "x", "points": [[10, 10]]}, VALID_B])
     import_manifest(clips, out_root=tmp_path / "out", split_names=SPLITS, frames=4, fps=10.0,
                     max_side=0, sam_checkpoint=checkpoint)

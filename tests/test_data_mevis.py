@@ -42,7 +42,7 @@ def _box(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
 
 
 def _hand_written_split(root: Path, *, indent: int | None = None, v2: bool = False) -> dict:
-    """A split written by hand as reference/mevis-format.md describes (not with write_split)."""
+    """A split written by hand in the released MeViS layout (not with write_split)."""
     split_dir = root / "valid_u"
     frames = _frames()
     names = [f"{i:05d}" for i in range(T)]

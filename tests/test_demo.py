@@ -194,7 +194,7 @@ def test_the_page_builds(demo):
 
 def test_clicks_on_an_upload_go_through_sam_when_given(model, tiny_data, tmp_path,
                                                        make_sam_checkpoint):
-    sam = make_sam_checkpoint(tmp_path / "sam.pth", full=True)
+    sam = make_sam_checkpoint(tmp_path / "sam_vit_tiny.pth", full=True)
     demo = demo_app.demo_for(model, data_dir=tiny_data, sam_checkpoint=sam, device="cpu",
                              work_dir=tmp_path / "work")
     assert sam in demo.region_note()

@@ -44,7 +44,7 @@ TINY = {
     "grid": {"size": 3, "erode_iterations": 1},
     "overlay": {"size": 64},
 }
-TIMING = ("seconds", "shards", "slowest_seconds")   # summary entries that differ run to run
+TIMING = ("seconds", "shards", "slowest_seconds", "machine")   # differ run to run
 
 
 # ---------------------------------------------------------------------------------------------

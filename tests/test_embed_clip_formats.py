@@ -158,18 +158,70 @@ def test_open_clip_formats_load_the_same_weights(tiny_model, tmp_path, kind, fil
     _assert_same_embeddings(encoder, tiny_model)
 
 
-def test_openai_torchscript_archive_loads_with_quick_gelu(tiny_openai, tmp_path, caplog):
+def test_openai_torchscript_archive_loads_with_quick_gelu(tiny_openai, tmp_path, caplog,
+                                                          monkeypatch):
     state_dict, quick_reference, gelu_reference = tiny_openai
     path = tmp_path / "ViT-B-32.pt"
     _save_torchscript({**state_dict, **OPENAI_EXTRAS}, path)
     with pytest.raises(RuntimeError, match="TorchScript"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the trap: weights_only refuses the archive
         torch.load(path, weights_only=True)
+
+    def no_code(*args, **kwargs):
+        raise AssertionError("the archive's TorchScript code must not run")
+
+    monkeypatch.setattr(torch.jit, "load", no_code)
     with caplog.at_level(logging.WARNING, logger=clip_module.__name__):
         encoder = load_clip(model=TINY, pretrained=str(path), device="cpu")
     assert encoder.activation == "quick_gelu"
     assert any("TorchScript" in r.getMessage() and "quick_gelu" in r.getMessage()
                for r in caplog.records)
+    _assert_same_embeddings(encoder, quick_reference)
+    _assert_differs(encoder, gelu_reference)
+
+
+class _Traced(nn.Module):
+    """Parameters in two dtypes, a buffer, a view sharing a storage and attention, as OpenAI's
+    traced release holds them."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(4, 6)
+        self.ln = nn.LayerNorm(6)
+        self.attn = nn.MultiheadAttention(6, 2)
+        self.pos = nn.Parameter(torch.randn(3, 6).half(), requires_grad=False)
+        self.register_buffer("steps", torch.arange(5))
+        self.register_buffer("row", self.pos.data[1])  # a view into another tensor's storage
+
+    def forward(self, x):
+        y = self.ln(self.proj(x))
+        return self.attn(y, y, y)[0] + self.pos.float().sum() + self.steps.sum() + self.row.sum()
+
+
+def test_torchscript_reader_gives_the_archive_state_dict(tmp_path, monkeypatch):
+    path = tmp_path / "traced.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit is deprecated in recent torch
+        torch.jit.trace(_Traced().eval(), torch.randn(3, 1, 4)).save(str(path))
+        expected = torch.jit.load(str(path)).state_dict()
+    monkeypatch.setattr(torch.jit, "load", None)  # read as data: jit.load must not be needed
+    prefix = clip_module._torchscript_prefix(path)
+    tensors = clip_module._read_torchscript(path, prefix, "test")
+    assert sorted(tensors) == sorted(expected)
+    for key, value in expected.items():
+        assert tensors[key].dtype == value.dtype and torch.equal(tensors[key], value), key
+    assert clip_module._torchscript_prefix(tmp_path / "traced.pt") == "traced/"
+    plain = tmp_path / "plain.pt"
+    torch.save(expected, plain)
+    assert clip_module._torchscript_prefix(plain) is None
+
+
+def test_openai_plain_state_dict_of_a_small_model_runs_quick_gelu(tiny_openai, tmp_path):
+    state_dict, quick_reference, gelu_reference = tiny_openai
+    path = tmp_path / "openai.pt"
+    torch.save({**state_dict, **OPENAI_EXTRAS}, path)
+    encoder = load_clip(model=TINY, pretrained=str(path), device="cpu")
+    assert encoder.activation == "quick_gelu"
     _assert_same_embeddings(encoder, quick_reference)
     _assert_differs(encoder, gelu_reference)
 

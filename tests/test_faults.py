@@ -42,7 +42,7 @@ from lang2motion.data.mevis.writer import write_split
 from lang2motion.data.splits import MANIFEST_NAME
 from lang2motion.entry import DEBUG_ENV, run
 from lang2motion.errors import ConfigError, DataError, Lang2MotionError
-from lang2motion.model import ModelConfig, build_model
+from lang2motion.model import Lang2Motion, ModelConfig
 from lang2motion.model.checkpoint import save_model
 from lang2motion.store import (
     FeatureSample,
@@ -280,7 +280,7 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
     torch.manual_seed(0)
     cfg = ModelConfig(points=GRID * GRID, frames=CKPT_T, latent=CKPT_DIM, clip_dim=CKPT_DIM,
                       layers=1, heads=2, ff=32, decoder_hidden=32, dropout=0.0)
-    model = build_model(cfg)
+    model = Lang2Motion(cfg)
     meta = {"clip": {"model": "L2M-Tiny", "pretrained": "none"},
             "grid": {"size": GRID, "erode_iterations": 0, "margin": 0.1},
             "overlay": {"color": "cyan", "opacity": 0.5, "size": 16, "line_width": 1}}

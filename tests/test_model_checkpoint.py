@@ -10,7 +10,7 @@ import torch
 
 from lang2motion.config import ModelParams
 from lang2motion.errors import ConfigError, DataError
-from lang2motion.model import ModelConfig, build_model, load_model, save_model
+from lang2motion.model import Lang2Motion, ModelConfig, load_model, save_model
 from lang2motion.model.checkpoint import load_train_state, save_train_state
 
 CFG = ModelConfig(points=9, frames=5, latent=16, clip_dim=16, layers=1, heads=2, ff=32,
@@ -19,7 +19,7 @@ CFG = ModelConfig(points=9, frames=5, latent=16, clip_dim=16, layers=1, heads=2,
 
 def saved(tmp_path: Path, cfg: ModelConfig = CFG) -> torch.nn.Module:
     torch.manual_seed(1)
-    model = build_model(cfg)
+    model = Lang2Motion(cfg)
     for p in model.parameters():  # also move the zero-initialised head
         torch.nn.init.normal_(p, std=0.1)
     save_model(tmp_path, model, {"epoch": 3, "metrics": {"r1": 0.5}})
@@ -78,7 +78,7 @@ def test_missing_or_torn_checkpoints(tmp_path: Path) -> None:
 
 def test_train_state_round_trip(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    model = build_model(CFG)
+    model = Lang2Motion(CFG)
     optim = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model(torch.rand(2, 5, 9, 2), torch.randn(2, 5, 16))[1].sum().backward()
     optim.step()
@@ -89,7 +89,7 @@ def test_train_state_round_trip(tmp_path: Path) -> None:
                      meta={"signature": {"a": 1}})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state-00003.safetensors",
                                                          "state.json"]
-    fresh = build_model(CFG)
+    fresh = Lang2Motion(CFG)
     fresh_optim = torch.optim.AdamW(fresh.parameters(), lr=1e-3)
     meta, rng_back = load_train_state(tmp_path, model=fresh, optimizer=fresh_optim)
     assert meta["epoch"] == 3 and meta["signature"] == {"a": 1}

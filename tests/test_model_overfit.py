@@ -9,7 +9,7 @@ import torch
 
 from lang2motion.config import LossConfig
 from lang2motion.evaluate.inline import point_ade
-from lang2motion.model import ModelConfig, build_model, compute_losses
+from lang2motion.model import Lang2Motion, ModelConfig, compute_losses
 
 SAMPLES, FRAMES, POINTS, LATENT = 8, 12, 16, 32
 STEPS = 150
@@ -55,7 +55,7 @@ def test_overfits_eight_samples() -> None:
              "image_emb_pooled": overlay.mean(1)}
     cfg = ModelConfig(points=POINTS, frames=FRAMES, latent=LATENT, clip_dim=LATENT, layers=1,
                       heads=2, ff=128, dropout=0.0, decoder_hidden=256)
-    model = build_model(cfg)
+    model = Lang2Motion(cfg)
     optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
     # reconstruction terms only: random text embeddings carry no motion to align with
     loss_cfg = LossConfig(text=0.0, image=0.0, text_recon=0.0)

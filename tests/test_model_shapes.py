@@ -7,7 +7,7 @@ import torch
 
 from lang2motion.config import ModelParams
 from lang2motion.errors import ConfigError
-from lang2motion.model import DECODERS, ModelConfig, build_model
+from lang2motion.model import DECODERS, Lang2Motion, ModelConfig
 
 LATENT = 16
 
@@ -29,7 +29,7 @@ def random_tracks(batch: int, frames: int, points: int, seed: int = 0) -> torch.
 @pytest.mark.parametrize("decoder", DECODERS)
 def test_encoder_and_decoder_shapes(points: int, frames: int, decoder: str) -> None:
     torch.manual_seed(0)
-    model = build_model(tiny(points, frames, decoder)).eval()
+    model = Lang2Motion(tiny(points, frames, decoder)).eval()
     tracks = random_tracks(3, frames, points)
     overlay = torch.randn(3, frames, LATENT)
     z = model.encode(tracks, overlay)
@@ -46,14 +46,14 @@ def test_encoder_and_decoder_shapes(points: int, frames: int, decoder: str) -> N
 @pytest.mark.parametrize("decoder", DECODERS)
 def test_untrained_decoder_predicts_a_static_grid(decoder: str) -> None:
     # the last layer starts at zero: training begins from the "nothing moves" baseline
-    model = build_model(tiny(4, 5, decoder)).eval()
+    model = Lang2Motion(tiny(4, 5, decoder)).eval()
     grid = random_tracks(2, 1, 4)[:, 0]
     out = model.generate(torch.randn(2, LATENT), grid)
     assert torch.equal(out, grid[:, None].expand(2, 5, 4, 2))
 
 
 def test_paper_decoder_layer_sizes() -> None:
-    model = build_model(ModelConfig(points=36, frames=30))
+    model = Lang2Motion(ModelConfig(points=36, frames=30))
     linears = [m for m in model.decoder.mlp if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [
         (584, 1024), (1024, 1024), (1024, 72)]
@@ -65,19 +65,19 @@ def test_overlay_is_added_only_when_enabled() -> None:
     torch.manual_seed(0)
     tracks = random_tracks(2, 6, 4)
     overlay = torch.randn(2, 6, LATENT)
-    with_overlay = build_model(tiny(4, 6)).eval()
+    with_overlay = Lang2Motion(tiny(4, 6)).eval()
     z1, z2 = with_overlay.encode(tracks, overlay), with_overlay.encode(tracks, overlay * 2)
     assert not torch.allclose(z1, z2)
     with pytest.raises(ValueError, match="overlay"):
         with_overlay.encode(tracks, None)
-    plain = build_model(tiny(4, 6, use_overlay=False)).eval()
+    plain = Lang2Motion(tiny(4, 6, use_overlay=False)).eval()
     assert plain.encoder.overlay_proj is None
     assert torch.equal(plain.encode(tracks, overlay), plain.encode(tracks, None))
 
 
 def test_decode_uses_the_latent_direction_only() -> None:
     torch.manual_seed(0)
-    model = build_model(tiny(4, 6)).eval()
+    model = Lang2Motion(tiny(4, 6)).eval()
     for module in model.decoder.mlp:  # move away from the zero-initialised head
         if isinstance(module, torch.nn.Linear):
             torch.nn.init.normal_(module.weight, std=0.3)
@@ -91,7 +91,7 @@ def test_latent_scale_is_the_radius_the_decoder_reads() -> None:
     from lang2motion.model.autoencoder import unit_latent
     latent = torch.tensor([[3.0, 4.0] + [0.0] * (LATENT - 2)])
     assert torch.allclose(unit_latent(latent, 4.0)[0, :2], torch.tensor([2.4, 3.2]))
-    model = build_model(ModelConfig(**{**tiny(4, 6).to_dict(), "latent_scale": 2.5})).eval()
+    model = Lang2Motion(ModelConfig(**{**tiny(4, 6).to_dict(), "latent_scale": 2.5})).eval()
     seen = []
     model.decoder.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
     model.decode(latent * 7.0, torch.zeros(1, 4, 2))
@@ -102,7 +102,7 @@ def test_teacher_forcing_equals_free_running_on_its_own_output() -> None:
     """Feed the free-running output back as the ground truth: teacher forcing must then
     reproduce it, step for step (eq. 2 with p*_{t-1} = p_{t-1} = p^_{t-1})."""
     torch.manual_seed(0)
-    model = build_model(tiny(9, 7)).eval()
+    model = Lang2Motion(tiny(9, 7)).eval()
     for module in model.decoder.mlp:
         if isinstance(module, torch.nn.Linear):
             torch.nn.init.normal_(module.weight, std=0.2)
@@ -118,7 +118,7 @@ def test_teacher_forcing_equals_free_running_on_its_own_output() -> None:
 
 
 def test_teacher_forcing_is_one_batched_call() -> None:
-    model = build_model(tiny(4, 8)).eval()
+    model = Lang2Motion(tiny(4, 8)).eval()
     calls = []
     hidden = model.decoder.mlp[2]          # the second layer: on both decoding paths
     hidden.register_forward_hook(lambda *args: calls.append(tuple(args[1][0].shape)))
@@ -147,7 +147,7 @@ def test_config_errors() -> None:
 
 
 def test_bad_shapes_are_clear_errors() -> None:
-    model = build_model(tiny(4, 6))
+    model = Lang2Motion(tiny(4, 6))
     with pytest.raises(ValueError, match=r"\(B, T, 4, 2\)"):
         model.encode(random_tracks(2, 6, 5), torch.randn(2, 6, LATENT))
     with pytest.raises(ValueError, match="grid"):

@@ -65,9 +65,17 @@ def workspace(tmp_path_factory):
     return work, env
 
 
-def test_dvc_repro_runs_every_stage_then_does_nothing(workspace):
+@pytest.fixture(scope="module")
+def reproduced(workspace):
+    """The workspace after one ``dvc repro``: every test that needs a lock file asks for it, so
+    each runs alone as well as after the others (the pipeline runs once per module)."""
     work, env = workspace
     _run(["dvc", "repro"], work, env)
+    return work, env
+
+
+def test_dvc_repro_runs_every_stage_then_does_nothing(reproduced):
+    work, env = reproduced
     assert sorted(p.name for p in (work / "data/tracks").glob("*.parquet")) == \
         ["train.parquet", "valid_u.parquet"]
     assert list((work / "data/overlays/valid_u").glob("*.mp4"))
@@ -117,10 +125,8 @@ def _stale_stages(work, env, key, value):
     return _stale_with(work, env, "params.yaml", yaml.safe_dump(params, sort_keys=False).encode())
 
 
-def test_parameter_changes_invalidate_only_the_stages_that_read_them(workspace):
-    work, env = workspace
-    if not (work / "dvc.lock").exists():
-        pytest.skip("needs the repro test first")
+def test_parameter_changes_invalidate_only_the_stages_that_read_them(reproduced):
+    work, env = reproduced
     # report depends on params.yaml as a whole: it lists the parameters that differ
     assert _stale_stages(work, env, "overlay.opacity", 0.7) == ["embed", "render", "report",
                                                                 "train"]
@@ -134,10 +140,8 @@ def _stale_after_editing(work, env, rel):
     return _stale_with(work, env, rel, (work / rel).read_bytes() + b"\n# edited\n")
 
 
-def test_editing_a_file_a_stage_imports_makes_that_stage_stale(workspace):
-    work, env = workspace
-    if not (work / "dvc.lock").exists():
-        pytest.skip("needs the repro test first")
+def test_editing_a_file_a_stage_imports_makes_that_stage_stale(reproduced):
+    work, env = reproduced
     # the MeViS reader: every stage that opens a split
     stale = _stale_after_editing(work, env, "lang2motion/data/mevis/reader.py")
     assert stale == ["embed", "evaluate", "prepare", "render", "track"]
@@ -156,8 +160,8 @@ ABLATIONS = [
 
 
 @pytest.mark.parametrize("overrides", ABLATIONS, ids=lambda o: "+".join(o))
-def test_dvc_exp_run_ablation(workspace, overrides):
-    work, env = workspace
+def test_dvc_exp_run_ablation(reproduced, overrides):
+    work, env = reproduced  # experiments run on the reproduced baseline, in any order
     params = (work / "params.yaml").read_text()
     args = ["dvc", "exp", "run"]
     for item in overrides:

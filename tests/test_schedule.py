@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from lang2motion.model import ModelConfig, build_model
+from lang2motion.model import Lang2Motion, ModelConfig
 from lang2motion.schedule import (
     learning_rate,
     planned_epochs,
@@ -52,7 +52,7 @@ def test_scheduled_sampling_ends_equal_teacher_forcing_and_free_running() -> Non
     torch.manual_seed(0)
     cfg = ModelConfig(latent=16, layers=1, heads=2, ff=32, dropout=0.0, decoder_hidden=32,
                       points=4, frames=6, clip_dim=16)
-    model = build_model(cfg).eval()
+    model = Lang2Motion(cfg).eval()
     for param in model.parameters():                 # a decoder that moves (not the zero head)
         torch.nn.init.normal_(param, std=0.1)
     z, grid = torch.randn(3, 16), torch.rand(3, 4, 2)

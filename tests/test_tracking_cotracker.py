@@ -23,8 +23,8 @@ import torch
 from lang2motion.config import TrackConfig
 from lang2motion.errors import DependencyError
 from lang2motion.tracking import cotracker
-from lang2motion.tracking.backends import make_tracker
 from lang2motion.tracking.cotracker import CoTracker3Tracker
+from lang2motion.tracking.track_split import make_tracker
 
 VELOCITY = torch.tensor([2.0, 1.0])
 VISIBLE_BELOW_X = 20.0

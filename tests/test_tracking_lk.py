@@ -6,8 +6,8 @@ import pytest
 
 from lang2motion.config import TrackConfig
 from lang2motion.errors import DataError
-from lang2motion.tracking.backends import make_tracker
 from lang2motion.tracking.lk import LKTracker
+from lang2motion.tracking.track_split import make_tracker
 
 HEIGHT, WIDTH, FRAMES = 80, 112, 8
 SHIFT = np.array([1.5, -0.75])            # px per frame, sub-pixel on purpose

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lang2motion.evaluate.inline import inline_metrics, retrieval_r1, unique_track_index
-from lang2motion.model import ModelConfig, build_model
+from lang2motion.model import Lang2Motion, ModelConfig
 
 T, N = 3, 2
 
@@ -70,7 +70,7 @@ def test_inline_metrics_by_hand() -> None:
 
 def test_retrieval_only_mode_skips_decoding_and_agrees_on_r1():
     torch.manual_seed(0)
-    model = build_model(ModelConfig(points=4, frames=5, latent=16, clip_dim=16, layers=1,
+    model = Lang2Motion(ModelConfig(points=4, frames=5, latent=16, clip_dim=16, layers=1,
                                     heads=2, ff=32, decoder_hidden=32))
     data = {"tracks": torch.rand(6, 5, 4, 2), "text_emb": torch.randn(6, 16),
             "overlay": torch.randn(6, 5, 16)}

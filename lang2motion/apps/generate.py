@@ -62,7 +62,8 @@ def read_prompts(prompts: list[str], prompts_file: str | None) -> list[str]:
 def plan(*, prompts: list[str], image: str | None, mask: str | None, box: str | None,
          points: list[str], sam_checkpoint: str | None, size: tuple[int, int],
          out_dir: str | os.PathLike[str], style: Style, overwrite: bool, from_image: bool,
-         from_overlay: str | None, device: str, grid_points: int = 1) -> Request:
+         from_overlay: str | None, device: str, grid_points: int = 1,
+         sam_kind: str | None = None) -> Request:
     """Check every option and reserve every output name; load nothing slow but SAM.
     ``grid_points``: the model's grid points, which the region must be able to hold."""
     style.check()
@@ -95,7 +96,7 @@ def plan(*, prompts: list[str], image: str | None, mask: str | None, box: str | 
             size=(canvas[1], canvas[0]) if given else None, image=picture, mask_path=mask,
             box=parse_box(box) if box else None,
             points=[parse_point(p) for p in points] or None,
-            sam_checkpoint=sam_checkpoint, device=device)
+            sam_checkpoint=sam_checkpoint, device=device, sam_kind=sam_kind)
     else:
         region_mask, region = default_mask(*canvas), "a centred disc (no --mask, --box, --point)"
     if int(region_mask.sum()) < grid_points:

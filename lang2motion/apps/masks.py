@@ -12,6 +12,7 @@ import functools
 import importlib
 import math
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,26 +27,11 @@ SAM_CHECKPOINT_ENV = "LANG2MOTION_SAM_CHECKPOINT"
 SAM_CHECKPOINTS_URL = "https://github.com/facebookresearch/segment-anything#model-checkpoints"
 SAM_INSTALL = 'pip install -e ".[sam]"'
 POSITIVE_CLICK = 1            # SAM point label: foreground
+ERROR_DETAIL_CHARS = 400      # how much of a library's own message an error repeats
 
-# Fixed by segment_anything's _build_sam: every SAM encoder sees a 1024 px image in 16 px
-# patches and runs windowed blocks on 14 x 14 windows. Relative position tables hold 2 * L - 1
-# rows for an attention span of L tokens: 127 rows for a global block, 27 for a windowed one.
-SAM_IMAGE_SIZE = 1024
-SAM_PATCH_SIZE = 16
-SAM_WINDOW_SIZE = 14
-_GRID = SAM_IMAGE_SIZE // SAM_PATCH_SIZE
-_GLOBAL_REL_POS = 2 * _GRID - 1
-_WINDOW_REL_POS = 2 * SAM_WINDOW_SIZE - 1
-_ENCODER = "image_encoder."
-_PATCH_WEIGHT = _ENCODER + "patch_embed.proj.weight"
-_POS_EMBED = _ENCODER + "pos_embed"
-_BLOCKS = _ENCODER + "blocks."
-# (embed dim, depth, heads, global blocks) of the released checkpoints, as in sam_model_registry.
-_RELEASED = {
-    (768, 12, 12, (2, 5, 8, 11)): "vit_b",
-    (1024, 24, 16, (5, 11, 17, 23)): "vit_l",
-    (1280, 32, 16, (7, 15, 23, 31)): "vit_h",
-}
+# The released checkpoints, by their segment_anything.sam_model_registry kind.
+SAM_RELEASES = {"vit_b": "sam_vit_b_01ec64.pth, 375 MB", "vit_l": "sam_vit_l_0b3195.pth, 1.2 GB",
+                "vit_h": "sam_vit_h_4b8939.pth, 2.4 GB"}
 
 Box = tuple[float, float, float, float]      # x0, y0, x1, y1 in pixels, both ends inclusive
 Point = tuple[float, float]                  # x, y in pixels
@@ -164,46 +150,24 @@ def _import_sam() -> tuple[Any, Any]:
 
 
 def _checkpoint_help() -> str:
-    return (f"SAM checkpoints come from {SAM_CHECKPOINTS_URL} (vit_b: sam_vit_b_01ec64.pth, "
-            f"375 MB); give the file with --sam-checkpoint or ${SAM_CHECKPOINT_ENV}")
+    releases = ", ".join(f"{kind}: {file}" for kind, file in SAM_RELEASES.items())
+    return (f"SAM checkpoints come from {SAM_CHECKPOINTS_URL} ({releases}); give the file with "
+            f"--sam-checkpoint or ${SAM_CHECKPOINT_ENV}")
 
 
-def _infer_architecture(state: dict[str, Any], path: Path) -> tuple[int, int, int, tuple[int, ...]]:
-    """(embed dim, depth, heads, global block indices) of a SAM image encoder's state dict."""
-    def unsupported(why: str) -> DependencyError:
-        return DependencyError(f"{path}: not a SAM checkpoint this package can build ({why}). "
-                               + _checkpoint_help())
-
-    if _PATCH_WEIGHT not in state:
-        raise unsupported(f"no {_PATCH_WEIGHT}")
-    embed_dim, _channels, patch, _ = tuple(state[_PATCH_WEIGHT].shape)
-    pos = state.get(_POS_EMBED)
-    if patch != SAM_PATCH_SIZE or pos is None or tuple(pos.shape[1:3]) != (_GRID, _GRID):
-        raise unsupported(f"patch size {patch} and position grid "
-                          f"{None if pos is None else tuple(pos.shape[1:3])}, expected "
-                          f"{SAM_PATCH_SIZE} and {(_GRID, _GRID)}")
-    blocks = {int(k[len(_BLOCKS):].split(".", 1)[0]) for k in state if k.startswith(_BLOCKS)}
-    depth = len(blocks)
-    if depth == 0 or blocks != set(range(depth)):
-        raise unsupported(f"encoder blocks {sorted(blocks)} are not numbered 0..depth-1")
-    head_dim = None
-    global_blocks = []
-    for i in range(depth):
-        key = f"{_BLOCKS}{i}.attn.rel_pos_h"
-        if key not in state:
-            raise unsupported(f"no {key} (SAM encoders use relative positions)")
-        span, dim = tuple(state[key].shape)
-        if head_dim is not None and dim != head_dim:
-            raise unsupported(f"block {i} has head dim {dim}, block 0 {head_dim}")
-        head_dim = dim
-        if span == _GLOBAL_REL_POS:
-            global_blocks.append(i)
-        elif span != _WINDOW_REL_POS:
-            raise unsupported(f"{key} has {span} rows, expected {_GLOBAL_REL_POS} (global) or "
-                              f"{_WINDOW_REL_POS} (windowed)")
-    if not head_dim or embed_dim % head_dim:
-        raise unsupported(f"embed dim {embed_dim} is not a multiple of head dim {head_dim}")
-    return embed_dim, depth, embed_dim // head_dim, tuple(global_blocks)
+def kind_from_file_name(path: Path, kinds: Sequence[str]) -> str:
+    """The one of ``kinds`` (sam_model_registry's keys) that the file name names as a word:
+    ``sam_vit_b_01ec64.pth`` -> ``vit_b``; ConfigError when it names none or several."""
+    name = path.name.lower()
+    found = [k for k in kinds if k != "default"
+             and re.search(rf"(?<![a-z0-9]){re.escape(k.lower())}(?![a-z0-9])", name)]
+    if len(found) != 1:
+        raise ConfigError(f"{path}: cannot tell which SAM architecture this checkpoint is from "
+                          f"its file name (it names {', '.join(found) or 'none'} of "
+                          f"{', '.join(k for k in kinds if k != 'default')}); keep the released "
+                          "file name (e.g. sam_vit_b_01ec64.pth), put the kind in the name, or "
+                          "give --sam-kind (generate)")
+    return found[0]
 
 
 class SamSegmenter:
@@ -219,43 +183,35 @@ class SamSegmenter:
         self._image_key: tuple[tuple[int, ...], int] | None = None
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike[str], *,
-                        device: str = "cpu") -> SamSegmenter:
-        """Build SAM with the architecture read from the checkpoint's state dict.
+    def from_checkpoint(cls, path: str | os.PathLike[str], *, device: str = "cpu",
+                        kind: str | None = None) -> SamSegmenter:
+        """SAM built by ``segment_anything.sam_model_registry[kind]`` from the checkpoint.
 
-        Embed dim from the patch embedding, depth from the block count, head dim from the
-        relative position tables' width, global blocks from their length (127 rows global, 27
-        windowed): vit_b/l/h and smaller variants all load. Weights load with weights_only=True.
+        ``kind`` (vit_b, vit_l, vit_h or another registered builder): None reads it from the
+        file name (:func:`kind_from_file_name`). The builder loads the weights with
+        ``torch.load``, whose default is ``weights_only=True``: nothing but tensors is unpickled.
         """
         build, _ = _import_sam()
-        import torch
-
+        registry = build.sam_model_registry
         path = Path(path)
         if not path.is_file():
             raise DependencyError(f"{path}: SAM checkpoint not found. " + _checkpoint_help())
+        kind = kind or kind_from_file_name(path, list(registry))
+        if kind not in registry:
+            raise ConfigError(f"--sam-kind {kind!r} is not a SAM architecture; known: "
+                              f"{', '.join(k for k in registry if k != 'default')}")
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:    # zip, pickle and I/O errors all mean the same to the user
-            raise DependencyError(f"{path}: unreadable SAM checkpoint ({exc}). "
+            model = registry[kind](checkpoint=str(path))
+        except Exception as exc:    # zip, pickle, I/O and state-dict errors
+            detail = " ".join(str(exc).split())[:ERROR_DETAIL_CHARS]
+            if isinstance(exc, RuntimeError) and "loading state_dict" in str(exc):
+                raise DependencyError(f"{path}: SAM weights do not fit the {kind} architecture "
+                                      f"({detail}); give the --sam-kind the file was released "
+                                      "as") from exc
+            raise DependencyError(f"{path}: unreadable SAM checkpoint ({detail}). "
                                   + _checkpoint_help()) from exc
-        if not isinstance(state, dict):
-            raise DependencyError(f"{path}: expected a SAM state dict, found "
-                                  f"{type(state).__name__}. " + _checkpoint_help())
-        embed_dim, depth, heads, global_blocks = _infer_architecture(state, path)
-        model = build._build_sam(encoder_embed_dim=embed_dim, encoder_depth=depth,
-                                 encoder_num_heads=heads,
-                                 encoder_global_attn_indexes=list(global_blocks),
-                                 checkpoint=None)
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as exc:
-            raise DependencyError(f"{path}: SAM weights do not fit the inferred architecture "
-                                  f"({exc})") from exc
         model.to(device).eval()
-        name = _RELEASED.get((embed_dim, depth, heads, global_blocks),
-                             f"custom (embed {embed_dim}, depth {depth}, heads {heads}, "
-                             f"global {list(global_blocks)})")
-        return cls(model, name=name)
+        return cls(model, name=kind)
 
     def segment(self, image: np.ndarray, *,   # (H, W, 3) uint8 RGB
                 box: Sequence[float] | None = None,
@@ -283,16 +239,16 @@ class SamSegmenter:
 
 
 @functools.lru_cache(maxsize=1)
-def _cached_segmenter(path: str, mtime_ns: int, device: str) -> SamSegmenter:
-    return SamSegmenter.from_checkpoint(path, device=device)
+def _cached_segmenter(path: str, mtime_ns: int, device: str, kind: str | None) -> SamSegmenter:
+    return SamSegmenter.from_checkpoint(path, device=device, kind=kind)
 
 
-def _load_segmenter(path: str, device: str) -> SamSegmenter:
-    """The last segmenter built, reused while the checkpoint file and device stay the same."""
+def _load_segmenter(path: str, device: str, kind: str | None) -> SamSegmenter:
+    """The last segmenter built, reused while the checkpoint file, device and kind stay."""
     resolved = Path(path).expanduser().resolve()
     if not resolved.is_file():
         raise DependencyError(f"{path}: SAM checkpoint not found. " + _checkpoint_help())
-    return _cached_segmenter(str(resolved), resolved.stat().st_mtime_ns, device)
+    return _cached_segmenter(str(resolved), resolved.stat().st_mtime_ns, device, kind)
 
 
 # -- the one entry point ------------------------------------------------------------------------
@@ -302,13 +258,16 @@ def resolve_region(*, size: tuple[int, int] | None,
                    box: Sequence[float] | None,
                    points: Sequence[Sequence[float]] | None,
                    sam_checkpoint: str | None,
-                   device: str) -> tuple[np.ndarray, str]:
+                   device: str,
+                   sam_kind: str | None = None) -> tuple[np.ndarray, str]:
     """(mask (H, W) bool, how it was made) from exactly one of a mask file, a box or points.
 
     size: (H, W) of the frame when no image is given (the image's own size wins; both given
     must agree); None with a mask file lets the file define it. sam_checkpoint: None reads
-    $LANG2MOTION_SAM_CHECKPOINT. With a checkpoint and an image, a box or points go through SAM;
-    without, a box becomes its rectangle (:func:`box_mask`) and points are refused.
+    $LANG2MOTION_SAM_CHECKPOINT; sam_kind: its sam_model_registry kind, None to read it from
+    the file name (:func:`kind_from_file_name`). With a checkpoint and an image, a box or points
+    go through SAM; without, a box becomes its rectangle (:func:`box_mask`) and points are
+    refused.
     """
     given = [name for name, value in (("--mask", mask_path), ("--box", box), ("--point", points))
              if value is not None and (name != "--point" or len(value) > 0)]
@@ -348,7 +307,8 @@ def resolve_region(*, size: tuple[int, int] | None,
             raise ConfigError(f"--point needs SAM to turn clicks into a mask ({missing}); "
                               f"or give --box or --mask instead")
         described = "points " + ", ".join(_fmt(p) for p in sam_points)
-    segmenter = _load_segmenter(checkpoint, str(resolve_device(device, param="--device")))
+    segmenter = _load_segmenter(checkpoint, str(resolve_device(device, param="--device")),
+                                sam_kind)
     mask = segmenter.segment(image, box=sam_box, points=sam_points)
     if not mask.any():
         raise DataError(f"SAM {segmenter.name} returned an empty mask for {described}; "

@@ -9,8 +9,12 @@
   names a folder): a safetensors file, a ``torch.save`` state dict (plain, or a training
   checkpoint ``{'state_dict': ...}`` with ``module.`` prefixes), OpenAI's original TorchScript
   release (``ViT-B-32.pt``), or a folder such as a Hugging Face snapshot holding one of
-  ``FOLDER_WEIGHT_FILES``. Read without unpickling arbitrary objects, loaded strictly into the
-  named architecture.
+  ``FOLDER_WEIGHT_FILES``. The model is built by open_clip's ``create_model_and_transforms``
+  and files are loaded by its ``load_checkpoint`` (prefixes, position-embedding resizing), then
+  checked strictly against the named architecture. open_clip cannot read two of these formats
+  and this module adds them: the snapshot folder, and the TorchScript archive, whose tensors
+  are read as data (its TorchScript code never runs, unlike ``torch.jit.load``). Nothing but
+  tensors and plain containers is unpickled.
 - anything else is an open_clip tag (``openai``, ``laion2b_s34b_b79k``, ...) downloaded from the
   Hugging Face hub into its cache; offline this fails with a DependencyError saying what to get.
 
@@ -29,10 +33,12 @@ CLIP for fast tests). Legend: B batch, D embedding size, H height, W width, L to
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import io
 import json
 import logging
-import warnings
+import pickle
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -65,7 +71,12 @@ PIXEL_MAX = 255.0         # uint8 -> [0, 1]
 # the model's input; bicubic with antialiasing is what CLIP's own preprocessing uses.
 RESIZE_MODE = "bicubic"
 ERROR_DETAIL_CHARS = 400  # how much of a library's own message an error repeats
-SAFETENSORS_HEADER_START = 8  # a safetensors file: u64 header length, then the JSON header
+# Storage classes named in a TorchScript archive's pickle, and the dtype of their elements.
+STORAGE_DTYPES = {"DoubleStorage": torch.float64, "FloatStorage": torch.float32,
+                  "HalfStorage": torch.float16, "BFloat16Storage": torch.bfloat16,
+                  "LongStorage": torch.int64, "IntStorage": torch.int32,
+                  "ShortStorage": torch.int16, "CharStorage": torch.int8,
+                  "ByteStorage": torch.uint8, "BoolStorage": torch.bool}
 
 
 def _detail(exc: BaseException) -> str:
@@ -306,14 +317,14 @@ def _dependency_hint(model: str, tag: str) -> str:
 
 @dataclass(frozen=True)
 class _LocalWeights:
-    """A local weights file read into a state dict, with what it says about its activation."""
+    """A local weights file, with what it says about its activation and preprocessing."""
 
     file: Path
-    state_dict: dict[str, torch.Tensor]
+    torchscript: dict[str, torch.Tensor] | None  # the tensors of a TorchScript archive, else
+    # None: open_clip's load_checkpoint reads the file
     quick_gelu: bool | None     # None: nothing in or beside the file says
     reason: str                 # why quick_gelu is what it is
-    mean: tuple[float, ...] | None  # image normalisation from open_clip_config.json, if any
-    std: tuple[float, ...] | None
+    preprocess: dict[str, Any]  # image_mean/image_std from open_clip_config.json, if any
 
 
 def _weights_file(path: Path, model: str) -> Path:
@@ -343,42 +354,102 @@ def _weights_file(path: Path, model: str) -> Path:
                           "file into it or set clip.pretrained to the file")
 
 
-def _is_torchscript(file: Path) -> bool:
-    """A TorchScript archive (OpenAI's release format) is a zip holding ``constants.pkl``."""
+def _torchscript_prefix(file: Path) -> str | None:
+    """The top folder (``name/``) of a TorchScript archive, OpenAI's release format (a zip
+    holding ``name/data.pkl`` and ``name/constants.pkl``), or None for any other file."""
     if not zipfile.is_zipfile(file):
-        return False
+        return None
     with zipfile.ZipFile(file) as archive:
-        return any(n == "constants.pkl" or n.endswith("/constants.pkl")
-                   for n in archive.namelist())
+        names = set(archive.namelist())
+    return next((n[:-len("constants.pkl")] for n in names if n.endswith("/constants.pkl")
+                 and n.count("/") == 1 and n[:-len("constants.pkl")] + "data.pkl" in names),
+                None)
 
 
-def _is_safetensors(file: Path) -> bool:
-    with open(file, "rb") as f:
-        head = f.read(SAFETENSORS_HEADER_START + 1)
-    return len(head) > SAFETENSORS_HEADER_START and head[SAFETENSORS_HEADER_START:] == b"{"
+class _ScriptObject:
+    """A module of a TorchScript archive: the attributes it was saved with, none of its code."""
+
+    state: Any = None
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
 
 
-def _read_checkpoint(file: Path, model: str) -> tuple[dict[str, Any], bool]:
-    """The state dict in ``file`` and whether it was a TorchScript archive; never unpickles
-    anything but tensors and plain containers (``weights_only``)."""
-    where = f"CLIP weights file {file} (model {model})"
-    if _is_torchscript(file):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)  # jit is deprecated, still reads
-                return dict(torch.jit.load(str(file), map_location="cpu").state_dict()), True
-        except Exception as exc:
-            raise DependencyError(f"{where} is a TorchScript archive that could not be read "
-                                  f"({_detail(exc)}); download it again"
-                                  ) from exc
+def _rebuild_tensor(storage: torch.Tensor, offset: int, size: tuple[int, ...],
+                    stride: tuple[int, ...], *_: Any) -> torch.Tensor:
+    return storage.as_strided(size, stride, offset)
+
+
+class _ArchiveUnpickler(pickle.Unpickler):
+    """Reads a TorchScript archive's ``data.pkl`` as data: module classes become
+    ``_ScriptObject``, tensors are read from the archive's storages, and any other class or
+    function is refused, so no code of the archive runs (``torch.jit.load`` would compile it and
+    run its ``__setstate__`` methods)."""
+
+    def __init__(self, archive: zipfile.ZipFile, prefix: str) -> None:
+        super().__init__(io.BytesIO(archive.read(prefix + "data.pkl")))
+        self.archive, self.prefix = archive, prefix
+        self.storages: dict[str, torch.Tensor] = {}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module.startswith("__torch__."):
+            return _ScriptObject
+        if module == "torch" and name in STORAGE_DTYPES:
+            return STORAGE_DTYPES[name]
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return _rebuild_tensor
+        if (module, name) == ("collections", "OrderedDict"):
+            return collections.OrderedDict
+        raise pickle.UnpicklingError(f"it refers to {module}.{name}, which a traced model's "
+                                     "weights do not need")
+
+    def persistent_load(self, pid: Any) -> torch.Tensor:  # ('storage', dtype, key, device, n)
+        _, dtype, key, _device, _numel = pid
+        if key not in self.storages:
+            data = bytearray(self.archive.read(f"{self.prefix}data/{key}"))
+            self.storages[key] = (torch.frombuffer(data, dtype=dtype) if data
+                                  else torch.empty(0, dtype=dtype))
+        return self.storages[key]
+
+
+def _read_torchscript(file: Path, prefix: str, where: str) -> dict[str, torch.Tensor]:
+    """Every tensor attribute of the archive's modules by its dotted name: the state dict of a
+    traced model such as OpenAI's release. Read as data, never executed."""
     try:
-        if _is_safetensors(file):
-            from safetensors.torch import load_file
+        with zipfile.ZipFile(file) as archive:
+            root = _ArchiveUnpickler(archive, prefix).load()
+    except Exception as exc:
+        raise DependencyError(f"{where} is a TorchScript archive whose weights could not be read "
+                              f"({_detail(exc)}); re-save only the weights, e.g. "
+                              "torch.save(torch.jit.load(path).state_dict(), 'weights.pt'), or "
+                              "download it again") from exc
+    tensors: dict[str, torch.Tensor] = {}
+    pending = [("", root)]
+    while pending:
+        prefix_, node = pending.pop()
+        if not isinstance(node.state, dict):
+            module = prefix_.rstrip(".") or "(root)"
+            raise DependencyError(f"{where} is a TorchScript archive whose module {module} "
+                                  "saves custom state; re-save only the weights")
+        for name, value in node.state.items():
+            if isinstance(value, torch.Tensor):
+                tensors[prefix_ + name] = value
+            elif isinstance(value, _ScriptObject):
+                pending.append((f"{prefix_}{name}.", value))
+    return tensors
 
-            checkpoint: Any = load_file(str(file), device="cpu")
-        else:
-            checkpoint = torch.load(file, map_location="cpu", weights_only=True,
-                                    mmap=zipfile.is_zipfile(file))
+
+def _peek_keys(file: Path, where: str) -> list[str]:
+    """The state dict keys of a safetensors or ``torch.save`` file, unpickling nothing but
+    tensors and plain containers; the errors open_clip's loader would give obscurely."""
+    try:
+        if file.suffix == ".safetensors":  # open_clip's own rule for safetensors
+            from safetensors import safe_open
+
+            with safe_open(str(file), framework="pt") as f:
+                return list(f.keys())
+        checkpoint = torch.load(file, map_location="cpu", weights_only=True,
+                                mmap=zipfile.is_zipfile(file))  # mmap: tensors not read
     except Exception as exc:
         if "weights only load failed" in str(exc).lower():
             raise DependencyError(f"{where} holds Python objects besides tensors; it is refused "
@@ -395,9 +466,7 @@ def _read_checkpoint(file: Path, model: str) -> tuple[dict[str, Any], bool]:
         keys = list(checkpoint)[:8] if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise DependencyError(f"{where} holds no state dict of tensors (found {keys}); save "
                               "model.state_dict() or {'state_dict': model.state_dict()}")
-    if all(k.startswith("module.") for k in checkpoint):  # saved from DataParallel/DDP
-        checkpoint = {k[len("module."):]: v for k, v in checkpoint.items()}
-    return checkpoint, False
+    return list(checkpoint)
 
 
 def _read_config(file: Path, model: str) -> dict[str, Any] | None:
@@ -417,18 +486,19 @@ def _read_config(file: Path, model: str) -> dict[str, Any] | None:
 
 
 def _read_local_weights(path: Path, model: str) -> _LocalWeights:
-    """Read local weights and decide the activation they need (module docstring's rules)."""
+    """Find local weights and decide the activation they need (module docstring's rules)."""
     file = _weights_file(path, model)
-    state_dict, torchscript = _read_checkpoint(file, model)
-    extras = [k for k in OPENAI_EXTRA_KEYS if k in state_dict]
-    for key in extras:
-        state_dict.pop(key)
+    where = f"CLIP weights file {file} (model {model})"
+    prefix = _torchscript_prefix(file)
+    torchscript = None if prefix is None else _read_torchscript(file, prefix, where)
+    keys = list(torchscript) if torchscript is not None else _peek_keys(file, where)
+    extras = [k for k in OPENAI_EXTRA_KEYS if k in keys]
     config = _read_config(file, model)
     model_cfg = (config or {}).get("model_cfg", config or {})
     preprocess = (config or {}).get("preprocess_cfg", {})
     quick_gelu: bool | None = None
     reason = "nothing in or beside the weights says which activation they need"
-    if torchscript or extras:
+    if torchscript is not None or extras:
         quick_gelu = True
         reason = ("it is a TorchScript archive, OpenAI's release format" if torchscript else
                   f"it holds OpenAI's non-weight entries ({', '.join(extras)})")
@@ -439,65 +509,53 @@ def _read_local_weights(path: Path, model: str) -> _LocalWeights:
     elif config is not None:
         quick_gelu = bool(model_cfg.get("quick_gelu", False))
         reason = f"{file.parent / OPEN_CLIP_CONFIG} says quick_gelu={quick_gelu}"
-    mean, std = preprocess.get("mean"), preprocess.get("std")
-    return _LocalWeights(file=file, state_dict=state_dict, quick_gelu=quick_gelu, reason=reason,
-                         mean=tuple(mean) if mean else None, std=tuple(std) if std else None)
+    return _LocalWeights(file=file, torchscript=torchscript, quick_gelu=quick_gelu,
+                         reason=reason, preprocess={f"image_{k}": tuple(preprocess[k])
+                                                    for k in ("mean", "std") if preprocess.get(k)})
 
 
 def _load_weights(clip_model: torch.nn.Module, weights: _LocalWeights, model: str) -> None:
-    """Load strictly, after the same key fixes as open_clip 3.3.0's ``load_checkpoint``."""
-    from open_clip.convert import convert_state_dict
-    from open_clip.model import (
-        convert_to_custom_text_state_dict,
-        resize_pos_embed,
-        resize_text_pos_embed,
-    )
+    """open_clip's ``load_checkpoint`` (prefixes, ``state_dict`` key, position-embedding
+    resizing), or for a TorchScript archive its tensors loaded directly; then strictly checked
+    but for OpenAI's non-weight entries."""
+    import open_clip
+    from open_clip.model import resize_pos_embed, resize_text_pos_embed
 
     where = f"CLIP weights file {weights.file} does not fit model {model}"
     fix = ("set clip.model to the architecture these weights were trained as (see "
            "open_clip.list_models()) or clip.pretrained to weights of this one")
     try:
-        state_dict = convert_state_dict(clip_model, dict(weights.state_dict))
-        if "positional_embedding" in state_dict and not hasattr(clip_model,
-                                                                "positional_embedding"):
-            state_dict = convert_to_custom_text_state_dict(state_dict)
-        for name in ("logit_scale", "logit_bias"):
-            own = getattr(clip_model, name, None)
-            if name in state_dict and own is not None and own.ndim != state_dict[name].ndim:
-                state_dict[name] = state_dict[name].reshape(own.shape)
-        if (getattr(clip_model, "logit_bias", None) is not None and "logit_bias" not in state_dict
-                and "logit_scale" in state_dict):
-            state_dict["logit_bias"] = torch.zeros_like(state_dict["logit_scale"])
-        state_dict.pop("text.transformer.embeddings.position_ids", None)
-        resize_pos_embed(state_dict, clip_model)
-        resize_text_pos_embed(state_dict, clip_model)
-        result = clip_model.load_state_dict(state_dict, strict=False)
+        if weights.torchscript is None:
+            result = open_clip.load_checkpoint(clip_model, str(weights.file), strict=False)
+        else:  # OpenAI's weights are in open_clip's CLIP layout already
+            state_dict = dict(weights.torchscript)
+            resize_pos_embed(state_dict, clip_model)
+            resize_text_pos_embed(state_dict, clip_model)
+            result = clip_model.load_state_dict(state_dict, strict=False)
     except Exception as exc:  # size mismatches (RuntimeError), width asserts, odd tensors
         raise DependencyError(f"{where} ({type(exc).__name__}: "
                               f"{_detail(exc)}); {fix}") from exc
-    if result.missing_keys or result.unexpected_keys:
+    unexpected = [k for k in result.unexpected_keys if k not in OPENAI_EXTRA_KEYS]
+    if result.missing_keys or unexpected:
         raise DependencyError(
             f"{where}: {len(result.missing_keys)} weights missing (e.g. "
-            f"{', '.join(result.missing_keys[:3]) or '-'}), {len(result.unexpected_keys)} "
-            f"unexpected (e.g. {', '.join(result.unexpected_keys[:3]) or '-'}); {fix}")
+            f"{', '.join(result.missing_keys[:3]) or '-'}), {len(unexpected)} "
+            f"unexpected (e.g. {', '.join(unexpected[:3]) or '-'}); {fix}")
 
 
-class _DropRandomInitNotice(logging.Filter):
+def _not_random_init_notice(record: logging.LogRecord) -> bool:
     """open_clip logs 'initialized randomly' whenever it loads no weights itself; here local
     weights are loaded afterwards and random ones get their own louder warning."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("No pretrained weights loaded")
+    return not str(record.msg).startswith("No pretrained weights loaded")
 
 
 @contextlib.contextmanager
 def _quiet_random_init_notice() -> Iterator[None]:
-    root, notice = logging.getLogger(), _DropRandomInitNotice()
-    root.addFilter(notice)
+    logging.getLogger().addFilter(_not_random_init_notice)
     try:
         yield
     finally:
-        root.removeFilter(notice)
+        logging.getLogger().removeFilter(_not_random_init_notice)
 
 
 def load_clip(*, model: str, pretrained: str, device: str = "auto",
@@ -538,8 +596,7 @@ def load_clip(*, model: str, pretrained: str, device: str = "auto",
             log.warning("CLIP weights %s: running model %s with %s instead of its %s because "
                         "%s", weights.file, model, QUICK_GELU if quick_gelu else GELU,
                         QUICK_GELU if named_quick_gelu else GELU, weights.reason)
-        if weights.mean and weights.std:
-            kwargs.update(image_mean=weights.mean, image_std=weights.std)
+        kwargs.update(weights.preprocess)
     else:
         tag_cfg = open_clip.get_pretrained_cfg(model, pretrained)
         if not tag_cfg:

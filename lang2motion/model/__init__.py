@@ -1,9 +1,9 @@
 """The Lang2Motion model: config, encoder, decoders, auto-encoder, losses, checkpoints."""
 
-from lang2motion.model.autoencoder import Lang2Motion, build_model, unit_latent
+from lang2motion.model.autoencoder import Lang2Motion, unit_latent
 from lang2motion.model.checkpoint import load_model, save_model
 from lang2motion.model.config import DECODERS, ModelConfig
 from lang2motion.model.losses import compute_losses
 
-__all__ = ["DECODERS", "Lang2Motion", "ModelConfig", "build_model", "compute_losses",
+__all__ = ["DECODERS", "Lang2Motion", "ModelConfig", "compute_losses",
            "load_model", "save_model", "unit_latent"]

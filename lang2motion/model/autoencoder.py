@@ -26,10 +26,8 @@ def unit_latent(latent: torch.Tensor,  # (B, D) a trajectory latent z or a CLIP 
 
     ``scale`` (``model.latent_scale``) sets the radius. A unit vector of 512 entries has entries
     of about 0.04, small beside the decoder's other inputs (coordinates near 0.5), so at radius 1
-    the first layer learns slowly to use the latent. On the synthetic set radius 4 measured best
-    with the paper's text_recon weight (free-running reconstruction 0.52 -> 0.40 x the static
-    grid), radius 8 with text_recon 2 (text-decoded motion-kind accuracy 45 -> 50%;
-    benchmarks/NOTES.md).
+    the first layer learns slowly to use the latent; which radius trains best on the synthetic
+    set, and with which text_recon weight, is measured in benchmarks/NOTES.md.
     """
     return F.normalize(latent.float(), dim=-1) * scale
 
@@ -80,7 +78,3 @@ class Lang2Motion(nn.Module):
         z = self.encode(tracks, overlay)
         return z, self.decode(z, tracks[:, 0], teacher=tracks)
 
-
-def build_model(cfg: ModelConfig) -> Lang2Motion:
-    """The one constructor used by training, evaluation and the CLI."""
-    return Lang2Motion(cfg)

@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.io import atomic_path, read_json, write_json_atomic
-from lang2motion.model.autoencoder import Lang2Motion, build_model
+from lang2motion.model.autoencoder import Lang2Motion
 from lang2motion.model.config import ModelConfig
 
 WEIGHTS_NAME = "model.safetensors"
@@ -90,7 +90,7 @@ def load_model(directory: str | Path, *, expect_points: int | None = None,
     if meta.get(SAVE_ID_KEY) is not None and weights_id != meta[SAVE_ID_KEY]:
         raise DataError(f"{directory}: {WEIGHTS_NAME} and {META_NAME} come from different saves "
                         f"(an interrupted write); re-run training")
-    model = build_model(cfg)
+    model = Lang2Motion(cfg)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

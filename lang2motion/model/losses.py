@@ -85,8 +85,8 @@ def contrastive_loss(text_emb: torch.Tensor,  # (B, D) CLIP text embeddings
 
     Not in the paper (eq. 7 is a plain cosine). The plain cosine pulls every z towards its text
     but never away from the others, so it can be satisfied without z telling one caption's
-    trajectory from another's (measured with random CLIP: training-split R@1 0.4%, chance
-    0.16%). Cross-entropy over cos / temperature ranks the matching text above the batch's
+    trajectory from another's (measured with random CLIP: benchmarks/NOTES.md, issue 9's second
+    round). Cross-entropy over cos / temperature ranks the matching text above the batch's
     other texts, and the matching latent above the other latents. Other captions of the same
     trajectory in one batch count as negatives (rare at batch 32 of ~2,400 expressions).
     """
@@ -125,8 +125,7 @@ def compute_losses(model: torch.nn.Module,
     z = model.encode(tracks, batch.get("overlay"))
     if cfg.text_recon:
         # z and the text embedding decode in ONE call of twice the batch: the autoregressive
-        # decoder's step loop then runs once per batch, not twice (measured on 2 CPU cores:
-        # 212 -> 122 ms for both decodes' forward and backward at batch 32)
+        # decoder's step loop then runs once per batch, not twice (time saved: benchmarks/NOTES.md)
         both = model.decode(torch.cat([z.float(), batch["text_emb"].float()]),
                             torch.cat([grid, grid]),
                             teacher=None if teacher is None else torch.cat([teacher, teacher]),

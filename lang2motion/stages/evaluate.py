@@ -84,25 +84,25 @@ def clip_subset(samples: int, count: int) -> np.ndarray:
     return np.unique(np.linspace(0, samples - 1, count).round().astype(int))
 
 
-def run(*, data: DataConfig, track: TrackConfig, eval: EvalConfig,
+def run(*, data: DataConfig, track: TrackConfig, eval_cfg: EvalConfig,
         model_dir: str | os.PathLike[str], features_dir: str | os.PathLike[str],
         raw_dir: str | os.PathLike[str], metrics_path: str | os.PathLike[str],
         out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Evaluate the model in ``model_dir``; return the headline metrics."""
-    inference = Inference.load(model_dir, device=eval.device, device_param="eval.device",
-                               batch_size=eval.batch_size)
+    inference = Inference.load(model_dir, device=eval_cfg.device, device_param="eval.device",
+                               batch_size=eval_cfg.batch_size)
     features_dir = Path(features_dir)
     valid = load_feature_tensors(features_dir / data.valid_split)
     train = load_feature_tensors(features_dir / data.train_split)
     check_features(inference, valid, where=features_dir / data.valid_split)
     frames_of = WindowReader(raw_dir, data.valid_split, valid)
-    subset = clip_subset(len(valid), eval.clip_samples)
+    subset = clip_subset(len(valid), eval_cfg.clip_samples)
     with tqdm(total=len(subset), desc="evaluate (CLIP similarity)", unit="sample") as bar:
         evaluation = evaluate_split(
             inference, valid, train, frame_latents=first_frame_latents(inference, valid,
                                                                        frames_of),
             frames_of=frames_of, clip_subset=subset, progress=lambda n: bar.update(1))
-    speed = measure_speed(inference, valid, repeats=eval.timing_repeats)
+    speed = measure_speed(inference, valid, repeats=eval_cfg.timing_repeats)
     meta = inference.meta
     run_info = {"split": data.valid_split, "git_rev": meta.get("git_rev", "unknown"),
                 "epoch": meta.get("epoch"), "data_source": data.source,
@@ -112,16 +112,16 @@ def run(*, data: DataConfig, track: TrackConfig, eval: EvalConfig,
                 "model_config": meta.get("model_config"), "params": meta.get("params"),
                 "steps": meta.get("steps"),
                 "machine": machine_facts(inference.device), "train_machine": meta.get("machine"),
-                "eval": as_dict(eval)}
-    tables = build_tables(evaluation, resamples=eval.bootstrap, seed=eval.seed,
-                          level=eval.level, run=run_info, speed=speed)
+                "eval": as_dict(eval_cfg)}
+    tables = build_tables(evaluation, resamples=eval_cfg.bootstrap, seed=eval_cfg.seed,
+                          level=eval_cfg.level, run=run_info, speed=speed)
     with atomic_dir(out_dir) as staging:
         evaluation.samples.to_parquet(staging / "samples.parquet", index=False)
         write_json_atomic(staging / "tables.json", tables)
         write_plots(evaluation, staging / "plots")
         write_gallery(evaluation.samples, truth=valid.tracks,
                       generated=evaluation.tracks["lang2motion"], sizes=valid.sizes,
-                      frames_of=frames_of, out_dir=staging, count=eval.gallery)
+                      frames_of=frames_of, out_dir=staging, count=eval_cfg.gallery)
     metrics = headline(tables)
     write_json_atomic(metrics_path, metrics)
     return metrics

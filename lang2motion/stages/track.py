@@ -26,9 +26,13 @@ from lang2motion.io import atomic_dir, write_json_atomic
 from lang2motion.runtime import machine_facts, resolve_device
 from lang2motion.sharding import Role, Shard, execute, fingerprint, shard_figures
 from lang2motion.store import read_tracks, tracks_path, write_tracks
-from lang2motion.tracking.backends import make_tracker
 from lang2motion.tracking.quality import track_quality, warn_if_implausible
-from lang2motion.tracking.track_split import merge_summaries, track_split, video_work
+from lang2motion.tracking.track_split import (
+    make_tracker,
+    merge_summaries,
+    track_split,
+    video_work,
+)
 
 STAGE = "track"
 

@@ -1,4 +1,5 @@
-"""The point-tracker interface shared by every backend (the factory lives in backends.py).
+"""The point-tracker interface shared by every backend (the factory, ``make_tracker``, lives in
+track_split.py, so that this interface module imports none of its backends).
 
 Legend: T frames, N points, H height, W width. Coordinates are pixel (x, y) of the input frames,
 pixel centres at integer coordinates.

@@ -2,15 +2,16 @@
 
 Legend: B batch, T frames, N points, H height, W width. Pixel (x, y) of the input frames.
 
-The adapter meets the predictor contract in reference/cotracker3-api.md: a float video
-(1, T, 3, H, W) in 0..255, queries (1, N, 3) as (t, x, y) pixels, and back tracks (1, T, N, 2)
-pixels with visibility (1, T, N) bool. The caller hands over every query of a video at once (all
-objects, all window starts) so the model sees the video once. Memory grows with T x N, so a
-video longer than ``chunk_len`` frames is cut into chunks of at most ``chunk_len`` frames that
-overlap (by one frame; more for the last chunk, which is kept a full chunk); a point still
-running at the end of a chunk is handed over to the next chunk as a new query at that chunk's
-first frame (its position and visibility there come from the earlier chunk).
-Each chunk is ONE predictor call carrying every point that is alive in it.
+The adapter meets the contract of co-tracker's ``cotracker.predictor.CoTrackerPredictor``
+(github facebookresearch/co-tracker): a float video (1, T, 3, H, W) in 0..255, queries
+(1, N, 3) as (t, x, y) pixels, and back tracks (1, T, N, 2) pixels with visibility (1, T, N)
+bool. The caller hands over every query of a video at once (all objects, all window starts)
+so the model sees the video once. Memory grows with T x N, so a video longer than ``chunk_len``
+frames is cut into chunks of at most ``chunk_len`` frames that overlap (by one frame; more for
+the last chunk, which is kept a full chunk); a point still running at the end of a chunk is
+handed over to the next chunk as a new query at that chunk's first frame (its position and
+visibility there come from the earlier chunk). Each chunk is ONE predictor call carrying every
+point that is alive in it.
 
 Two lengths, not to be confused: ``PREDICTOR_WINDOW_LEN`` is fixed by the checkpoint (its
 ``time_emb`` buffer is (1, 60, 1110), so the predictor is always built with 60; the model

@@ -1,10 +1,12 @@
 """TAP-Vid point-tracking metrics: occlusion accuracy, < delta^x, Jaccard at 1..16 px, AJ.
 
-Legend: N points, T frames. Definitions follow reference/tapvid-metrics.md and co-tracker's
-``compute_tapvid_metrics``: coordinates are first rescaled to a 256 x 256 frame; a prediction is
-within d when its squared distance is strictly below d^2; "first" mode evaluates the frames
-strictly after each point's query frame, "strided" mode every frame but the query frame. Counts
-are pooled over all points and evaluated frames of the call (one video), as in the reference.
+Legend: N points, T frames. Definitions follow TAP-Vid's ``compute_tapvid_metrics``
+(google-deepmind/tapnet ``evaluation_datasets.py``, copied in co-tracker's
+``cotracker/evaluation/core/eval_utils.py``): coordinates are first rescaled to a 256 x 256
+frame; a prediction is within d when its squared distance is strictly below d^2; "first" mode
+evaluates the frames strictly after each point's query frame, "strided" mode every frame but the
+query frame. Counts are pooled over all points and evaluated frames of the call (one video), as
+in the reference.
 
 Undefined ratios (0/0): when no evaluated (point, frame) has visible ground truth,
 ``pts_within_d`` is NaN (there is nothing to be within), and ``jaccard_d`` is NaN only when

@@ -18,17 +18,28 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from lang2motion.config import GridConfig
+from lang2motion.config import GridConfig, TrackConfig
 from lang2motion.data.mevis.reader import MevisSplit
 from lang2motion.data.samples import Sample, SampleIndex
-from lang2motion.errors import DataError
+from lang2motion.errors import ConfigError, DataError
 from lang2motion.geometry import normalise
 from lang2motion.sharding import sum_counts
 from lang2motion.store import TrackRow
 from lang2motion.tracking.base import Tracker
+from lang2motion.tracking.cotracker import CoTracker3Tracker
 from lang2motion.tracking.grid import GridError, place_grid
+from lang2motion.tracking.lk import LKTracker
 
 MAX_SKIP_EXAMPLES = 50     # skipped rows listed by name in the summary; the rest are only counted
+
+
+def make_tracker(cfg: TrackConfig) -> Tracker:
+    """The backend named by ``cfg.backend`` (lk | cotracker3), built from the track params."""
+    if cfg.backend == "lk":
+        return LKTracker()
+    if cfg.backend == "cotracker3":
+        return CoTracker3Tracker(checkpoint=cfg.checkpoint, device=cfg.device)
+    raise ConfigError(f"track.backend: unknown tracker {cfg.backend!r}")
 
 
 @dataclass

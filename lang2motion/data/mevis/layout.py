@@ -1,4 +1,4 @@
-"""The MeViS layout (``reference/mevis-format.md``): file names, formats and its records.
+"""The MeViS layout (as released, github henghuiding/MeViS): file names, formats and records.
 
 A split folder holds ``JPEGImages/<video_id>/<frame>.jpg``, ``meta_expressions.json`` (or
 ``meta_expressions_v2.json``) and, except for the online ``valid`` split, ``mask_dict.json``.

@@ -39,8 +39,7 @@ SHAPE_NOUNS = {"circle": ("ball", "circle", "disc"), "square": ("square", "box")
 PLURALS = {"box": "boxes", "cross": "crosses", "plus sign": "plus signs"}
 SINGLE_PER_OBJECT = (2, 3)         # expressions per object in an evaluation split (inclusive)
 # A training object gets every training template of its motion kind: more phrasings per
-# trajectory for the text -> motion map to generalise from (measured: text-decoded ADE on the
-# seen phrasing 0.81 -> 0.73 x static at the same step count, benchmarks/NOTES.md)
+# trajectory for the text -> motion map to generalise from (measured gain in benchmarks/NOTES.md)
 TRAIN_SINGLE_PER_OBJECT = (4, 4)
 MULTI_PER_GROUP = (1, 2)
 SHORT_NP_P = 0.3                   # "the triangle" instead of "the red triangle" when unique
