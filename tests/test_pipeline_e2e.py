@@ -156,6 +156,8 @@ ABLATIONS = [
     ["loss.l1=false"], ["model.decoder=direct"], ["model.decoder=transformer"],
     ["loss.text=0", "loss.image=0"], ["loss.text_recon=0"], ["grid.size=4"],
     ["overlay.color=red"], ["model.use_overlay=false"], ["data.synth.seed=1"],
+    # not an ablation: the README's scale-out, 2 processes for every stage (gloo on the CPU)
+    ["train.nproc=2", "dist.nproc=2"],
 ]
 
 
@@ -177,6 +179,11 @@ def test_dvc_exp_run_ablation(reproduced, overrides):
                 assert meta["params"][section][name] == yaml.safe_load(value), item
         if overrides == ["grid.size=4"]:
             assert meta["model_config"]["points"] == 16
+        if "train.nproc=2" in overrides:
+            assert meta["world_size"] == 2
+            for stage in ("track", "embed"):
+                summary = json.loads((work / f"reports/{stage}_summary.json").read_text())
+                assert len(summary["shards"]) == 2, stage
         if overrides == ["loss.l1=false"]:
             # the experiment's own report fills its row of the paper's Table 5
             row = next(line for line in (work / "reports/report.md").read_text().splitlines()

@@ -88,7 +88,7 @@ def run(*, data: DataConfig, overlay: OverlayConfig, clip: ClipConfig,
 
     def assemble(folders: list[Path], parts: list[dict[str, Any]]) -> dict[str, Any]:
         if len(parts) == 1:     # one process: its features and summary as they are
-            summary = parts[0]["summary"]
+            summary = {**parts[0]["summary"], **shard_figures(parts)}
             with atomic_dir(out_dir) as staging:
                 for name in data.splits:
                     move_files(folders[0] / name, staging / name, pattern=SHARD_GLOB)
