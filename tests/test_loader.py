@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +107,15 @@ def test_a_corrupt_shard_is_named(split_dir: Path) -> None:
     (split_dir / "part-00001.parquet").write_bytes(b"PAR1 not really")
     with pytest.raises(DataError, match=r"part-00001\.parquet: not a readable Parquet file"):
         StreamedSplit(split_dir, device=CPU, use_overlay=True, window=2)
+
+
+def test_bench_storage_compares_both_layouts(split_dir: Path, tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_storage
+
+    bench_storage.main(["--features", str(split_dir.parent), "--out", str(tmp_path / "s")])
+    result = json.loads((tmp_path / "s.json").read_text())["train"]
+    assert result["trajectories"] == 50 and result["samples"] == 99
+    assert result["per_sample_mb"] > result["per_trajectory_mb"]   # overlays copied per sample
