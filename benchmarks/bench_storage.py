@@ -1,10 +1,10 @@
 """Size of the feature shards: trajectories stored once against one copy per expression.
 
 Reads every split of ``--features`` (default ``data/features``, after ``make demo``) and writes,
-in a temporary folder with the same Parquet writer settings, the same content laid out one row
-per sample (expression), each row carrying its trajectory's tracks and per-frame overlay
-embeddings: the layout before schema 3. Prints and writes both sizes on disk and their ratio
-(target >= 3x on the default data).
+in a temporary folder the same content laid out one row per sample (expression), each row
+carrying its trajectory's tracks and per-frame overlay embeddings, written as the embed stage
+wrote it before schema 3 (shards of 512 samples, pyarrow's default writer settings). Prints and
+writes both sizes on disk and their ratio (target >= 3x on the default data).
 
     python benchmarks/bench_storage.py --features data/features
 """
@@ -22,9 +22,10 @@ import pyarrow.parquet as pq
 
 from lang2motion.entry import add_debug_flag, run
 from lang2motion.io import write_json_atomic, write_text_atomic
-from lang2motion.store import ROWS_PER_GROUP, SAMPLE_COLUMNS, read_feature_table, shard_paths
+from lang2motion.store import SAMPLE_COLUMNS, read_feature_table, shard_paths
 
 TARGET_RATIO = 3.0
+SAMPLES_PER_SHARD_BEFORE = 512    # the embed stage's shard size before schema 3
 
 
 def per_sample_table(table: pa.Table, dim: int) -> pa.Table:
@@ -53,9 +54,11 @@ def main(argv: list[str] | None = None) -> None:
             table, meta = read_feature_table(split_dir)
             stored = sum(p.stat().st_size for p in shard_paths(split_dir))
             flat = per_sample_table(table, meta["dim"])
-            path = Path(tmp) / f"{split_dir.name}.parquet"
-            pq.write_table(flat, path, row_group_size=ROWS_PER_GROUP)
-            before = path.stat().st_size
+            before = 0
+            for index, offset in enumerate(range(0, flat.num_rows, SAMPLES_PER_SHARD_BEFORE)):
+                path = Path(tmp) / f"{split_dir.name}-{index}.parquet"
+                pq.write_table(flat.slice(offset, SAMPLES_PER_SHARD_BEFORE), path)
+                before += path.stat().st_size
             results[split_dir.name] = {
                 "trajectories": table.num_rows, "samples": flat.num_rows,
                 "per_trajectory_mb": round(stored / 2**20, 2),

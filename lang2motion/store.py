@@ -445,10 +445,17 @@ def write_feature_shard(path: str | Path, samples: list[FeatureSample], *, frame
                                           dim=dim))
 
 
+# Columns worth a dictionary: ids and captions repeat; embeddings and coordinates do not, and a
+# dictionary of their values costs more than it saves (measured: +18% on the demo's features).
+DICTIONARY_COLUMNS = ("track_id", "video_id", "sample_ids", "exp_ids", "texts", "motion_kinds",
+                      "tags", "clip_model", "clip_pretrained")
+
+
 def write_table_shard(path: str | Path, table: pa.Table) -> None:
     """Write one features shard atomically, ROWS_PER_GROUP trajectories per row group."""
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, row_group_size=ROWS_PER_GROUP)
+        pq.write_table(table, tmp, row_group_size=ROWS_PER_GROUP,
+                       use_dictionary=list(DICTIONARY_COLUMNS))
 
 
 def write_feature_shards(out_dir: str | Path, table: pa.Table) -> list[Path]:
