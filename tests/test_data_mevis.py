@@ -387,3 +387,31 @@ def test_import_real_davis_clip(tmp_path: Path, animal: str) -> None:
     rgb = split.read_frames(video_id, 0, 1)[0]
     bgr = cv2.imread(str(source / "frames" / "00000.jpg"))
     np.testing.assert_array_equal(rgb, bgr[:, :, ::-1])
+
+
+def test_split_writer_equals_appending_video_by_video(tmp_path: Path) -> None:
+    """SplitWriter writes the masks and expressions once; the split reads back as the same as
+    one written by appending each video (which rewrites both files every time)."""
+    from lang2motion.data.mevis.writer import SplitWriter
+
+    rng = np.random.default_rng(1)
+    records = [VideoRecord(f"vid{v}", _frames(), {str(3 * v + a): [rng.random((H, W)) < 0.4
+                                                                   for _ in range(T)]
+                                                   for a in range(2)},
+                           [Expression("0", f"blob {v}", (0,), (str(3 * v),))])
+               for v in range(3)]
+    for record in records:
+        write_split(tmp_path / "appended", "train", [record], append=True)
+    writer = SplitWriter(tmp_path / "streamed", "train", append=True)
+    for record in records:
+        writer.add(record)
+    writer.close()
+    a, b = MevisSplit(tmp_path / "appended", "train"), MevisSplit(tmp_path / "streamed", "train")
+    assert json.loads((tmp_path / "appended/train/meta_expressions.json").read_text()) == \
+        json.loads((tmp_path / "streamed/train/meta_expressions.json").read_text())
+    for record in records:
+        for anno in record.masks:
+            np.testing.assert_array_equal(a.object_masks(record.video_id, [anno]),
+                                          b.object_masks(record.video_id, [anno]))
+    with pytest.raises(DataError, match="vid0 already present"):
+        SplitWriter(tmp_path / "streamed", "train", append=True).add(records[0])

@@ -142,29 +142,33 @@ def _write_mask_dict(path: Path, entries: dict[str, list], *, append: bool) -> N
         dst.write(((", " if existing else "") + ",".join(parts) + "}").encode("utf-8"))
 
 
-def write_split(root: str | os.PathLike[str], split: str, videos: Sequence[VideoRecord], *,
-                append: bool = False, jpeg_quality: int = JPEG_QUALITY) -> Path:
-    """Write videos in the MeViS layout under ``root/split``; return the split folder.
+class SplitWriter:
+    """Writes videos into ``root/split`` one at a time, in the MeViS layout.
 
-    Frames go to ``JPEGImages/<video_id>/<name>.jpg``, masks to ``mask_dict.json`` (COCO
-    compressed RLE strings, null where absent), expressions to ``meta_expressions.json`` (written
-    last: a split without it is incomplete). Without ``append`` the split must not exist yet.
-    JSON is written with sorted keys so equal input gives byte-identical files.
+    Each :meth:`add` writes the video's frames at once and keeps its masks (as compact RLE
+    strings) and its expressions; :meth:`close` writes ``mask_dict.json`` and the expressions
+    file once. So writing n videos costs O(n), where appending them one by one with
+    :func:`write_split` rewrites both files every time (O(n^2)). Without ``append`` the split
+    must not exist yet. JSON is written with sorted keys so equal input gives byte-identical
+    files.
     """
-    split_dir = Path(root) / split
-    meta_path = split_dir / META_NAMES[0]
-    meta: dict[str, Any] = {"videos": {}}
-    if append and split_dir.is_dir():
-        meta = read_json(find_meta(split_dir))
-        meta_path = find_meta(split_dir)
-    elif any(split_dir.glob("meta_expressions*.json")):
-        raise DataError(f"{split_dir}: split already exists (delete it, or append)")
-    if not videos:
-        raise DataError(f"{split_dir}: no videos to write")
-    entries: dict[str, list] = {}
-    for record in videos:
-        if record.video_id in meta["videos"]:
-            raise DataError(f"{split_dir}: video {record.video_id} already present")
+
+    def __init__(self, root: str | os.PathLike[str], split: str, *, append: bool = False,
+                 jpeg_quality: int = JPEG_QUALITY):
+        self.split_dir = Path(root) / split
+        self.append, self.jpeg_quality = append, jpeg_quality
+        self.meta_path = self.split_dir / META_NAMES[0]
+        self.meta: dict[str, Any] = {"videos": {}}
+        if append and self.split_dir.is_dir():
+            self.meta_path = find_meta(self.split_dir)
+            self.meta = read_json(self.meta_path)
+        elif any(self.split_dir.glob("meta_expressions*.json")):
+            raise DataError(f"{self.split_dir}: split already exists (delete it, or append)")
+        self.entries: dict[str, list] = {}
+
+    def add(self, record: VideoRecord) -> None:
+        if record.video_id in self.meta["videos"]:
+            raise DataError(f"{self.split_dir}: video {record.video_id} already present")
         count = len(record.frames)
         if count == 0:
             raise DataError(f"video {record.video_id}: no frames")
@@ -172,16 +176,37 @@ def write_split(root: str | os.PathLike[str], split: str, videos: Sequence[Video
         if len(names) != count:
             raise DataError(f"video {record.video_id}: {len(names)} frame names for {count} "
                             "frames")
-        folder = split_dir / FRAMES_DIR / record.video_id
-        size = _write_frames(record, folder, names, jpeg_quality)
+        folder = self.split_dir / FRAMES_DIR / record.video_id
+        size = _write_frames(record, folder, names, self.jpeg_quality)
         masks = _record_masks(record, count, size)
-        clash = sorted(set(masks) & set(entries))
+        clash = sorted(set(masks) & set(self.entries))
         if clash:
             raise DataError(f"video {record.video_id}: anno_id(s) {clash} used by another video")
-        entries.update(masks)
-        meta["videos"][record.video_id] = _meta_entry(record, names)
-    _write_mask_dict(split_dir / MASK_DICT_NAME, entries, append=append)
-    with atomic_path(meta_path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(meta, fh, sort_keys=True, indent=1)
-    return split_dir
+        self.entries.update(masks)
+        self.meta["videos"][record.video_id] = _meta_entry(record, names)
 
+    def close(self) -> Path:
+        """Write the masks and the expressions (last: a split without them is incomplete)."""
+        if not self.meta["videos"]:
+            raise DataError(f"{self.split_dir}: no videos to write")
+        _write_mask_dict(self.split_dir / MASK_DICT_NAME, self.entries, append=self.append)
+        with atomic_path(self.meta_path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(self.meta, fh, sort_keys=True, indent=1)
+        return self.split_dir
+
+
+def write_split(root: str | os.PathLike[str], split: str, videos: Sequence[VideoRecord], *,
+                append: bool = False, jpeg_quality: int = JPEG_QUALITY) -> Path:
+    """Write videos in the MeViS layout under ``root/split``; return the split folder.
+
+    Frames go to ``JPEGImages/<video_id>/<name>.jpg``, masks to ``mask_dict.json`` (COCO
+    compressed RLE strings, null where absent), expressions to ``meta_expressions.json`` (written
+    last: a split without it is incomplete). Without ``append`` the split must not exist yet.
+    Many videos: one :class:`SplitWriter` rather than one call per video.
+    """
+    if not videos:
+        raise DataError(f"{Path(root) / split}: no videos to write")
+    writer = SplitWriter(root, split, append=append, jpeg_quality=jpeg_quality)
+    for record in videos:
+        writer.add(record)
+    return writer.close()

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from lang2motion.data.mevis.layout import VIDEO_ID_HEX, VideoRecord
 from lang2motion.data.mevis.rle import encode_rle
-from lang2motion.data.mevis.writer import write_split
+from lang2motion.data.mevis.writer import SplitWriter
 from lang2motion.data.synth.captions import TEMPLATES, expressions_for
 from lang2motion.data.synth.motion import MOVING_KINDS
 from lang2motion.data.synth.scenes import (
@@ -96,6 +96,7 @@ def generate_split(out_root: str | Path, split: str, *, videos: int, video_frame
     expressions_total = 0
     used: set[int] = set()
     schedule = kind_schedule(seed, split, videos)
+    writer = SplitWriter(out_root, split, append=True)
     for index in tqdm(range(videos), desc=f"synth {split}", leave=False, disable=None):
         rng = _video_rng(seed, split, index)
         video_id = video_id_for(seed, split, index)
@@ -108,7 +109,7 @@ def generate_split(out_root: str | Path, split: str, *, videos: int, video_frame
         record = VideoRecord(video_id=video_id, frames=frames,
                              masks={o.anno_id: visible[o.obj_id] for o in objects},
                              expressions=[e for e, _ in exps])
-        write_split(out_root, split, [record], append=True)
+        writer.add(record)
         sidecar["videos"][video_id] = {
             "scenario": scenario, "background": bg_kind,
             "objects": {o.anno_id: _object_entry(o) for o in objects},
@@ -117,6 +118,7 @@ def generate_split(out_root: str | Path, split: str, *, videos: int, video_frame
         used.update(info["template_id"] for _, info in exps)
         object_kinds.update(o.motion.kind for o in objects)
         expressions_total += len(exps)
+    writer.close()
     sidecar["templates"] = {str(t.template_id): {"kind": t.kind, "pattern": t.pattern,
                                                  "group": t.group} for t in TEMPLATES}
     write_text_atomic(out_root / split / SIDECAR_NAME,
