@@ -109,13 +109,31 @@ def test_a_corrupt_shard_is_named(split_dir: Path) -> None:
         StreamedSplit(split_dir, device=CPU, use_overlay=True, window=2)
 
 
-def test_bench_storage_compares_both_layouts(split_dir: Path, tmp_path: Path) -> None:
+def test_bench_storage_compares_both_layouts(tmp_path: Path) -> None:
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import bench_storage
 
-    bench_storage.main(["--features", str(split_dir.parent), "--out", str(tmp_path / "s")])
+    rng = np.random.default_rng(0)
+    frames, dim, k = 30, 128, 4                  # the overlay embeddings dominate, as in use
+    rows = []
+    for r in range(16):
+        image = rng.normal(size=(frames, dim)).astype(np.float32)
+        rows.append(FeatureRow(
+            track_id=f"v{r}/1/00000", video_id=f"v{r}", start=0, width=64, height=48,
+            tracks=rng.uniform(-1, 1, (frames, N, 2)).astype(np.float32),
+            visible=np.ones((frames, N), bool), image_emb=image, image_emb_pooled=image.mean(0),
+            exp_ids=tuple(map(str, range(k))), texts=tuple(f"t{r}.{e}" for e in range(k)),
+            motion_kinds=("",) * k, template_ids=(-1,) * k, tags=({},) * k,
+            text_emb=rng.normal(size=(k, dim)).astype(np.float32), clip_model="test",
+            clip_pretrained="none"))
+    write_feature_shards(tmp_path / "features" / "train",
+                         feature_table(rows, frames=frames, points=N, dim=dim))
+    bench_storage.main(["--features", str(tmp_path / "features"), "--out", str(tmp_path / "s")])
     result = json.loads((tmp_path / "s.json").read_text())["train"]
-    assert result["trajectories"] == 50 and result["samples"] == 99
-    assert result["per_sample_mb"] > result["per_trajectory_mb"]   # overlays copied per sample
+    assert result["trajectories"] == 16 and result["samples"] == 64
+    # 4 expressions a trajectory: the per-sample layout holds 4 copies of the overlays (pyarrow's
+    # default dictionary encoding wins some of it back on data this small: 2.3x here, 3.3x on
+    # the demo's features, reports/bench_storage.md)
+    assert result["ratio"] > 2.0
