@@ -37,6 +37,7 @@ from lang2motion.distributed import (
     contiguous_shares,
     current_world,
     launch,
+    script_argv,
     share_group,
 )
 from lang2motion.errors import ConfigError, DataError
@@ -129,6 +130,19 @@ def choose_role(*, shard: int | None, num_shards: int | None, merge: bool, nproc
     if nproc > 1:
         return Role(launch=nproc)
     return Role()
+
+
+def stage_role(script: str, argv: Sequence[str] | None, args: Any,
+               params: dict[str, Any]) -> tuple[Role, int | None]:
+    """A sharded stage script's role from its ``--shard``/``--num-shards``/``--merge`` options and
+    ``dist.nproc`` (popped from ``params``). With ``dist.nproc`` > 1 outside torchrun the script
+    is first re-run as that many processes: then (role, their exit status), else (role, None)."""
+    role = choose_role(shard=args.shard, num_shards=args.num_shards, merge=args.merge,
+                       nproc=params.pop("dist").nproc)
+    if not role.launch:
+        return role, None
+    return role, launch_shards(script, script_argv() if argv is None else argv,
+                               nproc=role.launch, out=args.out)
 
 
 def launch_shards(script: str, argv: Sequence[str], *, nproc: int,

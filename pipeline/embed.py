@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import sys
 
-from lang2motion.distributed import script_argv
 from lang2motion.entry import parse_stage_args, report, run
-from lang2motion.sharding import choose_role, launch_shards
+from lang2motion.sharding import stage_role
 from lang2motion.stages import embed
 
 PATHS = {"raw": ("data/raw", "folder of MeViS-layout splits"),
@@ -24,11 +23,9 @@ PATHS = {"raw": ("data/raw", "folder of MeViS-layout splits"),
 def main(argv: list[str] | None = None) -> int | None:
     args, params = parse_stage_args(__doc__, argv, sections=("data", "overlay", "clip", "dist"),
                                     paths=PATHS, sharded=True)
-    role = choose_role(shard=args.shard, num_shards=args.num_shards, merge=args.merge,
-                       nproc=params.pop("dist").nproc)
-    if role.launch:
-        return launch_shards(__file__, script_argv() if argv is None else argv,
-                             nproc=role.launch, out=args.out)
+    role, status = stage_role(__file__, argv, args, params)   # dist.nproc > 1: torchrun
+    if status is not None:
+        return status
     report(embed.summary_lines(embed.run(**params, raw_dir=args.raw, tracks_dir=args.tracks,
                                          out_dir=args.out, summary_path=args.summary,
                                          role=role)))

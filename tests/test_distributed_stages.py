@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from test_pipeline_e2e import _merge
 
 from lang2motion.config import load_params
 from lang2motion.data.samples import list_samples
@@ -120,15 +121,6 @@ def test_choose_role_refuses_nonsense(options, world, message):
 
 # ---------------------------------------------------------------------------------------------
 # The stages on a tiny workspace
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    for key, value in extra.items():
-        if isinstance(value, dict):
-            _merge(base.setdefault(key, {}), value)
-        else:
-            base[key] = value
-    return base
 
 
 def _write_params(path: Path, extra: dict | None = None) -> Path:
