@@ -31,7 +31,7 @@ import torch
 from tqdm import tqdm
 
 from lang2motion.codedeps import files_signature, module_files
-from lang2motion.config import LossConfig, ModelParams, TrainConfig, as_dict
+from lang2motion.config import LossConfig, ModelParams, TrainConfig, as_dict, flagged
 from lang2motion.distributed import World, current_world, rank_device
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.evaluate.inline import BatchSource, inline_metrics, inline_reference
@@ -54,10 +54,10 @@ log = logging.getLogger(__name__)
 LAST_DIR = "last"
 # Reading the running loss forces a GPU sync; do it every few steps only.
 PROGRESS_EVERY = 10
-# Parameters that may change between a run and its resumption without invalidating it (epochs
-# only while no schedule depends on the total number of steps; the number of processes because
-# the global batch does not depend on it).
-RESUMABLE_CHANGES = ("epochs", "min_steps", "checkpoint_every", "device", "nproc")
+# The train parameters that may change between a run and its resumption without invalidating
+# it (declared in lang2motion/config.py); those setting the length only while no schedule
+# depends on the total number of steps.
+RESUMABLE_CHANGES = frozenset(key.removeprefix("train.") for key in flagged("resumable"))
 LENGTH_KEYS = ("epochs", "min_steps")   # together they set the number of steps
 # A streamed training split is too large to score whole every epoch: the training-split R@1 and
 # the baselines read against the valid metrics use its first this many samples.
@@ -66,9 +66,9 @@ STREAMED_REFERENCE_SAMPLES = 4096
 TrainSplit = InMemorySplit | StreamedSplit
 
 
-def resumable_changes(cfg: TrainConfig) -> tuple[str, ...]:
+def resumable_changes(cfg: TrainConfig) -> frozenset[str]:
     if cfg.schedule != "constant" or cfg.sampling > 0.0:
-        return tuple(k for k in RESUMABLE_CHANGES if k not in LENGTH_KEYS)
+        return RESUMABLE_CHANGES - set(LENGTH_KEYS)
     return RESUMABLE_CHANGES
 
 

@@ -11,15 +11,10 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from lang2motion.config import DECODERS, ModelParams, check_fields, coerce
+from lang2motion.config import DECODERS, DataConfig, ModelParams, check_fields, check_value, coerce
 from lang2motion.errors import ConfigError
 
-__all__ = ["DECODERS", "MIN_FRAMES", "ModelConfig"]
-
-MIN_FRAMES = 2  # frame 0 is the given grid: at least one frame must be predicted
-# Fields added after checkpoints were first written, with the value those checkpoints were
-# trained with (not today's default): an older model.json still rebuilds the same model.
-LEGACY_DEFAULTS = {"latent_scale": 1.0}
+__all__ = ["DECODERS", "ModelConfig"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,9 +32,7 @@ class ModelConfig(ModelParams):
                               f"({self.clip_dim})")
         if self.points < 1:
             raise ConfigError(f"model points (grid.size ** 2) must be >= 1, got {self.points}")
-        if self.frames < MIN_FRAMES:
-            raise ConfigError(f"model frames (data.frames) must be >= {MIN_FRAMES}, "
-                              f"got {self.frames}")
+        check_value(self.frames, DataConfig, "frames", where="model frames (data.frames)")
 
     @classmethod
     def from_params(cls, params: ModelParams, *, points: int, frames: int,
@@ -63,7 +56,11 @@ class ModelConfig(ModelParams):
         missing = sorted({"points", "frames"} - set(values))
         if missing:
             raise ConfigError(f"{where}: model config lacks {missing}")
-        values = {**LEGACY_DEFAULTS, **values}
+        # a field added after checkpoints were first written: its ``legacy`` value, the one
+        # those checkpoints were trained with, rebuilds the same model from an older model.json
+        legacy = {f.name: f.metadata["legacy"] for f in dataclasses.fields(ModelParams)
+                  if f.metadata["legacy"] is not dataclasses.MISSING}
+        values = {**legacy, **values}
         hints = typing.get_type_hints(cls)
         return cls(**{k: coerce(v, hints[k], f"{where}: model_config.{k}")
                       for k, v in values.items()})

@@ -43,7 +43,7 @@ from typing import Any
 
 import yaml
 
-from lang2motion.config import defaults
+from lang2motion.config import defaults, flagged
 from lang2motion.report import paper
 from lang2motion.report.inputs import check_tables
 
@@ -52,11 +52,7 @@ EXP_REF_PARTS = 5                 # refs / exps / <sha[:2]> / <sha[2:]> / <name>
 SHA_LENGTHS = (40, 64)            # SHA-1 and SHA-256 repositories
 SEED_KEY = "train.seed"
 # keys that change how fast or where a run computes, or only its intervals, not its numbers
-RESULT_NEUTRAL_KEYS = frozenset({
-    "track.device", "clip.device", "clip.batch_size", "train.device", "train.checkpoint_every",
-    "eval.device", "eval.batch_size", "eval.bootstrap", "eval.seed", "eval.level",
-    "overlay.fps", "data.mevis.download", "report.experiments",
-})
+RESULT_NEUTRAL_KEYS = flagged("result_neutral")
 # the keys the rows of Tables 4-7 change; every other key is this run's set-up
 ABLATION_KEYS = frozenset(key for spec in (*paper.TABLE4, *paper.TABLE5, *paper.TABLE6,
                                            *paper.TABLE7) for key in spec.overrides)

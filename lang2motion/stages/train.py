@@ -23,6 +23,7 @@ from lang2motion.config import (
     OverlayConfig,
     TrainConfig,
     as_dict,
+    stage_params,
 )
 from lang2motion.distributed import World, barrier, current_world, process_group, rank_device
 from lang2motion.errors import ConfigError, DataError
@@ -97,8 +98,9 @@ def check(*, data: DataConfig, grid: GridConfig, model: ModelParams, loss: LossC
                 world=World(rank=0, size=nproc))
 
 
-# overlay settings the checkpoint records: how to render a trajectory's overlays to encode it
-OVERLAY_KEYS = ("color", "opacity", "size", "line_width")
+# overlay settings the checkpoint records: how the embed stage drew the overlays it encoded
+OVERLAY_KEYS = tuple(key.removeprefix("overlay.") for key in stage_params("embed")
+                     if key.startswith("overlay."))
 
 
 def run(*, data: DataConfig, grid: GridConfig, overlay: OverlayConfig, model: ModelParams,
