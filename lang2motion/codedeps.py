@@ -1,4 +1,6 @@
-"""Which files of the package a script or module runs: its ``lang2motion`` imports, transitively.
+"""What each DVC stage depends on: the package files its script runs, and its parameters.
+
+The files are its ``lang2motion`` imports, transitively.
 
 DVC re-runs a stage when one of its declared dependencies changes, so a stage must declare every
 package file its script imports; a hand-kept list drifts (a changed reader would not re-run the
@@ -10,9 +12,12 @@ resume signature hashes the files it lists for ``lang2motion.train``.
     python -m lang2motion.codedeps pipeline/train.py          # the files a stage script runs
     python -m lang2motion.codedeps --dvc pipeline/train.py    # the same as dvc.yaml deps
     python -m lang2motion.codedeps --update dvc.yaml          # rewrite every stage's code deps
+                                                              # and params (`make deps`)
 
 Package files that are not Python but are read at run time (model configs, class lists) are
 claimed by the module that reads them in ``PACKAGE_DATA``; a test checks none is unclaimed.
+A stage's ``params:`` are the parameters lang2motion/config.py declares it reads (``read_by``);
+``tests/test_dvc_yaml.py`` checks them.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ import hashlib
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+from lang2motion.io import write_text_atomic
 
 PACKAGE = "lang2motion"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -158,35 +166,49 @@ def stage_script(cmd: str) -> Path:
     raise ValueError(f"no pipeline/<stage>.py in the command {cmd!r}")
 
 
+def stage_lists(stage: str, cmd: str) -> dict[str, list[str]]:
+    """What dvc.yaml must list for ``stage``: its code ``deps`` (from the imports of the script
+    ``cmd`` runs) and its ``params`` (the parameters lang2motion/config.py says it reads)."""
+    from lang2motion.config import stage_params
+
+    return {"deps": script_deps(stage_script(cmd)), "params": stage_params(stage)}
+
+
+def declared_lists(stage: dict[str, Any]) -> dict[str, list[str]]:
+    """What a dvc.yaml stage lists that :func:`stage_lists` derives (its data deps left out)."""
+    return {"deps": [d for d in stage.get("deps", []) if str(d).startswith(CODE_ROOTS)],
+            "params": list(stage.get("params", []))}
+
+
 def update_dvc_yaml(path: Path) -> list[str]:
-    """Rewrite the code entries of every stage's ``deps:`` in place (data deps and formatting
-    kept); return the names of the stages that changed."""
+    """Rewrite every stage's code ``deps`` and its ``params`` in place (data deps, comments and
+    formatting kept); return the names of the stages that changed."""
     import yaml
 
-    stages = yaml.safe_load(path.read_text(encoding="utf-8"))["stages"]
-    lines = path.read_text(encoding="utf-8").splitlines()
-    out, changed, stage, in_deps = [], [], None, False
-    for line in lines:
+    text = path.read_text(encoding="utf-8")
+    stages = yaml.safe_load(text)["stages"]
+    out, changed, stage, replacing = [], set(), None, None
+    for line in text.splitlines():
         stripped = line.strip()
         if line.startswith("  ") and not line.startswith("   ") and stripped.endswith(":"):
-            stage, in_deps = stripped[:-1], False
-        if in_deps and stripped.startswith("- "):
-            if stripped[2:].startswith(CODE_ROOTS):
-                continue                          # old code deps: replaced below
+            stage, replacing = stripped[:-1], None
+        if replacing is not None and stripped.startswith("- "):
+            if replacing == "params" or stripped[2:].startswith(CODE_ROOTS):
+                continue                          # old derived entries: replaced below
             out.append(line)
             continue
-        in_deps = in_deps and not stripped.endswith(":")
+        if stripped.endswith(":"):
+            replacing = None
         out.append(line)
-        if stripped == "deps:" and stage in stages:
+        if stage in stages and stripped[:-1] in ("deps", "params") and stripped.endswith(":"):
+            replacing = stripped[:-1]
             indent = line[:len(line) - len(line.lstrip())] + "  "
-            new = script_deps(stage_script(stages[stage]["cmd"]))
-            old = [d for d in stages[stage].get("deps", []) if str(d).startswith(CODE_ROOTS)]
-            if new != old:
-                changed.append(stage)
-            out.extend(f"{indent}- {dep}" for dep in new)
-            in_deps = True
-    path.write_text("\n".join(out) + "\n", encoding="utf-8")
-    return changed
+            new = stage_lists(stage, stages[stage]["cmd"])[replacing]
+            if new != declared_lists(stages[stage])[replacing]:
+                changed.add(stage)
+            out.extend(f"{indent}- {entry}" for entry in new)
+    write_text_atomic(path, "\n".join(out) + "\n")
+    return [name for name in stages if name in changed]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["--update"]:
         for target in args[1:] or ["dvc.yaml"]:
             changed = update_dvc_yaml(Path(target))
-            print(f"{target}: code deps updated for {', '.join(changed) or 'no stage'}")
+            print(f"{target}: code deps and params updated for "
+                  f"{', '.join(changed) or 'no stage'}")
         return 0
     as_dvc = "--dvc" in args
     for script in (a for a in args if a != "--dvc"):
