@@ -8,7 +8,7 @@ else is a bug and keeps its traceback. Ctrl-C exits with 130 and one line.
 Usage in a stage script (see ``pipeline/``)::
 
     def main(argv: list[str] | None = None) -> None:
-        args, params = parse_stage_args(__doc__, argv, sections=("data",), paths=PATHS)
+        args, params = parse_stage_args(__doc__, argv, stage="prepare", paths=PATHS)
         report(prepare.run(**params, out_dir=args.out, summary_path=args.summary), ...)
 
     if __name__ == "__main__":
@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lang2motion.config import load_params
+from lang2motion.config import load_params, stage_sections
 from lang2motion.distributed import EXIT_PEER_FAILED, current_world, launch, peer_failed
 from lang2motion.errors import Lang2MotionError
 
@@ -92,15 +92,16 @@ def run(prog: str, main: Callable[[list[str] | None], int | None],
     return int(status or 0)
 
 
-def parse_stage_args(doc: str, argv: list[str] | None, *, sections: Sequence[str],
+def parse_stage_args(doc: str, argv: list[str] | None, *, stage: str,
                      paths: Mapping[str, tuple[str, str]], sharded: bool = False
                      ) -> tuple[argparse.Namespace, dict[str, Any]]:
     """The arguments every stage script takes, and its parameter sections, loaded and checked.
 
     ``paths`` maps an option name to (default, help): ``{"out": ("data/raw", "...")}`` gives
-    ``--out`` with a Path value. ``sections`` are the params.yaml sections the stage declares in
-    dvc.yaml; they are validated before any work starts. ``sharded``: the stage also takes
-    ``--shard i --num-shards n`` and ``--merge`` (:mod:`lang2motion.sharding`).
+    ``--out`` with a Path value. The params.yaml sections ``stage`` reads (lang2motion/config.py,
+    where dvc.yaml's params come from) are loaded and validated before any work starts.
+    ``sharded``: the stage also takes ``--shard i --num-shards n`` and ``--merge``
+    (:mod:`lang2motion.sharding`).
     """
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0],
                                      epilog="The stage's body: see the module named in the "
@@ -114,7 +115,7 @@ def parse_stage_args(doc: str, argv: list[str] | None, *, sections: Sequence[str
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     setup_logging()
-    return args, load_params(args.params, *sections)
+    return args, load_params(args.params, *stage_sections(stage))
 
 
 def launch_if_asked(script: str, argv: list[str] | None, *, nproc: int, param: str,

@@ -18,7 +18,7 @@ PATHS = {"model": ("models", "checkpoint folder"),
 
 
 def main(argv: list[str] | None = None) -> None:
-    args, params = parse_stage_args(__doc__, argv, sections=("data", "track", "eval"),
+    args, params = parse_stage_args(__doc__, argv, stage="evaluate",
                                     paths=PATHS)
     report(evaluate.summary_lines(evaluate.run(
         data=params["data"], track=params["track"], eval_cfg=params["eval"],

@@ -15,7 +15,7 @@ PATHS = {"out": ("data/raw", "folder for the <split>/ folders"),
 
 
 def main(argv: list[str] | None = None) -> None:
-    args, params = parse_stage_args(__doc__, argv, sections=("data",), paths=PATHS)
+    args, params = parse_stage_args(__doc__, argv, stage="prepare", paths=PATHS)
     report(prepare.summary_lines(prepare.run(**params, out_dir=args.out,
                                              summary_path=args.summary)))
 

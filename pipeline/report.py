@@ -19,7 +19,7 @@ PATHS = {"metrics": ("reports/metrics.json", "the evaluation's headline metrics"
 
 
 def main(argv: list[str] | None = None) -> None:
-    args, params = parse_stage_args(__doc__, argv, sections=("report",), paths=PATHS)
+    args, params = parse_stage_args(__doc__, argv, stage="report", paths=PATHS)
     report(report_stage.summary_lines(report_stage.run(
         **params, params_path=args.params, metrics_path=args.metrics, eval_dir=args.eval,
         summaries_dir=args.summaries, out_path=args.out)))

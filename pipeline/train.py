@@ -19,7 +19,7 @@ PATHS = {"features": ("data/features", "folder of <split>/ feature shards"),
 
 def main(argv: list[str] | None = None) -> int | None:
     args, params = parse_stage_args(
-        __doc__, argv, sections=("data", "grid", "overlay", "model", "loss", "train"), paths=PATHS)
+        __doc__, argv, stage="train", paths=PATHS)
     nproc = params["train"].nproc      # > 1: DDP, this script run again by torchrun
 
     def check() -> None:
