@@ -9,7 +9,7 @@ export DVC_NO_ANALYTICS := 1
 # stage commands (sh pipeline/python.sh) use this interpreter, also in dvc exp queue workers
 export LANG2MOTION_PYTHON := $(abspath $(BIN))/python
 
-.PHONY: demo test test-fast install install-dev lint deps bench report ablations clean-data
+.PHONY: demo test test-fast install install-dev lint deps params bench report ablations clean-data
 
 demo: install ## run the whole pipeline (dvc repro) on the embedded synthetic data set
 	@git rev-parse HEAD >/dev/null 2>&1 || { echo "make demo needs a git repository with at least one commit (DVC requires it)"; exit 1; }
@@ -41,7 +41,11 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
 lint: install-dev ## ruff: pycodestyle, pyflakes, import order, bugbear, pyupgrade
 	$(BIN)/ruff check lang2motion pipeline benchmarks tests
 
-deps: install ## rewrite dvc.yaml's code dependencies from what each stage script imports
+deps: install ## rewrite dvc.yaml's code deps (each script's imports) and params (lang2motion/config.py)
+	$(BIN)/python -m lang2motion.codedeps --update dvc.yaml
+
+params: install ## regenerate params.yaml and dvc.yaml's params from lang2motion/config.py
+	$(BIN)/python -m lang2motion.config --write params.yaml
 	$(BIN)/python -m lang2motion.codedeps --update dvc.yaml
 
 report: install ## rebuild reports/report.md from the evaluation and every experiment found
