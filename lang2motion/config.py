@@ -1,7 +1,7 @@
 """Every parameter of params.yaml, declared once: one frozen dataclass per section.
 
 A field's ``param(...)`` holds everything known about that parameter, side by side: its default,
-a one-line description with its unit, its accepted values (``choices``, a range, non-empty, a
+a one-line description with its unit, its accepted values (choices, a range, non-empty, a
 device name), which DVC stages read it and its flags (``result_neutral``: changes how fast or
 where a run computes, or only its intervals, not its numbers; ``resumable``: may change between
 a training run and its resumption; ``legacy``: the value checkpoints written before the field
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import sys
 import textwrap
 import typing
@@ -68,22 +69,32 @@ LINE_WIDTH = 100
 NO_BREAK = "\N{NO-BREAK SPACE}"   # joins the words a wrapped comment must keep on one line
 
 
-def param(default: Any = dataclasses.MISSING, *, help: str, choices: Sequence[Any] | None = None,
-          low: float | None = None, high: float | None = None, low_open: bool = False,
-          high_open: bool = False, nonempty: bool = False, device: bool = False,
+DEVICE = "a device name"         # param's accepts: auto | cpu | cuda | cuda:<index>
+NOT_EMPTY = "not empty"          # param's accepts: a string that is not blank
+_RANGE = re.compile(r"(>=|>) (\S+)|([\[(])(\S+), (\S+)([\])])")
+
+
+def param(default: Any = dataclasses.MISSING, accepts: str | Sequence[Any] = "", *, help: str,
           read_by: Sequence[str] | None = None, result_neutral: bool = False,
           resumable: bool = False, legacy: Any = dataclasses.MISSING,
           factory: Any = dataclasses.MISSING) -> Any:
     """A dataclass field with everything known about its parameter.
 
-    ``help``: what it is, with its unit. Accepted values: ``choices``, a range [low, high]
-    (either end open with ``*_open``), a non-empty string, or a device name
-    (auto | cpu | cuda[:N]). ``read_by``: the stages that read it (default: the section's
-    ``READ_BY``). Flags: see the module docstring. ``factory``: a nested section."""
-    meta = {"help": help, "choices": tuple(choices) if choices is not None else None,
-            "low": low, "high": high, "low_open": low_open, "high_open": high_open,
-            "nonempty": nonempty, "device": device,
-            "read_by": tuple(read_by) if read_by is not None else None,
+    ``accepts``: the choices (a sequence), a range as written in params.yaml (">= 0", "> 0.0",
+    "[0.0, 1.0)": brackets closed, parentheses open), DEVICE or NOT_EMPTY; "": any value of the
+    field's type. ``help``: what it is, with its unit. ``read_by``: the stages that read it
+    (default: the section's ``READ_BY``). Flags: see the module docstring. ``factory``: a nested
+    section."""
+    bounds = None
+    if isinstance(accepts, str) and accepts not in ("", DEVICE, NOT_EMPTY):
+        match = _RANGE.fullmatch(accepts)
+        if match is None:
+            raise ValueError(f"param: cannot read the range {accepts!r}")
+        op, low, left, low2, high, right = match.groups()
+        bounds = ((float(low), op == ">", None, False) if op else
+                  (float(low2), left == "(", float(high), right == ")"))
+    meta = {"help": help, "accepts": accepts if isinstance(accepts, str) else tuple(accepts),
+            "bounds": bounds, "read_by": tuple(read_by) if read_by is not None else None,
             "result_neutral": result_neutral, "resumable": resumable, "legacy": legacy}
     if factory is not dataclasses.MISSING:
         return field(default_factory=factory, metadata=meta)
@@ -98,44 +109,33 @@ def check_device_name(name: str, *, param: str) -> None:
                           f" got {name!r}")
 
 
-def _range_text(meta: typing.Mapping[str, Any]) -> str:
-    low, high = meta["low"], meta["high"]
-    if high is None:
-        return f"> {low}" if meta["low_open"] else f">= {low}"
-    if low is None:
-        return f"< {high}" if meta["high_open"] else f"<= {high}"
-    return (f"in {'(' if meta['low_open'] else '['}{low}, {high}"
-            f"{')' if meta['high_open'] else ']'}")
-
-
 def accepted_text(meta: typing.Mapping[str, Any]) -> str:
-    """What a parameter accepts, in words ("" when any value of its type)."""
-    if meta["device"]:
+    """What a parameter accepts, in words for params.yaml ("" when any value of its type)."""
+    accepts = meta["accepts"]
+    if accepts == DEVICE:
         return f"{' | '.join(DEVICE_CHOICES)} | cuda:<index>"
-    if meta["choices"] is not None:
-        return " | ".join(map(str, meta["choices"]))
-    if meta["low"] is not None or meta["high"] is not None:
-        return _range_text(meta).removeprefix("in ")
-    return ""
+    if isinstance(accepts, tuple):
+        return " | ".join(map(str, accepts))
+    return "" if accepts == NOT_EMPTY else accepts
 
 
 def _check_field(value: Any, meta: typing.Mapping[str, Any], where: str) -> None:
-    if meta["device"]:
+    accepts = meta["accepts"]
+    if accepts == DEVICE:
         check_device_name(value, param=where)
-    if meta["choices"] is not None and value not in meta["choices"]:
-        raise ConfigError(f"{where} must be one of {', '.join(map(str, meta['choices']))}, "
-                          f"got {value!r}")
-    if meta["nonempty"] and not str(value).strip():
+    elif accepts == NOT_EMPTY and not str(value).strip():
         raise ConfigError(f"{where} must not be empty")
-    low, high = meta["low"], meta["high"]
-    if low is None and high is None:
-        return
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{where} must be a finite number {_range_text(meta)}, got {value!r}")
-    too_low = low is not None and (value <= low if meta["low_open"] else value < low)
-    too_high = high is not None and (value >= high if meta["high_open"] else value > high)
-    if too_low or too_high:
-        raise ConfigError(f"{where} must be {_range_text(meta)}, got {value!r}")
+    elif isinstance(accepts, tuple) and value not in accepts:
+        raise ConfigError(f"{where} must be one of {', '.join(map(str, accepts))}, "
+                          f"got {value!r}")
+    elif meta["bounds"] is not None:
+        low, low_open, high, high_open = meta["bounds"]
+        in_range = accepts if high is None else f"in {accepts}"
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where} must be a finite number {in_range}, got {value!r}")
+        if (value <= low if low_open else value < low) or (
+                high is not None and (value >= high if high_open else value > high)):
+            raise ConfigError(f"{where} must be {in_range}, got {value!r}")
 
 
 def check_value(value: Any, cls: type, name: str, *, where: str) -> None:
@@ -155,16 +155,16 @@ class SynthConfig:
     """The synthetic MeViS-format set (data.source: synth)."""
 
     READ_BY: ClassVar[tuple[str, ...]] = ("prepare",)
-    seed: int = param(0, low=0, help="seed of the generator: one seed, one set of videos, masks "
+    seed: int = param(0, ">= 0", help="seed of the generator: one seed, one set of videos, masks "
                       "and captions")
-    train_videos: int = param(300, low=1, help="videos of the training split (~620 "
-                              "trajectories of ~600 distinct objects, 4 captions each)")
-    valid_videos: int = param(72, low=1, help="videos of the valid split (~150 trajectories)")
-    video_frames: int = param(30, low=2, help="frames of each video (>= data.frames); equal to "
+    train_videos: int = param(300, ">= 1", help="videos of the training split (~620 trajectories "
+                              "of ~600 distinct objects, 4 captions each)")
+    valid_videos: int = param(72, ">= 1", help="videos of the valid split (~150 trajectories)")
+    video_frames: int = param(30, ">= 2", help="frames of each video (>= data.frames); equal to "
                               "data.frames: one window per object, holding the whole captioned "
                               "motion")
-    height: int = param(192, low=64, help="frame height in pixels")
-    width: int = param(256, low=64, help="frame width in pixels")
+    height: int = param(192, ">= 64", help="frame height in pixels")
+    width: int = param(256, ">= 64", help="frame width in pixels")
 
 
 @dataclass(frozen=True)
@@ -172,11 +172,11 @@ class MevisConfig:
     """The MeViS data set (data.source: mevis), the paper's."""
 
     READ_BY: ClassVar[tuple[str, ...]] = ("prepare",)
-    root: str = param("data/mevis", nonempty=True, help="folder holding <split>/JPEGImages, "
+    root: str = param("data/mevis", NOT_EMPTY, help="folder holding <split>/JPEGImages, "
                       "mask_dict.json and meta_expressions.json")
     download: bool = param(False, result_neutral=True, help="true: fetch MeViS v2 "
                            "(FudanCVL/MeViSv2) into root with huggingface_hub when missing")
-    max_videos: int = param(0, low=0, read_by=("prepare", "track"), help="videos per split to "
+    max_videos: int = param(0, ">= 0", read_by=("prepare", "track"), help="videos per split to "
                             "use; 0 = all (a small number for a quick run on real data)")
 
 
@@ -187,12 +187,12 @@ class FolderConfig:
     READ_BY: ClassVar[tuple[str, ...]] = ("prepare",)
     root: str = param("examples/own_videos", help="folder holding clips.jsonl or clips.csv (or "
                       "the manifest file itself)")
-    fps: float = param(6.0, low=0.0, low_open=True, help="frames per second the clips are "
-                       "resampled to (MeViS-like density)")
-    max_side: int = param(640, low=0, help="long side of the imported frames in pixels (never "
+    fps: float = param(6.0, "> 0.0", help="frames per second the clips are resampled to "
+                       "(MeViS-like density)")
+    max_side: int = param(640, ">= 0", help="long side of the imported frames in pixels (never "
                           "enlarged); 0 = keep")
-    sam_checkpoint: str = param("", help="segment-anything weights turning boxes and clicks "
-                                "into masks; empty = none (boxes become rectangles, clicks are "
+    sam_checkpoint: str = param("", help="segment-anything weights turning boxes and clicks into "
+                                "masks; empty = none (boxes become rectangles, clicks are "
                                 "refused)")
 
 
@@ -201,21 +201,20 @@ class DataConfig:
     """Where the clips come from and how they are cut into samples."""
 
     READ_BY: ClassVar[tuple[str, ...]] = ("prepare",)
-    source: str = param("synth", choices=DATA_SOURCES, read_by=("prepare", "track", "evaluate"),
-                        help="synth: embedded, offline; mevis: the paper's data set; folder: "
-                        "your own clips")
-    train_split: str = param("train", nonempty=True, read_by=SPLIT_READERS,
-                             help="training split (MeViS's names; the synthetic set uses them)")
-    valid_split: str = param("valid_u", nonempty=True, read_by=SPLIT_READERS,
-                             help="evaluated split (valid_u: MeViS's split with masks, where "
-                             "the paper evaluates)")
+    source: str = param("synth", DATA_SOURCES, read_by=("prepare", "track", "evaluate"),
+                        help="synth: embedded, offline; mevis: the paper's data set; folder: your "
+                        "own clips")
+    train_split: str = param("train", NOT_EMPTY, read_by=SPLIT_READERS, help="training split "
+                             "(MeViS's names; the synthetic set uses them)")
+    valid_split: str = param("valid_u", NOT_EMPTY, read_by=SPLIT_READERS, help="evaluated split "
+                             "(valid_u: MeViS's split with masks, where the paper evaluates)")
     # frame 0 is the given grid: at least one frame must be predicted
-    frames: int = param(30, low=2, read_by=("prepare", "track"),
-                        help="T: frames per sample window, the first being the grid's (paper: 30)")
-    window_stride: int = param(15, low=1, read_by=("prepare", "track"),
-                               help="frames between the starts of two windows of one video")
-    max_windows: int = param(3, low=0, read_by=("prepare", "track"),
-                             help="windows per (video, object set); 0 = all")
+    frames: int = param(30, ">= 2", read_by=("prepare", "track"), help="T: frames per sample "
+                        "window, the first being the grid's (paper: 30)")
+    window_stride: int = param(15, ">= 1", read_by=("prepare", "track"), help="frames between the "
+                               "starts of two windows of one video")
+    max_windows: int = param(3, ">= 0", read_by=("prepare", "track"), help="windows per (video, "
+                             "object set); 0 = all")
     synth: SynthConfig = param(factory=SynthConfig, help=SynthConfig.__doc__)
     mevis: MevisConfig = param(factory=MevisConfig, help=MevisConfig.__doc__)
     folder: FolderConfig = param(factory=FolderConfig, help=FolderConfig.__doc__)
@@ -248,12 +247,12 @@ class GridConfig:
     """The points placed inside the objects' first-frame mask; the checkpoint records them."""
 
     READ_BY: ClassVar[tuple[str, ...]] = ("track", "train")
-    size: int = param(6, low=1, help="points per side: grid.size x grid.size points (paper: "
-                      "6 x 6 = 36)")
-    erode_iterations: int = param(3, low=0, help="3x3 erosion steps of the mask before placing "
+    size: int = param(6, ">= 1", help="points per side: grid.size x grid.size points (paper: 6 x "
+                      "6 = 36)")
+    erode_iterations: int = param(3, ">= 0", help="3x3 erosion steps of the mask before placing "
                                   "the grid")
-    margin: float = param(0.1, low=0.0, high=0.5, high_open=True, help="fraction of the eroded "
-                          "mask's bounding box left free on each side")
+    margin: float = param(0.1, "[0.0, 0.5)", help="fraction of the eroded mask's bounding box "
+                          "left free on each side")
 
 
 @dataclass(frozen=True)
@@ -261,12 +260,12 @@ class TrackConfig:
     """The point tracker."""
 
     READ_BY: ClassVar[tuple[str, ...]] = ("track",)
-    backend: str = param("lk", choices=TRACKER_BACKENDS, read_by=("track", "evaluate"),
-                         help="lk: OpenCV Lucas-Kanade, CPU; cotracker3: the paper's, GPU")
+    backend: str = param("lk", TRACKER_BACKENDS, read_by=("track", "evaluate"), help="lk: OpenCV "
+                         "Lucas-Kanade, CPU; cotracker3: the paper's, GPU")
     checkpoint: str = param("", help="cotracker3: a local scaled_offline.pth; empty = "
                             "facebook/cotracker3 from the Hugging Face hub (its cache, else a "
                             "download)")
-    device: str = param("auto", device=True, result_neutral=True, help="where the tracker runs")
+    device: str = param("auto", DEVICE, result_neutral=True, help="where the tracker runs")
 
 
 @dataclass(frozen=True)
@@ -275,14 +274,14 @@ class OverlayConfig:
     the checkpoint records how they were drawn."""
 
     READ_BY: ClassVar[tuple[str, ...]] = ("render", "embed", "train")
-    color: str = param("cyan", choices=tuple(OVERLAY_COLORS), help="colour of the trails")
-    opacity: float = param(0.5, low=0.0, high=1.0, help="weight of the trail colour blended "
-                           "over the frame (1 = opaque)")
-    size: int = param(224, low=16, help="side of the square overlay images in pixels (CLIP's "
+    color: str = param("cyan", tuple(OVERLAY_COLORS), help="colour of the trails")
+    opacity: float = param(0.5, "[0.0, 1.0]", help="weight of the trail colour blended over the "
+                           "frame (1 = opaque)")
+    size: int = param(224, ">= 16", help="side of the square overlay images in pixels (CLIP's "
                       "input size)")
-    line_width: int = param(2, low=1, help="width of the trails in output pixels")
-    fps: int = param(10, low=1, read_by=("render",), result_neutral=True,
-                     help="playback rate of the overlay MP4s in frames per second")
+    line_width: int = param(2, ">= 1", help="width of the trails in output pixels")
+    fps: int = param(10, ">= 1", read_by=("render",), result_neutral=True, help="playback rate of "
+                     "the overlay MP4s in frames per second")
 
 
 @dataclass(frozen=True)
@@ -290,14 +289,14 @@ class ClipConfig:
     """The CLIP text and image encoder of the embed stage."""
 
     READ_BY: ClassVar[tuple[str, ...]] = ("embed",)
-    model: str = param("L2M-Mini512", nonempty=True, help="open_clip model name; L2M-Mini512 is "
-                       "a random-weight stand-in with CLIP's 512-d embedding (paper: ViT-B-32)")
-    pretrained: str = param("none", nonempty=True, help="none (random weights: the offline "
-                            "default) | openai | /path/to/weights (openai and OpenAI's .pt "
-                            "archives run their TorchScript code on load: README)")
-    batch_size: int = param(32, low=1, result_neutral=True,
-                            help="overlay images per CLIP forward pass")
-    device: str = param("auto", device=True, result_neutral=True, help="where CLIP runs")
+    model: str = param("L2M-Mini512", NOT_EMPTY, help="open_clip model name; L2M-Mini512 is a "
+                       "random-weight stand-in with CLIP's 512-d embedding (paper: ViT-B-32)")
+    pretrained: str = param("none", NOT_EMPTY, help="none (random weights: the offline default) | "
+                            "openai | /path/to/weights (openai and OpenAI's .pt archives run "
+                            "their TorchScript code on load: README)")
+    batch_size: int = param(32, ">= 1", result_neutral=True, help="overlay images per CLIP "
+                            "forward pass")
+    device: str = param("auto", DEVICE, result_neutral=True, help="where CLIP runs")
 
 
 @dataclass(frozen=True)
@@ -306,7 +305,7 @@ class DistConfig:
     makes the stage re-run itself under torchrun; the output is the same whatever the number."""
 
     READ_BY: ClassVar[tuple[str, ...]] = ("track", "render", "embed")
-    nproc: int = param(1, low=1, help="processes (torchrun, one per GPU) sharing track, render "
+    nproc: int = param(1, ">= 1", help="processes (torchrun, one per GPU) sharing track, render "
                        "and embed on this node (docs/scaling.md)")
 
 
@@ -315,24 +314,23 @@ class ModelParams:
     """The auto-encoder (paper section 3); the checkpoint records it."""
 
     READ_BY: ClassVar[tuple[str, ...]] = ("train",)
-    latent: int = param(512, low=1, help="size of the latent z; must equal the CLIP embedding "
+    latent: int = param(512, ">= 1", help="size of the latent z; must equal the CLIP embedding "
                         "size")
-    layers: int = param(4, low=1, help="transformer layers of the encoder (and of the "
+    layers: int = param(4, ">= 1", help="transformer layers of the encoder (and of the "
                         "transformer decoder)")
-    heads: int = param(4, low=1, help="attention heads per transformer layer; must divide "
+    heads: int = param(4, ">= 1", help="attention heads per transformer layer; must divide "
                        "model.latent")
-    ff: int = param(1024, low=1, help="feed-forward width of each transformer layer")
-    dropout: float = param(0.0, low=0.0, high=1.0, high_open=True, help="dropout of the "
-                           "transformer layers (not stated in the paper); 0.1 cost "
-                           "reconstruction here")
-    decoder: str = param("autoregressive", choices=DECODERS, help="autoregressive: the paper's; "
-                         "direct: all frames at once; transformer: MotionCLIP's")
-    decoder_hidden: int = param(1024, low=1, help="hidden width of the autoregressive and direct "
+    ff: int = param(1024, ">= 1", help="feed-forward width of each transformer layer")
+    dropout: float = param(0.0, "[0.0, 1.0)", help="dropout of the transformer layers (not stated "
+                           "in the paper); 0.1 cost reconstruction here")
+    decoder: str = param("autoregressive", DECODERS, help="autoregressive: the paper's; direct: "
+                         "all frames at once; transformer: MotionCLIP's")
+    decoder_hidden: int = param(1024, ">= 1", help="hidden width of the autoregressive and direct "
                                 "decoders' MLP")
     use_overlay: bool = param(True, help="add each frame's CLIP overlay feature to the encoder "
                               "input")
-    latent_scale: float = param(8.0, low=0.0, low_open=True, legacy=1.0, help="the decoder "
-                                "reads latent / |latent| * latent_scale (paper: 1)")
+    latent_scale: float = param(8.0, "> 0.0", legacy=1.0, help="the decoder reads latent / "
+                                "|latent| * latent_scale (paper: 1)")
 
     def validate(self) -> None:
         if self.latent % self.heads:
@@ -346,20 +344,20 @@ class LossConfig:
 
     READ_BY: ClassVar[tuple[str, ...]] = ("train",)
     l1: bool = param(True, help="L1 reconstruction (eq. 4); false: L2 (paper Table 5)")
-    vel: float = param(0.01, low=0.0, help="weight of the velocity loss: squared error of the "
+    vel: float = param(0.01, ">= 0.0", help="weight of the velocity loss: squared error of the "
                        "frame-to-frame displacements (eq. 5)")
-    range: float = param(0.1, low=0.0, help="weight of the range loss: squared error of each "
+    range: float = param(0.1, ">= 0.0", help="weight of the range loss: squared error of each "
                          "frame's x and y extent of the points (eq. 6)")
-    text: float = param(0.1, low=0.0, help="weight of the CLIP text loss: 1 - cos(text "
+    text: float = param(0.1, ">= 0.0", help="weight of the CLIP text loss: 1 - cos(text "
                         "embedding, z) (eq. 7)")
-    image: float = param(0.1, low=0.0, help="weight of the CLIP image loss: 1 - cos(time-pooled "
+    image: float = param(0.1, ">= 0.0", help="weight of the CLIP image loss: 1 - cos(time-pooled "
                          "overlay embedding, z) (eq. 8)")
-    text_recon: float = param(2.0, low=0.0, help="weight of the reconstruction decoded from the "
+    text_recon: float = param(2.0, ">= 0.0", help="weight of the reconstruction decoded from the "
                               "CLIP text embedding (eq. 9; paper: 0.5; 2.0 makes text -> motion "
                               "generalise here: benchmarks/NOTES.md)")
-    contrastive: float = param(0.0, low=0.0, help="weight of a batch InfoNCE between text and z "
+    contrastive: float = param(0.0, ">= 0.0", help="weight of a batch InfoNCE between text and z "
                                "(not in the paper; 0 = off)")
-    temperature: float = param(0.1, low=0.0, low_open=True, help="temperature of that InfoNCE")
+    temperature: float = param(0.1, "> 0.0", help="temperature of that InfoNCE")
 
 
 @dataclass(frozen=True)
@@ -367,41 +365,39 @@ class TrainConfig:
     """The training run (AdamW)."""
 
     READ_BY: ClassVar[tuple[str, ...]] = ("train",)
-    epochs: int = param(8, low=0, resumable=True, help="passes over the training split (the "
+    epochs: int = param(8, ">= 0", resumable=True, help="passes over the training split (the "
                         "demo: 600 steps, sized for the ~10-minute CPU demo; paper: 200 on MeViS)")
-    min_steps: int = param(600, low=0, resumable=True, help="epochs are raised until training "
+    min_steps: int = param(600, ">= 0", resumable=True, help="epochs are raised until training "
                            "takes at least this many optimiser steps (a small data set: 8 epochs "
                            "could be 24 steps); 0 = exactly train.epochs")
-    batch_size: int = param(32, low=1, help="samples per optimiser step, over all processes")
-    lr: float = param(1e-3, low=0.0, low_open=True, help="peak learning rate (paper: 0.0001, "
-                      "constant)")
-    weight_decay: float = param(0.01, low=0.0, help="AdamW's decoupled weight decay")
-    seed: int = param(0, low=0, help="seed of the initial weights and of the batch order")
-    device: str = param("auto", device=True, resumable=True, result_neutral=True,
-                        help="where training runs (bf16 autocast on CUDA: train.precision)")
-    checkpoint_every: int = param(1, low=1, resumable=True, result_neutral=True,
-                                  help="epochs between resumable checkpoints")
-    schedule: str = param("cosine", choices=LR_SCHEDULES, help="learning rate after warm-up: "
-                          "constant, or a linear or cosine decay to lr * min_lr_ratio")
-    warmup_epochs: float = param(0.4, low=0.0, help="linear warm-up from lr / steps to lr over "
+    batch_size: int = param(32, ">= 1", help="samples per optimiser step, over all processes")
+    lr: float = param(1e-3, "> 0.0", help="peak learning rate (paper: 0.0001, constant)")
+    weight_decay: float = param(0.01, ">= 0.0", help="AdamW's decoupled weight decay")
+    seed: int = param(0, ">= 0", help="seed of the initial weights and of the batch order")
+    device: str = param("auto", DEVICE, resumable=True, result_neutral=True, help="where training "
+                        "runs (bf16 autocast on CUDA: train.precision)")
+    checkpoint_every: int = param(1, ">= 1", resumable=True, result_neutral=True, help="epochs "
+                                  "between resumable checkpoints")
+    schedule: str = param("cosine", LR_SCHEDULES, help="learning rate after warm-up: constant, or "
+                          "a linear or cosine decay to lr * min_lr_ratio")
+    warmup_epochs: float = param(0.4, ">= 0.0", help="linear warm-up from lr / steps to lr over "
                                  "this many epochs")
-    min_lr_ratio: float = param(0.0, low=0.0, high=1.0, help="final learning rate of a linear "
-                                "or cosine decay, as a fraction of lr")
-    grad_clip: float = param(1.0, low=0.0, help="clip the gradient norm to this (0 = no "
-                             "clipping)")
-    sampling: float = param(1.0, low=0.0, high=1.0, help="scheduled sampling: share of the "
-                            "decoder's own outputs reached (0 = teacher forcing, the paper's)")
-    sampling_start: float = param(0.0, low=0.0, high=1.0, help="fraction of training where the "
-                                  "share starts to rise from 0")
-    sampling_end: float = param(0.0, low=0.0, high=1.0, help="fraction of training where it "
-                                "reaches train.sampling (0: free running throughout)")
-    precision: str = param("auto", choices=PRECISIONS, help="auto: bf16 on CUDA and on CPUs "
-                           "with native bf16, else fp32")
-    nproc: int = param(1, low=1, resumable=True, help="processes (DDP through torchrun, one GPU "
+    min_lr_ratio: float = param(0.0, "[0.0, 1.0]", help="final learning rate of a linear or "
+                                "cosine decay, as a fraction of lr")
+    grad_clip: float = param(1.0, ">= 0.0", help="clip the gradient norm to this (0 = no clipping)")
+    sampling: float = param(1.0, "[0.0, 1.0]", help="scheduled sampling: share of the decoder's "
+                            "own outputs reached (0 = teacher forcing, the paper's)")
+    sampling_start: float = param(0.0, "[0.0, 1.0]", help="fraction of training where the share "
+                                  "starts to rise from 0")
+    sampling_end: float = param(0.0, "[0.0, 1.0]", help="fraction of training where it reaches "
+                                "train.sampling (0: free running throughout)")
+    precision: str = param("auto", PRECISIONS, help="auto: bf16 on CUDA and on CPUs with native "
+                           "bf16, else fp32")
+    nproc: int = param(1, ">= 1", resumable=True, help="processes (DDP through torchrun, one GPU "
                        "each on CUDA); the global batch stays train.batch_size")
-    stream_above_mb: float = param(4096.0, low=0.0, help="stream the training features in "
-                                   "chunks when their shards exceed this many MiB (0 = always)")
-    stream_window: int = param(8, low=1, help="chunks (64 trajectories each) shuffled together "
+    stream_above_mb: float = param(4096.0, ">= 0.0", help="stream the training features in chunks "
+                                   "when their shards exceed this many MiB (0 = always)")
+    stream_window: int = param(8, ">= 1", help="chunks (64 trajectories each) shuffled together "
                                "when streaming")
 
     def validate(self) -> None:
@@ -415,21 +411,19 @@ class EvalConfig:
     """The evaluation on the valid split."""
 
     READ_BY: ClassVar[tuple[str, ...]] = ("evaluate",)
-    bootstrap: int = param(1000, low=0, result_neutral=True, help="bootstrap resamples for the "
+    bootstrap: int = param(1000, ">= 0", result_neutral=True, help="bootstrap resamples for the "
                            "interval of every number (0 = none)")
-    seed: int = param(0, low=0, result_neutral=True, help="seed of the bootstrap: reruns give "
+    seed: int = param(0, ">= 0", result_neutral=True, help="seed of the bootstrap: reruns give "
                       "identical intervals")
-    level: float = param(0.95, low=0.0, high=1.0, low_open=True, high_open=True,
-                         result_neutral=True, help="coverage of the intervals")
-    batch_size: int = param(64, low=1, result_neutral=True, help="decode / encode batch of the "
+    level: float = param(0.95, "(0.0, 1.0)", result_neutral=True, help="coverage of the intervals")
+    batch_size: int = param(64, ">= 1", result_neutral=True, help="decode / encode batch of the "
                             "evaluation")
-    device: str = param("auto", device=True, result_neutral=True, help="where the evaluation "
-                        "runs")
-    clip_samples: int = param(64, low=0, help="expressions whose generated trajectories get a "
+    device: str = param("auto", DEVICE, result_neutral=True, help="where the evaluation runs")
+    clip_samples: int = param(64, ">= 0", help="expressions whose generated trajectories get a "
                               "CLIP similarity (0 = all)")
-    gallery: int = param(6, low=0, help="animations of generated beside true trajectories in "
-                         "the report")
-    timing_repeats: int = param(30, low=1, help="timed calls per speed figure (after a warm-up)")
+    gallery: int = param(6, ">= 0", help="animations of generated beside true trajectories in the "
+                         "report")
+    timing_repeats: int = param(30, ">= 1", help="timed calls per speed figure (after a warm-up)")
 
 
 @dataclass(frozen=True)
