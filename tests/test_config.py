@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from lang2motion.config import SECTIONS, GridConfig, TrackConfig, accepted_text, load_params
+from lang2motion.config import (
+    SECTIONS,
+    GridConfig,
+    TrackConfig,
+    accepted_text,
+    load_params,
+    param,
+)
 from lang2motion.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,3 +97,8 @@ def test_accepted_values_in_words_for_the_params_yaml_comments() -> None:
     assert accepted_text(meta["margin"]) == "[0.0, 0.5)"
     assert accepted_text(meta["size"]) == ">= 1"
     assert accepted_text(dataclasses.fields(TrackConfig)[0].metadata) == "lk | cotracker3"
+
+
+def test_a_range_that_cannot_be_read_fails_at_declaration() -> None:
+    with pytest.raises(ValueError, match="cannot read the range 'at least 1'"):
+        param(1, "at least 1", help="an example")
