@@ -17,7 +17,7 @@ __all__ = ["Lang2MotionModel", "Trajectory"]
 
 def __getattr__(name: str) -> Any:
     if name == "Lang2MotionModel":
-        from lang2motion.apps.model import Lang2MotionModel
+        from lang2motion.trained_model import Lang2MotionModel
 
         return Lang2MotionModel
     if name == "Trajectory":

@@ -36,7 +36,7 @@ log = logging.getLogger("lang2motion")
 
 def _load(args: argparse.Namespace):
     """The model, loaded after the verb's own checks (the slow part)."""
-    from lang2motion.apps.model import Lang2MotionModel
+    from lang2motion.trained_model import Lang2MotionModel
 
     return Lang2MotionModel.load(args.model, device=args.device, clip_model=args.clip_model,
                                  clip_pretrained=args.clip_pretrained)
@@ -152,7 +152,7 @@ def cmd_retrieve(args: argparse.Namespace) -> None:
 def cmd_interpolate(args: argparse.Namespace) -> None:
     from lang2motion.apps import interpolate
     from lang2motion.apps.masks import resolve_region
-    from lang2motion.apps.model import check_steps
+    from lang2motion.trained_model import check_steps
 
     check_steps(args.steps)                  # before the model loads
     mask = None

@@ -1013,7 +1013,7 @@ def test_a_bom_in_the_prompts_file_hides_no_comment(workspace, capsys, checkpoin
 # ===============================================================================================
 @pytest.fixture(scope="module")
 def api(checkpoints):
-    from lang2motion.apps.model import Lang2MotionModel
+    from lang2motion.trained_model import Lang2MotionModel
 
     return Lang2MotionModel.load(checkpoints["a"], device="cpu")
 
@@ -1121,12 +1121,12 @@ def test_api_wrong_shape_trajectory_names_its_file(api, workspace):
 
 
 def test_api_clip_of_another_name_is_refused(checkpoints):
-    from lang2motion.apps.model import Lang2MotionModel
+    from lang2motion.trained_model import Lang2MotionModel
 
     with pytest.raises(ConfigError, match="trained with CLIP 'L2M-Tiny', not 'L2M-Mini512'"):
         Lang2MotionModel.load(checkpoints["a"], device="cpu", clip_model="L2M-Mini512")
     same = Lang2MotionModel.load(checkpoints["a"], device="cpu", clip_model="L2M-Tiny")
-    assert same.inference.clip_model == "L2M-Tiny"
+    assert same.clip_model == "L2M-Tiny"
 
 
 def test_api_soft_float_mask_is_binarised_at_one_half(api):

@@ -39,12 +39,12 @@ from lang2motion.apps import generate as generate_verb
 from lang2motion.apps import interpolate as interpolate_verb
 from lang2motion.apps import retrieve as retrieve_verb
 from lang2motion.apps.masks import SAM_CHECKPOINT_ENV, SAM_INSTALL, pick_objects
-from lang2motion.apps.model import Lang2MotionModel
 from lang2motion.apps.outputs import Style, animate
 from lang2motion.data.splits import resolve_split
 from lang2motion.errors import ConfigError, DataError, DependencyError, Lang2MotionError
 from lang2motion.images import read_mask, read_rgb, write_png
 from lang2motion.render.video import write_animation
+from lang2motion.trained_model import Lang2MotionModel
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class Demo:
 
     # -- what the page says about itself -------------------------------------------------------
     def header(self) -> str:
-        meta = self.model.inference.meta
+        meta = self.model.meta
         described = self.model.describe()
         clip = described["clip"]
         lines = [
@@ -375,7 +375,7 @@ def demo_for(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str],
     """A Demo on the data the checkpoint was trained on, under ``data_dir`` (raw/<valid split>
     for the examples, features/<valid split> for retrieval). Missing data is not an error: the
     page then offers uploads only and says why."""
-    split = (model.inference.meta.get("data") or {}).get("valid_split") or "valid_u"
+    split = (model.meta.get("data") or {}).get("valid_split") or "valid_u"
     raw = Path(data_dir) / "raw"
     try:
         examples = load_examples(raw, split)
