@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from lang2motion.embed.clip import load_clip
-from lang2motion.entry import add_debug_flag, run, setup_logging
+from lang2motion.entry import add_debug_flag, run_with_error_contract, setup_logging
 from lang2motion.evaluate.speed import latency_ms, throughput
 from lang2motion.io import write_json_atomic, write_text_atomic
 from lang2motion.model.autoencoder import unit_latent
@@ -157,4 +157,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run("bench_generate", main))
+    sys.exit(run_with_error_contract("bench_generate", main))

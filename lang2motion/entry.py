@@ -9,10 +9,10 @@ Usage in a stage script (see ``pipeline/``)::
 
     def main(argv: list[str] | None = None) -> None:
         args, params = parse_stage_args(__doc__, argv, sections=("data",), paths=PATHS)
-        report(prepare.run(**params, out_dir=args.out, summary_path=args.summary), ...)
+        print_summary(prepare.summary_lines(prepare.run_stage(**params, out_dir=args.out)))
 
     if __name__ == "__main__":
-        sys.exit(run("prepare", main))
+        sys.exit(run_with_error_contract("prepare", main))
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def setup_logging(level: int = logging.INFO) -> None:
     logging.getLogger("lang2motion").setLevel(level)
 
 
-def run(prog: str, main: Callable[[list[str] | None], int | None],
+def run_with_error_contract(prog: str, main: Callable[[list[str] | None], int | None],
         argv: list[str] | None = None) -> int:
     """Call ``main(argv)`` under the error contract; return the process exit status."""
     world = current_world() if "WORLD_SIZE" in os.environ else None
@@ -142,7 +142,7 @@ def add_shard_options(parser: argparse.ArgumentParser) -> None:
                             "parameters and input, then assemble the output from them")
 
 
-def report(lines: Sequence[str]) -> None:
+def print_summary(lines: Sequence[str]) -> None:
     """Print a stage's summary lines on stdout."""
     for line in lines:
         print(line)

@@ -40,7 +40,7 @@ from lang2motion.data.mevis.layout import Expression, VideoRecord
 from lang2motion.data.mevis.rle import encode_rle
 from lang2motion.data.mevis.writer import write_split
 from lang2motion.data.splits import MANIFEST_NAME
-from lang2motion.entry import DEBUG_ENV, run
+from lang2motion.entry import DEBUG_ENV, run_with_error_contract
 from lang2motion.errors import ConfigError, DataError, Lang2MotionError
 from lang2motion.model import Lang2Motion, ModelConfig
 from lang2motion.model.checkpoint import save_model
@@ -110,7 +110,8 @@ def stage_main(name: str) -> Callable:
 
 def run_stage(name: str, capsys, extra: list[str] | None = None,
               params: str = "params.yaml") -> tuple[int, str]:
-    code = run(name, stage_main(name), ["--params", params, *STAGE_ARGS[name], *(extra or [])])
+    code = run_with_error_contract(name, stage_main(name),
+                                   ["--params", params, *STAGE_ARGS[name], *(extra or [])])
     return code, capsys.readouterr().err
 
 

@@ -307,7 +307,7 @@ class Demo:
             names = ", ".join(self.examples[frame.example].captions[i] or f"object {i + 1}"
                               for i in picked)
             request.region = f"the annotated object(s) clicked: {names}"
-        written = generate_verb.run(self.model, request)
+        written = generate_verb.generate_and_write(self.model, request)
         for item in written:
             item["image"] = frame.path
         session["results"] = [*session["results"], *written]
@@ -349,8 +349,9 @@ class Demo:
         results = session["results"]
         mask = read_mask(results[-1]["mask"]) if results else None
         out = self.request_dir("interpolate")
-        return interpolate_verb.run(self.model, str(a or ""), str(b or ""), steps=int(steps),
-                                    mask=mask, out_dir=out, style=self.style, overwrite=False)
+        return interpolate_verb.interpolate_and_write(
+            self.model, str(a or ""), str(b or ""), steps=int(steps), mask=mask, out_dir=out,
+            style=self.style, overwrite=False)
 
     def edit(self, session: dict[str, Any], choice: int | None, upload: str | None,
              source_text: str, target_text: str) -> dict[str, Any]:
@@ -364,9 +365,10 @@ class Demo:
             raise ConfigError("choose a trajectory to edit: one generated on the Generate tab, "
                               "or upload a trajectory .json")
         out = self.request_dir("edit")
-        return edit_verb.run(self.model, trajectory, source_text=str(source_text or ""),
-                             target_text=str(target_text or ""), image=image, out_dir=out,
-                             style=self.style, overwrite=False)
+        return edit_verb.edit_and_write(self.model, trajectory,
+                                        source_text=str(source_text or ""),
+                                        target_text=str(target_text or ""), image=image,
+                                        out_dir=out, style=self.style, overwrite=False)
 
 
 def demo_for(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str],
@@ -610,7 +612,7 @@ def serve(demo: Demo, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
         gr.close_all()
 
 
-def run(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str], host: str, port: int,
+def serve_model(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str], host: str, port: int,
         share: bool, sam_checkpoint: str | None, device: str) -> None:
     """`lang2motion demo`: the page for ``model``, its files in a temporary folder removed at
     exit."""
@@ -623,4 +625,5 @@ def run(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str], host: str,
 
 
 __all__ = ["DEMO_INSTALL", "Demo", "Example", "Frame", "build_app", "demo_for",
-           "load_examples", "new_session", "parse_prompts", "require_gradio", "run", "serve"]
+           "load_examples", "new_session", "parse_prompts", "require_gradio", "serve",
+           "serve_model"]

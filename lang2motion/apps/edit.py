@@ -18,9 +18,9 @@ from lang2motion.images import read_rgb
 from lang2motion.trained_model import Lang2MotionModel
 
 
-def run(model: Lang2MotionModel, trajectory_path: str, *, source_text: str, target_text: str,
-        image: str | None, out_dir: str | os.PathLike[str], style: Style,
-        overwrite: bool) -> dict[str, Any]:
+def edit_and_write(model: Lang2MotionModel, trajectory_path: str, *, source_text: str,
+                   target_text: str, image: str | None, out_dir: str | os.PathLike[str],
+                   style: Style, overwrite: bool) -> dict[str, Any]:
     style.check()
     if not source_text.strip() or not target_text.strip():
         raise ConfigError("--from and --to must both be non-empty prompts")

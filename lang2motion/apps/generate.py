@@ -134,7 +134,7 @@ def latents(model: Lang2MotionModel, request: Request) -> np.ndarray:   # -> (B,
     return model.text_embeddings(request.labels)
 
 
-def run(model: Lang2MotionModel, request: Request) -> list[dict[str, Any]]:
+def generate_and_write(model: Lang2MotionModel, request: Request) -> list[dict[str, Any]]:
     """Decode and write every result; return what was written, one dict per result."""
     trajectories = model.decode(latents(model, request), mask=request.mask,
                                 labels=request.labels,
@@ -147,4 +147,4 @@ def run(model: Lang2MotionModel, request: Request) -> list[dict[str, Any]]:
     return written
 
 
-__all__ = ["DEFAULT_CANVAS", "Request", "plan", "read_prompts", "run"]
+__all__ = ["DEFAULT_CANVAS", "Request", "plan", "read_prompts", "generate_and_write"]

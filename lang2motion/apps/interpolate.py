@@ -42,8 +42,9 @@ def endpoint(text: str) -> str | Trajectory:
     return text
 
 
-def run(model: Lang2MotionModel, a: str, b: str, *, steps: int, mask: np.ndarray | None,
-        out_dir: str | os.PathLike[str], style: Style, overwrite: bool) -> dict[str, Any]:
+def interpolate_and_write(model: Lang2MotionModel, a: str, b: str, *, steps: int,
+                          mask: np.ndarray | None, out_dir: str | os.PathLike[str], style: Style,
+                          overwrite: bool) -> dict[str, Any]:
     """Decode ``steps`` trajectories from ``a`` to ``b``; write them, a strip and an animation."""
     style.check()
     steps = check_steps(steps)

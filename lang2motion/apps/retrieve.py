@@ -79,9 +79,9 @@ def rank(model: Lang2MotionModel, gallery: Gallery, text: str, *, k: int
             for r, (i, score) in enumerate(model.retrieve(text, gallery.latents, k=k))]
 
 
-def run(model: Lang2MotionModel, text: str, source: str | os.PathLike[str], *, k: int,
-        out_dir: str | os.PathLike[str], style: Style, overwrite: bool
-        ) -> tuple[list[dict[str, Any]], dict[str, Path]]:
+def retrieve_and_write(model: Lang2MotionModel, text: str, source: str | os.PathLike[str], *,
+                       k: int, out_dir: str | os.PathLike[str], style: Style, overwrite: bool
+                       ) -> tuple[list[dict[str, Any]], dict[str, Path]]:
     """The top ``k`` of the gallery for ``text``; writes a contact sheet and the ranking."""
     if k < 1:
         raise ConfigError(f"--k must be >= 1, got {k}")

@@ -84,7 +84,7 @@ def clip_subset(samples: int, count: int) -> np.ndarray:
     return np.unique(np.linspace(0, samples - 1, count).round().astype(int))
 
 
-def run(*, data: DataConfig, track: TrackConfig, eval_cfg: EvalConfig,
+def run_stage(*, data: DataConfig, track: TrackConfig, eval_cfg: EvalConfig,
         model_dir: str | os.PathLike[str], features_dir: str | os.PathLike[str],
         raw_dir: str | os.PathLike[str], metrics_path: str | os.PathLike[str],
         out_dir: str | os.PathLike[str]) -> dict[str, Any]:

@@ -101,7 +101,7 @@ def check(*, data: DataConfig, grid: GridConfig, model: ModelParams, loss: LossC
 OVERLAY_KEYS = ("color", "opacity", "size", "line_width")
 
 
-def run(*, data: DataConfig, grid: GridConfig, overlay: OverlayConfig, model: ModelParams,
+def run_stage(*, data: DataConfig, grid: GridConfig, overlay: OverlayConfig, model: ModelParams,
         loss: LossConfig, train: TrainConfig, features_dir: str | os.PathLike[str],
         out_dir: str | os.PathLike[str], metrics_path: str | os.PathLike[str],
         live_dir: str | os.PathLike[str] = DVCLIVE_DIR) -> dict[str, Any]:
