@@ -28,7 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from lang2motion.config import load_params
-from lang2motion.distributed import EXIT_PEER_FAILED, current_world, launch, peer_failed
+from lang2motion.distributed import (
+    EXIT_PEER_FAILED,
+    current_world,
+    launch,
+    peer_failed,
+    script_argv,
+)
 from lang2motion.errors import Lang2MotionError
 
 DEBUG_FLAG = "--debug"
@@ -117,15 +123,19 @@ def parse_stage_args(doc: str, argv: list[str] | None, *, sections: Sequence[str
     return args, load_params(args.params, *sections)
 
 
-def launch_if_asked(script: str, argv: list[str] | None, *, nproc: int, param: str,
-                    check: Callable[[], None]) -> int | None:
-    """Run ``script`` as ``nproc`` processes under torchrun when ``param`` asks for more than
+def relaunch_under_torchrun(script: str, argv: Sequence[str] | None, *, nproc: int, param: str,
+                            check: Callable[[], None] | None = None) -> int | None:
+    """Run the stage script ``script`` again as ``nproc`` processes under torchrun, with this
+    process's arguments (``argv``, default ``sys.argv[1:]``), when ``param`` asks for more than
     one and this process is not already one of torchrun's; ``check()`` first, so that bad input
-    gets one message rather than one per rank. Returns the exit status, or None: go on here."""
+    gets one message rather than one per rank. Returns their exit status, or None: go on here.
+    Used by train (``train.nproc``) and the sharded stages (``dist.nproc``, through
+    :func:`lang2motion.sharding.stage_role`)."""
     if nproc <= 1 or "WORLD_SIZE" in os.environ:
         return None
-    check()
-    return launch(script, sys.argv[1:] if argv is None else argv, nproc=nproc, param=param)
+    if check is not None:
+        check()
+    return launch(script, script_argv() if argv is None else argv, nproc=nproc, param=param)
 
 
 def add_shard_options(parser: argparse.ArgumentParser) -> None:

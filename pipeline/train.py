@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 
 from lang2motion.entry import (
-    launch_if_asked,
     parse_stage_args,
     print_summary,
+    relaunch_under_torchrun,
     run_with_error_contract,
 )
 from lang2motion.stages import train
@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int | None:
         train.check(**{k: params[k] for k in ("data", "grid", "model", "loss", "train")},
                     features_dir=args.features, nproc=nproc)
 
-    status = launch_if_asked(__file__, argv, nproc=nproc, param="train.nproc", check=check)
+    status = relaunch_under_torchrun(__file__, argv, nproc=nproc, param="train.nproc",
+                                     check=check)
     if status is not None:
         return status
     print_summary(train.summary_lines(train.run_stage(
