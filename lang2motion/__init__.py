@@ -21,7 +21,7 @@ def __getattr__(name: str) -> Any:
 
         return Lang2MotionModel
     if name == "Trajectory":
-        from lang2motion.apps.trajectory import Trajectory
+        from lang2motion.trajectory import Trajectory
 
         return Trajectory
     raise AttributeError(f"module 'lang2motion' has no attribute {name!r}")

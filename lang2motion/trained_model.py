@@ -35,7 +35,6 @@ import cv2
 import numpy as np
 import torch
 
-from lang2motion.apps.trajectory import Trajectory
 from lang2motion.config import GridConfig, OverlayConfig, from_dict
 from lang2motion.embed.clip import ClipEncoder, load_clip
 from lang2motion.errors import ConfigError, DataError
@@ -49,6 +48,7 @@ from lang2motion.render.animate import plain_canvas
 from lang2motion.render.overlay import render_overlays
 from lang2motion.runtime import batch_slices, cpu_threads, resolve_device
 from lang2motion.tracking.grid import place_grid
+from lang2motion.trajectory import Trajectory
 
 log = logging.getLogger(__name__)
 

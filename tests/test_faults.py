@@ -1093,7 +1093,7 @@ API_FAULTS = {
 
 
 def _trajectory(frames: int = CKPT_T, points: int = GRID * GRID, path: str = ""):
-    from lang2motion.apps.trajectory import Trajectory
+    from lang2motion.trajectory import Trajectory
 
     tracks = np.zeros((frames, points, 2), np.float32)
     return Trajectory(tracks=tracks, width=IMAGE_W, height=IMAGE_H, label="", path=path)
@@ -1112,7 +1112,7 @@ def test_python_api_raises_the_projects_errors(api, case):
 
 
 def test_api_wrong_shape_trajectory_names_its_file(api, workspace):
-    from lang2motion.apps.trajectory import read_trajectory, write_trajectory
+    from lang2motion.trajectory import read_trajectory, write_trajectory
 
     write_trajectory(workspace / "short.json", _trajectory(frames=3))
     with pytest.raises(DataError, match=r"short\.json: is \(3, 4\) \(frames, points\)"):

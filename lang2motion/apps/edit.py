@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from lang2motion.apps.outputs import Style, check_free, group_paths, stem, write_result
-from lang2motion.apps.trajectory import read_trajectory
 from lang2motion.errors import ConfigError
 from lang2motion.images import read_rgb
 from lang2motion.trained_model import Lang2MotionModel
+from lang2motion.trajectory import read_trajectory
 
 
 def edit_and_write(model: Lang2MotionModel, trajectory_path: str, *, source_text: str,

@@ -22,11 +22,11 @@ import numpy as np
 
 from lang2motion.apps.masks import parse_box, parse_point, resolve_region
 from lang2motion.apps.outputs import Style, check_free, group_paths, stem, write_result
-from lang2motion.apps.trajectory import Trajectory, read_trajectory
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.images import read_rgb
 from lang2motion.io import read_text
 from lang2motion.trained_model import DEFAULT_CANVAS, Lang2MotionModel, check_canvas, default_mask
+from lang2motion.trajectory import Trajectory, read_trajectory
 
 
 @dataclass

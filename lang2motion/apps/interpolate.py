@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 
 from lang2motion.apps.outputs import Style, animate, check_free, stem, write_group
-from lang2motion.apps.trajectory import Trajectory, read_trajectory, write_trajectory
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.images import write_png
 from lang2motion.render.animate import labelled, side_by_side, still, strip
 from lang2motion.render.video import write_animation
 from lang2motion.trained_model import Lang2MotionModel, check_steps
+from lang2motion.trajectory import Trajectory, read_trajectory, write_trajectory
 
 PANEL_GAP = 4
 STRIP_COLUMNS_MAX = 8

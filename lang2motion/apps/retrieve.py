@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from lang2motion.apps.outputs import Style, animate, check_free, stem
-from lang2motion.apps.trajectory import Trajectory, read_trajectory
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.evaluate.retrieval import unique_track_index
 from lang2motion.io import write_json_atomic
@@ -26,6 +25,7 @@ from lang2motion.render.animate import still
 from lang2motion.render.video import contact_sheet
 from lang2motion.store import SHARD_GLOB, load_feature_tensors
 from lang2motion.trained_model import Lang2MotionModel
+from lang2motion.trajectory import Trajectory, read_trajectory
 
 SHEET_COLUMNS = 4
 
