@@ -44,7 +44,7 @@ from lang2motion.data.splits import resolve_split
 from lang2motion.errors import ConfigError, DataError, DependencyError, Lang2MotionError
 from lang2motion.images import read_mask, read_rgb, write_png
 from lang2motion.render.video import write_animation
-from lang2motion.trained_model import Lang2MotionModel
+from lang2motion.trained_model import DEFAULT_CANVAS, Lang2MotionModel
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +300,7 @@ class Demo:
             points = [f"{x:g},{y:g}" for x, y in clicks]
         request = generate_verb.plan(
             prompts=prompts, image=frame.path, mask=mask_path, box=box or None, points=points,
-            sam_checkpoint=self.sam_checkpoint, size=generate_verb.DEFAULT_CANVAS,
+            sam_checkpoint=self.sam_checkpoint, size=DEFAULT_CANVAS,
             out_dir=out, style=self.style, overwrite=False, from_image=False,
             from_overlay=None, device=self.device, grid_points=self.model.points)
         if mask_path is not None:

@@ -25,7 +25,7 @@ from lang2motion.apps.outputs import Style, check_free, group_paths, stem, write
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.images import read_rgb
 from lang2motion.io import read_text
-from lang2motion.trained_model import DEFAULT_CANVAS, Lang2MotionModel, check_canvas, default_mask
+from lang2motion.trained_model import Lang2MotionModel, check_canvas, default_mask
 from lang2motion.trajectory import Trajectory, read_trajectory
 
 
@@ -147,4 +147,4 @@ def generate_and_write(model: Lang2MotionModel, request: Request) -> list[dict[s
     return written
 
 
-__all__ = ["DEFAULT_CANVAS", "Request", "plan", "read_prompts", "generate_and_write"]
+__all__ = ["Request", "generate_and_write", "plan", "read_prompts"]
