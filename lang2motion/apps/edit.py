@@ -21,6 +21,8 @@ from lang2motion.trajectory import read_trajectory
 def edit_and_write(model: Lang2MotionModel, trajectory_path: str, *, source_text: str,
                    target_text: str, image: str | None, out_dir: str | os.PathLike[str],
                    style: Style, overwrite: bool) -> dict[str, Any]:
+    """Edit the trajectory file ``trajectory_path`` from ``source_text`` to ``target_text``;
+    write the result's files (``image``: the frame its overlays are drawn on)."""
     style.check()
     if not source_text.strip() or not target_text.strip():
         raise ConfigError("--from and --to must both be non-empty prompts")
