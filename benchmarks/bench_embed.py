@@ -32,7 +32,7 @@ import torch
 from lang2motion.config import OverlayConfig
 from lang2motion.embed.clip import load_clip
 from lang2motion.embed.features import embed_split
-from lang2motion.entry import add_debug_flag, run
+from lang2motion.entry import add_debug_flag, run_with_error_contract
 from lang2motion.geometry import denormalise
 from lang2motion.io import write_json_atomic, write_text_atomic
 from lang2motion.render.overlay import render_overlays
@@ -219,4 +219,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run("bench_embed", main))
+    sys.exit(run_with_error_contract("bench_embed", main))

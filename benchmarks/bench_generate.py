@@ -29,13 +29,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lang2motion.apps.model import Lang2MotionModel
 from lang2motion.embed.clip import load_clip
-from lang2motion.entry import add_debug_flag, run, setup_logging
+from lang2motion.entry import add_debug_flag, run_with_error_contract, setup_logging
 from lang2motion.evaluate.speed import latency_ms, throughput
 from lang2motion.io import write_json_atomic, write_text_atomic
 from lang2motion.model.autoencoder import unit_latent
 from lang2motion.runtime import cpu_threads
+from lang2motion.trained_model import Lang2MotionModel
 
 PROMPT = "a red ball bouncing to the right"
 TARGET_P50_MS_CPU = 30.0
@@ -87,16 +87,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     setup_logging()
     model = Lang2MotionModel.load(args.model, device=args.device)
-    inference = model.inference
-    device = inference.device
+    device = model.device
     grid = model.grids(1)[0]                      # the default region: a centred disc
     text = model.text_embeddings([PROMPT])
-    decode_only = latency_ms(lambda: inference.decode(text, grid), repeats=args.repeats,
+    decode_only = latency_ms(lambda: model.decode_tracks(text, grid), repeats=args.repeats,
                              warmup=5)
-    with_text = latency_ms(lambda: inference.decode(inference.encode_texts([PROMPT]), grid),
+    with_text = latency_ms(lambda: model.decode_tracks(model.encode_texts([PROMPT]), grid),
                            repeats=args.repeats, warmup=5)
     paper_text = None
-    if args.paper_clip and args.paper_clip != inference.clip_model:
+    if args.paper_clip and args.paper_clip != model.clip_model:
         # the paper's text tower (random weights: the same arithmetic as OpenAI's) on the same
         # path, so the latency with text is also known for the paper's CLIP, not only the stand-in
         paper_clip = load_clip(model=args.paper_clip, pretrained="none", device=str(device))
@@ -104,17 +103,17 @@ def main(argv: list[str] | None = None) -> None:
         def decode_with_paper_text():
             with cpu_threads(1 if device.type == "cpu" else None):
                 emb = paper_clip.encode_text([PROMPT], batch_size=1)
-            return inference.decode(emb, grid)
+            return model.decode_tracks(emb, grid)
 
         paper_text = latency_ms(decode_with_paper_text, repeats=args.repeats, warmup=5)
     texts = np.repeat(text, args.batch, axis=0)
     grids = np.repeat(grid, args.batch, axis=0)
-    inference.batch_size = args.batch
-    batched = throughput(lambda: inference.decode(texts, grids), items=args.batch, repeats=10)
+    model.batch_size = args.batch
+    batched = throughput(lambda: model.decode_tracks(texts, grids), items=args.batch, repeats=10)
     latent_t = torch.from_numpy(texts).to(device)
     grid_t = torch.from_numpy(grids.astype(np.float32)).to(device)
     with torch.inference_mode():
-        bare = throughput(lambda: bare_decode(inference.model, latent_t, grid_t),
+        bare = throughput(lambda: bare_decode(model.module, latent_t, grid_t),
                           items=args.batch, repeats=10)
     one = command_seconds(args.model, [PROMPT], args.device)
     many = command_seconds(args.model, [f"{PROMPT} {i}" for i in range(args.prompts)],
@@ -125,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
                     "threads": torch.get_num_threads(), "platform": platform.platform(),
                     "gpu": torch.cuda.get_device_name(0) if device.type == "cuda" else None,
                     "load_average": os.getloadavg()[0]},
-        "clip": {"model": inference.clip_model, "pretrained": inference.clip_pretrained},
+        "clip": {"model": model.clip_model, "pretrained": model.clip_pretrained},
         "batch1_decode_ms": decode_only, "batch1_with_text_ms": with_text,
         "batch1_with_paper_text_ms": paper_text, "paper_clip": args.paper_clip or None,
         "batched_per_s": batched, "bare_loop_per_s": bare, "batched_vs_bare": batched / bare,
@@ -137,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         "# Text -> trajectory speed", "",
         f"Machine: {device} ({os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, "
         f"load average {result['machine']['load_average']:.2f} at the start); CLIP "
-        f"{inference.clip_model} ({inference.clip_pretrained}); checkpoint `{args.model}`.", "",
+        f"{model.clip_model} ({model.clip_pretrained}); checkpoint `{args.model}`.", "",
         "| measure | value | target |", "| --- | ---: | ---: |",
         f"| batch 1, decode only (text embedding given), p50 / p95 | "
         f"{decode_only['p50']:.1f} / {decode_only['p95']:.1f} ms | |",
@@ -158,4 +157,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run("bench_generate", main))
+    sys.exit(run_with_error_contract("bench_generate", main))

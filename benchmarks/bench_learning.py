@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lang2motion.config import load_params
-from lang2motion.entry import add_debug_flag, run, setup_logging
+from lang2motion.entry import add_debug_flag, run_with_error_contract, setup_logging
 from lang2motion.io import write_json_atomic, write_text_atomic
 from lang2motion.stages import evaluate as evaluate_stage
 from lang2motion.stages import train as train_stage
@@ -63,13 +63,13 @@ def one_seed(params: dict[str, Any], seed: int, *, features: Path, raw: Path,
     """Train with ``seed`` and evaluate; return the headline metrics and the wall times."""
     folder = scratch / f"seed{seed}"
     started = time.perf_counter()
-    train_stage.run(data=params["data"], grid=params["grid"], overlay=params["overlay"],
+    train_stage.run_stage(data=params["data"], grid=params["grid"], overlay=params["overlay"],
                     model=params["model"], loss=params["loss"],
                     train=dataclasses.replace(params["train"], seed=seed),
                     features_dir=features, out_dir=folder / "models",
                     metrics_path=folder / "train_metrics.json", live_dir=folder / "dvclive")
     trained = time.perf_counter()
-    metrics = evaluate_stage.run(
+    metrics = evaluate_stage.run_stage(
         data=params["data"], track=params["track"],
         eval_cfg=dataclasses.replace(params["eval"], **EVAL_FAST), model_dir=folder / "models",
         features_dir=features, raw_dir=raw, metrics_path=folder / "metrics.json",
@@ -142,4 +142,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run("bench_learning", main))
+    sys.exit(run_with_error_contract("bench_learning", main))

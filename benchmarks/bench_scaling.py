@@ -55,7 +55,7 @@ import numpy as np
 import yaml
 
 from lang2motion.config import TrainConfig, load_params
-from lang2motion.entry import add_debug_flag, run
+from lang2motion.entry import add_debug_flag, run_with_error_contract
 from lang2motion.errors import ConfigError, Lang2MotionError
 from lang2motion.io import write_json_atomic, write_text_atomic
 
@@ -494,4 +494,4 @@ def train_nproc(args: argparse.Namespace, stages: list[str], folder: Path,
 
 
 if __name__ == "__main__":
-    sys.exit(run("bench_scaling", main))
+    sys.exit(run_with_error_contract("bench_scaling", main))

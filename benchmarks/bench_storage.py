@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from lang2motion.entry import add_debug_flag, run
+from lang2motion.entry import add_debug_flag, run_with_error_contract
 from lang2motion.io import write_json_atomic, write_text_atomic
 from lang2motion.store import SAMPLE_COLUMNS, read_feature_table, shard_paths
 
@@ -75,4 +75,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run("bench_storage", main))
+    sys.exit(run_with_error_contract("bench_storage", main))

@@ -32,7 +32,7 @@ from lang2motion.config import GridConfig
 from lang2motion.data.mevis.reader import MevisSplit
 from lang2motion.data.synth.generate import generate_synthetic
 from lang2motion.data.synth.truth import SynthGroundTruth
-from lang2motion.entry import add_debug_flag, run
+from lang2motion.entry import add_debug_flag, run_with_error_contract
 from lang2motion.errors import DataError, DependencyError
 from lang2motion.io import write_json_atomic, write_text_atomic
 from lang2motion.tracking.base import Tracker
@@ -238,4 +238,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run("bench_trackers", main))
+    sys.exit(run_with_error_contract("bench_trackers", main))

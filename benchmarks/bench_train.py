@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from lang2motion.config import PRECISIONS, LossConfig, ModelParams, TrainConfig
-from lang2motion.entry import add_debug_flag, run
+from lang2motion.entry import add_debug_flag, run_with_error_contract
 from lang2motion.errors import DataError
 from lang2motion.io import write_json_atomic, write_text_atomic
 from lang2motion.loader import InMemorySplit
@@ -278,4 +278,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run("bench_train", main))
+    sys.exit(run_with_error_contract("bench_train", main))

@@ -30,7 +30,7 @@ import bench_scaling
 import bench_trackers
 import bench_train
 
-from lang2motion.entry import add_debug_flag, run
+from lang2motion.entry import add_debug_flag, run_with_error_contract
 from lang2motion.io import write_text_atomic
 
 REPORTS = Path("reports")
@@ -92,4 +92,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run("run_all", main))
+    sys.exit(run_with_error_contract("run_all", main))

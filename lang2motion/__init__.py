@@ -17,11 +17,11 @@ __all__ = ["Lang2MotionModel", "Trajectory"]
 
 def __getattr__(name: str) -> Any:
     if name == "Lang2MotionModel":
-        from lang2motion.apps.model import Lang2MotionModel
+        from lang2motion.trained_model import Lang2MotionModel
 
         return Lang2MotionModel
     if name == "Trajectory":
-        from lang2motion.apps.trajectory import Trajectory
+        from lang2motion.trajectory import Trajectory
 
         return Trajectory
     raise AttributeError(f"module 'lang2motion' has no attribute {name!r}")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lang2motion.config import OVERLAY_COLORS, DataConfig, FolderConfig
-from lang2motion.entry import add_debug_flag, run, setup_logging
+from lang2motion.entry import add_debug_flag, run_with_error_contract, setup_logging
 from lang2motion.errors import DataError
 
 DEFAULT_MODEL_DIR = "models"
@@ -36,7 +36,7 @@ log = logging.getLogger("lang2motion")
 
 def _load(args: argparse.Namespace):
     """The model, loaded after the verb's own checks (the slow part)."""
-    from lang2motion.apps.model import Lang2MotionModel
+    from lang2motion.trained_model import Lang2MotionModel
 
     return Lang2MotionModel.load(args.model, device=args.device, clip_model=args.clip_model,
                                  clip_pretrained=args.clip_pretrained)
@@ -130,7 +130,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
         overwrite=args.overwrite, from_image=args.from_image, from_overlay=args.from_overlay,
         device=args.device, grid_points=_points(args))
     model = _load(args)
-    written = generate.run(model, request)
+    written = generate.generate_and_write(model, request)
     for item in written:
         print(f"{item['label']!r}: {item['trajectory']}, {item['animation']}, {item['still']}")
     print(f"region: {request.region} (saved as <name>.mask.png)")
@@ -141,8 +141,9 @@ def cmd_retrieve(args: argparse.Namespace) -> None:
     from lang2motion.apps import retrieve
 
     model = _load(args)
-    results, paths = retrieve.run(model, args.text, args.source, k=args.k, out_dir=args.out,
-                                  style=_style(args), overwrite=args.overwrite)
+    results, paths = retrieve.retrieve_and_write(model, args.text, args.source, k=args.k,
+                                                 out_dir=args.out, style=_style(args),
+                                                 overwrite=args.overwrite)
     for item in results:
         print(f"{item['rank']:3d}  {item['score']:+.3f}  {item['id']}  {item['label']}")
     print(f"contact sheet: {paths['sheet']}; ranking: {paths['ranking']}")
@@ -152,7 +153,7 @@ def cmd_retrieve(args: argparse.Namespace) -> None:
 def cmd_interpolate(args: argparse.Namespace) -> None:
     from lang2motion.apps import interpolate
     from lang2motion.apps.masks import resolve_region
-    from lang2motion.apps.model import check_steps
+    from lang2motion.trained_model import check_steps
 
     check_steps(args.steps)                  # before the model loads
     mask = None
@@ -160,8 +161,9 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
         mask, _ = resolve_region(size=None, image=None, mask_path=args.mask, box=None,
                                  points=None, sam_checkpoint=None, device=args.device)
     model = _load(args)
-    result = interpolate.run(model, args.a, args.b, steps=args.steps, mask=mask,
-                             out_dir=args.out, style=_style(args), overwrite=args.overwrite)
+    result = interpolate.interpolate_and_write(model, args.a, args.b, steps=args.steps,
+                                               mask=mask, out_dir=args.out, style=_style(args),
+                                               overwrite=args.overwrite)
     print(f"{result['steps']} steps from {result['from']!r} to {result['to']!r}: "
           f"{result['strip']}, {result['animation']}")
     _report(result, args)
@@ -171,9 +173,9 @@ def cmd_edit(args: argparse.Namespace) -> None:
     from lang2motion.apps import edit
 
     model = _load(args)
-    result = edit.run(model, args.trajectory, source_text=args.source_text,
-                      target_text=args.target_text, image=args.image, out_dir=args.out,
-                      style=_style(args), overwrite=args.overwrite)
+    result = edit.edit_and_write(model, args.trajectory, source_text=args.source_text,
+                                 target_text=args.target_text, image=args.image,
+                                 out_dir=args.out, style=_style(args), overwrite=args.overwrite)
     print(f"{result['label']}: {result['trajectory']}, {result['animation']}")
     _report(result, args)
 
@@ -242,7 +244,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     demo.require_gradio()          # says which extra to install before the slow model load
     model = _load(args)
-    demo.run(model, data_dir=args.data, host=args.host, port=args.port, share=args.share,
+    demo.serve_model(model, data_dir=args.data, host=args.host, port=args.port, share=args.share,
              sam_checkpoint=args.sam_checkpoint, device=args.device)
 
 
@@ -441,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
             # the disk, not the code: a read-only folder, a full disk, a file in the way
             raise DataError(f"{exc.filename or 'a file'}: {exc.strerror or exc}") from exc
 
-    return run("lang2motion", dispatch, argv)
+    return run_with_error_contract("lang2motion", dispatch, argv)
 
 
 if __name__ == "__main__":

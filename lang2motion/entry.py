@@ -9,10 +9,10 @@ Usage in a stage script (see ``pipeline/``)::
 
     def main(argv: list[str] | None = None) -> None:
         args, params = parse_stage_args(__doc__, argv, stage="prepare", paths=PATHS)
-        report(prepare.run(**params, out_dir=args.out, summary_path=args.summary), ...)
+        print_summary(prepare.summary_lines(prepare.run_stage(**params, out_dir=args.out)))
 
     if __name__ == "__main__":
-        sys.exit(run("prepare", main))
+        sys.exit(run_with_error_contract("prepare", main))
 """
 
 from __future__ import annotations
@@ -28,7 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from lang2motion.config import load_params, stage_sections
-from lang2motion.distributed import EXIT_PEER_FAILED, current_world, launch, peer_failed
+from lang2motion.distributed import (
+    EXIT_PEER_FAILED,
+    current_world,
+    launch,
+    peer_failed,
+    script_argv,
+)
 from lang2motion.errors import Lang2MotionError
 
 DEBUG_FLAG = "--debug"
@@ -64,7 +70,7 @@ def setup_logging(level: int = logging.INFO) -> None:
     logging.getLogger("lang2motion").setLevel(level)
 
 
-def run(prog: str, main: Callable[[list[str] | None], int | None],
+def run_with_error_contract(prog: str, main: Callable[[list[str] | None], int | None],
         argv: list[str] | None = None) -> int:
     """Call ``main(argv)`` under the error contract; return the process exit status."""
     world = current_world() if "WORLD_SIZE" in os.environ else None
@@ -118,15 +124,19 @@ def parse_stage_args(doc: str, argv: list[str] | None, *, stage: str,
     return args, load_params(args.params, *stage_sections(stage))
 
 
-def launch_if_asked(script: str, argv: list[str] | None, *, nproc: int, param: str,
-                    check: Callable[[], None]) -> int | None:
-    """Run ``script`` as ``nproc`` processes under torchrun when ``param`` asks for more than
+def relaunch_under_torchrun(script: str, argv: Sequence[str] | None, *, nproc: int, param: str,
+                            check: Callable[[], None] | None = None) -> int | None:
+    """Run the stage script ``script`` again as ``nproc`` processes under torchrun, with this
+    process's arguments (``argv``, default ``sys.argv[1:]``), when ``param`` asks for more than
     one and this process is not already one of torchrun's; ``check()`` first, so that bad input
-    gets one message rather than one per rank. Returns the exit status, or None: go on here."""
+    gets one message rather than one per rank. Returns their exit status, or None: go on here.
+    Used by train (``train.nproc``) and the sharded stages (``dist.nproc``, through
+    :func:`lang2motion.sharding.stage_role`)."""
     if nproc <= 1 or "WORLD_SIZE" in os.environ:
         return None
-    check()
-    return launch(script, sys.argv[1:] if argv is None else argv, nproc=nproc, param=param)
+    if check is not None:
+        check()
+    return launch(script, script_argv() if argv is None else argv, nproc=nproc, param=param)
 
 
 def add_shard_options(parser: argparse.ArgumentParser) -> None:
@@ -143,7 +153,7 @@ def add_shard_options(parser: argparse.ArgumentParser) -> None:
                             "parameters and input, then assemble the output from them")
 
 
-def report(lines: Sequence[str]) -> None:
+def print_summary(lines: Sequence[str]) -> None:
     """Print a stage's summary lines on stdout."""
     for line in lines:
         print(line)

@@ -36,10 +36,9 @@ from lang2motion.distributed import (
     barrier,
     contiguous_shares,
     current_world,
-    launch,
-    script_argv,
     share_group,
 )
+from lang2motion.entry import relaunch_under_torchrun
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.io import atomic_dir, read_json, remove_leftovers, write_json_atomic
 
@@ -47,7 +46,7 @@ PARTS_SUFFIX = ".parts"          # <out>.parts/ holds the part folders of output
 PART_FILE = "part.json"          # written last into each part folder
 PART_FORMAT = "lang2motion.part/1"
 NPROC_PARAM = "dist.nproc"
-EXIT_FAILED = 1                  # launch_shards' status until torchrun returns one
+EXIT_FAILED = 1                  # stage_role's status until torchrun returns one
 
 
 @dataclass(frozen=True)
@@ -136,27 +135,20 @@ def stage_role(script: str, argv: Sequence[str] | None, args: Any,
                params: dict[str, Any]) -> tuple[Role, int | None]:
     """A sharded stage script's role from its ``--shard``/``--num-shards``/``--merge`` options and
     ``dist.nproc`` (popped from ``params``). With ``dist.nproc`` > 1 outside torchrun the script
-    is first re-run as that many processes: then (role, their exit status), else (role, None)."""
+    is first re-run as that many processes: then (role, their exit status), else (role, None).
+    After a failed re-run the parts the ranks wrote are deleted (rank 0 deletes them after a
+    successful merge)."""
     role = choose_role(shard=args.shard, num_shards=args.num_shards, merge=args.merge,
                        nproc=params.pop("dist").nproc)
     if not role.launch:
         return role, None
-    return role, launch_shards(script, script_argv() if argv is None else argv,
-                               nproc=role.launch, out=args.out)
-
-
-def launch_shards(script: str, argv: Sequence[str], *, nproc: int,
-                  out: str | os.PathLike[str]) -> int:
-    """Re-run a sharded stage script as ``nproc`` processes under torchrun (``dist.nproc``);
-    return their exit status. After a failure the parts the other ranks wrote are deleted (rank 0
-    deletes them after a successful merge)."""
     status = EXIT_FAILED
     try:
-        status = launch(script, argv, nproc=nproc, param=NPROC_PARAM)
-        return status
+        status = relaunch_under_torchrun(script, argv, nproc=role.launch, param=NPROC_PARAM)
+        return role, status
     finally:
         if status:
-            remove_parts(parts_root(out), nproc)
+            remove_parts(parts_root(args.out), role.launch)
 
 
 def fingerprint(obj: Any) -> str:

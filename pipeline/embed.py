@@ -1,6 +1,6 @@
 """DVC stage `embed`: CLIP text and overlay-image features of every sample, as Parquet shards.
 
-Body: lang2motion.stages.embed.run; parameters: the data, overlay, clip and dist sections.
+Body: lang2motion.stages.embed.run_stage; parameters: the data, overlay, clip and dist sections.
 dist.nproc > 1 re-runs this script as that many processes under torchrun (each embeds a share of
 the track rows on its own GPU, rank 0 merges); `torchrun --nproc-per-node K pipeline/embed.py ...`
 does the same by hand, and --shard/--merge serve a SLURM array (docs/scaling.md).
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from lang2motion.entry import parse_stage_args, report, run
+from lang2motion.entry import parse_stage_args, print_summary, run_with_error_contract
 from lang2motion.sharding import stage_role
 from lang2motion.stages import embed
 
@@ -26,11 +26,11 @@ def main(argv: list[str] | None = None) -> int | None:
     role, status = stage_role(__file__, argv, args, params)   # dist.nproc > 1: torchrun
     if status is not None:
         return status
-    report(embed.summary_lines(embed.run(**params, raw_dir=args.raw, tracks_dir=args.tracks,
-                                         out_dir=args.out, summary_path=args.summary,
-                                         role=role)))
+    print_summary(embed.summary_lines(embed.run_stage(
+        **params, raw_dir=args.raw, tracks_dir=args.tracks, out_dir=args.out,
+        summary_path=args.summary, role=role)))
     return None
 
 
 if __name__ == "__main__":
-    sys.exit(run("embed", main))
+    sys.exit(run_with_error_contract("embed", main))

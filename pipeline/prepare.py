@@ -1,13 +1,13 @@
 """DVC stage `prepare`: MeViS-layout splits under data/raw (synthetic, or MeViS in place).
 
-Body: lang2motion.stages.prepare.run; parameters: the data section.
+Body: lang2motion.stages.prepare.run_stage; parameters: the data section.
 """
 
 from __future__ import annotations
 
 import sys
 
-from lang2motion.entry import parse_stage_args, report, run
+from lang2motion.entry import parse_stage_args, print_summary, run_with_error_contract
 from lang2motion.stages import prepare
 
 PATHS = {"out": ("data/raw", "folder for the <split>/ folders"),
@@ -16,9 +16,9 @@ PATHS = {"out": ("data/raw", "folder for the <split>/ folders"),
 
 def main(argv: list[str] | None = None) -> None:
     args, params = parse_stage_args(__doc__, argv, stage="prepare", paths=PATHS)
-    report(prepare.summary_lines(prepare.run(**params, out_dir=args.out,
-                                             summary_path=args.summary)))
+    print_summary(prepare.summary_lines(prepare.run_stage(**params, out_dir=args.out,
+                                                          summary_path=args.summary)))
 
 
 if __name__ == "__main__":
-    sys.exit(run("prepare", main))
+    sys.exit(run_with_error_contract("prepare", main))

@@ -1,6 +1,6 @@
 """DVC stage `render`: trajectory overlays of every track row as MP4s a person can watch.
 
-Body: lang2motion.stages.render.run; parameters: the data, overlay and dist sections.
+Body: lang2motion.stages.render.run_stage; parameters: the data, overlay and dist sections.
 dist.nproc > 1 re-runs this script as that many processes under torchrun (each renders a share of
 the rows, rank 0 merges); `torchrun --nproc-per-node K pipeline/render.py ...` does the same by
 hand, and --shard/--merge serve a SLURM array (docs/scaling.md). The output is the same for all.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from lang2motion.entry import parse_stage_args, report, run
+from lang2motion.entry import parse_stage_args, print_summary, run_with_error_contract
 from lang2motion.sharding import stage_role
 from lang2motion.stages import render
 
@@ -26,10 +26,11 @@ def main(argv: list[str] | None = None) -> int | None:
     role, status = stage_role(__file__, argv, args, params)   # dist.nproc > 1: torchrun
     if status is not None:
         return status
-    report(render.summary_lines(render.run(**params, raw_dir=args.raw, tracks_dir=args.tracks,
-                                           out_dir=args.out, sheet_path=args.sheet, role=role)))
+    print_summary(render.summary_lines(render.run_stage(
+        **params, raw_dir=args.raw, tracks_dir=args.tracks, out_dir=args.out,
+        sheet_path=args.sheet, role=role)))
     return None
 
 
 if __name__ == "__main__":
-    sys.exit(run("render", main))
+    sys.exit(run_with_error_contract("render", main))

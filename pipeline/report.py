@@ -1,15 +1,15 @@
 """DVC stage `report`: reports/report.md from the evaluation's metrics, tables, plots and gallery.
 
-Body: lang2motion.stages.report.run; parameters: the report section (and params.yaml as a whole,
-for the parameters that differ from the defaults).
+Body: lang2motion.stages.report.run_stage; parameters: the report section (and params.yaml as a
+whole, for the parameters that differ from the defaults).
 """
 
 from __future__ import annotations
 
 import sys
 
-from lang2motion.entry import parse_stage_args, report, run
-from lang2motion.stages import report as report_stage
+from lang2motion.entry import parse_stage_args, print_summary, run_with_error_contract
+from lang2motion.stages import report
 
 PATHS = {"metrics": ("reports/metrics.json", "the evaluation's headline metrics"),
          "eval": ("reports/eval", "the evaluation's folder: tables.json, plots/, gallery.json"),
@@ -20,10 +20,10 @@ PATHS = {"metrics": ("reports/metrics.json", "the evaluation's headline metrics"
 
 def main(argv: list[str] | None = None) -> None:
     args, params = parse_stage_args(__doc__, argv, stage="report", paths=PATHS)
-    report(report_stage.summary_lines(report_stage.run(
+    print_summary(report.summary_lines(report.run_stage(
         **params, params_path=args.params, metrics_path=args.metrics, eval_dir=args.eval,
         summaries_dir=args.summaries, out_path=args.out)))
 
 
 if __name__ == "__main__":
-    sys.exit(run("report", main))
+    sys.exit(run_with_error_contract("report", main))

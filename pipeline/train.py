@@ -1,6 +1,6 @@
 """DVC stage `train`: the Lang2Motion auto-encoder on the CLIP feature shards.
 
-Body: lang2motion.stages.train.run; parameters: the data, grid, overlay, model, loss and train
+Body: lang2motion.stages.train.run_stage; parameters: the data, grid, overlay, model, loss and train
 sections.
 """
 
@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import sys
 
-from lang2motion.entry import launch_if_asked, parse_stage_args, report, run
+from lang2motion.entry import (
+    parse_stage_args,
+    print_summary,
+    relaunch_under_torchrun,
+    run_with_error_contract,
+)
 from lang2motion.stages import train
 
 PATHS = {"features": ("data/features", "folder of <split>/ feature shards"),
@@ -26,13 +31,14 @@ def main(argv: list[str] | None = None) -> int | None:
         train.check(**{k: params[k] for k in ("data", "grid", "model", "loss", "train")},
                     features_dir=args.features, nproc=nproc)
 
-    status = launch_if_asked(__file__, argv, nproc=nproc, param="train.nproc", check=check)
+    status = relaunch_under_torchrun(__file__, argv, nproc=nproc, param="train.nproc",
+                                     check=check)
     if status is not None:
         return status
-    report(train.summary_lines(train.run(**params, features_dir=args.features,
-                                         out_dir=args.out, metrics_path=args.metrics,
-                                         live_dir=args.live)))
+    print_summary(train.summary_lines(train.run_stage(
+        **params, features_dir=args.features, out_dir=args.out, metrics_path=args.metrics,
+        live_dir=args.live)))
 
 
 if __name__ == "__main__":
-    sys.exit(run("train", main))
+    sys.exit(run_with_error_contract("train", main))

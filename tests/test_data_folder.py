@@ -355,7 +355,7 @@ def test_prepare_stage_imports_a_folder_and_lists_skipped_clips(clips, tmp_path)
                            {"video": "short.mp4", "caption": "y", "box": "1,1,9,9"}, VALID_B])
     data = DataConfig(source="folder", frames=8, window_stride=4,
                       folder=FolderConfig(root=str(clips), fps=10.0, max_side=32))
-    summary = prepare.run(data=data, out_dir=tmp_path / "raw",
+    summary = prepare.run_stage(data=data, out_dir=tmp_path / "raw",
                           summary_path=tmp_path / "summary.json")
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
     assert summary["source"] == "folder"

@@ -29,11 +29,11 @@ from lang2motion.config import load_params
 from lang2motion.data.samples import list_samples
 from lang2motion.data.splits import resolve_split
 from lang2motion.distributed import World, contiguous_shares
-from lang2motion.entry import run
+from lang2motion.entry import run_with_error_contract
 from lang2motion.errors import ConfigError
 from lang2motion.io import read_json
 from lang2motion.sharding import Role, choose_role, parts_root
-from lang2motion.stages.prepare import run as prepare
+from lang2motion.stages.prepare import run_stage as prepare
 from lang2motion.tracking.track_split import video_work
 
 REPO = Path(__file__).resolve().parents[1]
@@ -148,7 +148,7 @@ def _render_args(ws: Path, out: str, *, tracks: str = "data/tracks") -> list[str
 
 
 def _in_process(stage: str, argv: list[str]) -> None:
-    assert run(stage, _script(stage), argv) == 0
+    assert run_with_error_contract(stage, _script(stage), argv) == 0
 
 
 def _subprocess(stage: str, argv: list[str], ws: Path) -> subprocess.CompletedProcess:
@@ -244,7 +244,7 @@ def test_render_as_slurm_shards_then_merge_equals_one_process(ws):
 def test_merge_with_a_missing_part_fails_with_one_paragraph(ws, capsys):
     _in_process("track", [*_track_args(ws, "data/tracks_m"), "--shard", "0", "--num-shards", "2"])
     capsys.readouterr()
-    status = run("track", _script("track"),
+    status = run_with_error_contract("track", _script("track"),
                  [*_track_args(ws, "data/tracks_m"), "--merge", "--num-shards", "2"])
     err = capsys.readouterr().err
     assert status == 2
@@ -262,7 +262,7 @@ def test_merge_refuses_a_part_made_with_other_parameters(ws, capsys):
     _in_process("track", [*_track_args(ws, "data/tracks_p", params=other), "--shard", "1",
                           "--num-shards", "2"])
     capsys.readouterr()
-    status = run("track", _script("track"),
+    status = run_with_error_contract("track", _script("track"),
                  [*_track_args(ws, "data/tracks_p"), "--merge", "--num-shards", "2"])
     (line,) = _error_lines(capsys.readouterr().err)
     assert status == 2 and "shard 1 of 2 was made with other parameters" in line

@@ -40,7 +40,7 @@ from lang2motion.data.mevis.layout import Expression, VideoRecord
 from lang2motion.data.mevis.rle import encode_rle
 from lang2motion.data.mevis.writer import write_split
 from lang2motion.data.splits import MANIFEST_NAME
-from lang2motion.entry import DEBUG_ENV, run
+from lang2motion.entry import DEBUG_ENV, run_with_error_contract
 from lang2motion.errors import ConfigError, DataError, Lang2MotionError
 from lang2motion.model import Lang2Motion, ModelConfig
 from lang2motion.model.checkpoint import save_model
@@ -110,7 +110,8 @@ def stage_main(name: str) -> Callable:
 
 def run_stage(name: str, capsys, extra: list[str] | None = None,
               params: str = "params.yaml") -> tuple[int, str]:
-    code = run(name, stage_main(name), ["--params", params, *STAGE_ARGS[name], *(extra or [])])
+    code = run_with_error_contract(name, stage_main(name),
+                                   ["--params", params, *STAGE_ARGS[name], *(extra or [])])
     return code, capsys.readouterr().err
 
 
@@ -1013,7 +1014,7 @@ def test_a_bom_in_the_prompts_file_hides_no_comment(workspace, capsys, checkpoin
 # ===============================================================================================
 @pytest.fixture(scope="module")
 def api(checkpoints):
-    from lang2motion.apps.model import Lang2MotionModel
+    from lang2motion.trained_model import Lang2MotionModel
 
     return Lang2MotionModel.load(checkpoints["a"], device="cpu")
 
@@ -1092,7 +1093,7 @@ API_FAULTS = {
 
 
 def _trajectory(frames: int = CKPT_T, points: int = GRID * GRID, path: str = ""):
-    from lang2motion.apps.trajectory import Trajectory
+    from lang2motion.trajectory import Trajectory
 
     tracks = np.zeros((frames, points, 2), np.float32)
     return Trajectory(tracks=tracks, width=IMAGE_W, height=IMAGE_H, label="", path=path)
@@ -1111,7 +1112,7 @@ def test_python_api_raises_the_projects_errors(api, case):
 
 
 def test_api_wrong_shape_trajectory_names_its_file(api, workspace):
-    from lang2motion.apps.trajectory import read_trajectory, write_trajectory
+    from lang2motion.trajectory import read_trajectory, write_trajectory
 
     write_trajectory(workspace / "short.json", _trajectory(frames=3))
     with pytest.raises(DataError, match=r"short\.json: is \(3, 4\) \(frames, points\)"):
@@ -1121,12 +1122,12 @@ def test_api_wrong_shape_trajectory_names_its_file(api, workspace):
 
 
 def test_api_clip_of_another_name_is_refused(checkpoints):
-    from lang2motion.apps.model import Lang2MotionModel
+    from lang2motion.trained_model import Lang2MotionModel
 
     with pytest.raises(ConfigError, match="trained with CLIP 'L2M-Tiny', not 'L2M-Mini512'"):
         Lang2MotionModel.load(checkpoints["a"], device="cpu", clip_model="L2M-Mini512")
     same = Lang2MotionModel.load(checkpoints["a"], device="cpu", clip_model="L2M-Tiny")
-    assert same.inference.clip_model == "L2M-Tiny"
+    assert same.clip_model == "L2M-Tiny"
 
 
 def test_api_soft_float_mask_is_binarised_at_one_half(api):

@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 from lang2motion.config import ReportConfig, defaults
-from lang2motion.entry import run as run_entry
+from lang2motion.entry import run_with_error_contract
 from lang2motion.errors import DataError
 from lang2motion.report.markdown import fmt_stat, table
-from lang2motion.stages.report import run as report_run
+from lang2motion.stages.report import run_stage as report_run
 from lang2motion.stages.report import summary_lines
 
 REPO = Path(__file__).resolve().parents[1]
@@ -170,7 +170,7 @@ def test_stage_script_reports_a_missing_file_without_traceback(
             "--metrics", str(workspace / "missing.json"), "--eval", str(workspace / "reports/eval"),
             "--summaries", str(workspace / "reports"),
             "--out", str(workspace / "reports/report.md")]
-    assert run_entry("report", main, argv) == 2
+    assert run_with_error_contract("report", main, argv) == 2
     err = capsys.readouterr().err
     assert "missing.json" in err and "dvc repro evaluate" in err and "Traceback" not in err
 

@@ -20,7 +20,7 @@ from lang2motion.report.experiments import (
     overrides_of,
     same_value,
 )
-from lang2motion.stages.report import run as report_run
+from lang2motion.stages.report import run_stage as report_run
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "report"
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]

@@ -17,7 +17,7 @@ from lang2motion.data.mevis.writer import write_split
 from lang2motion.data.samples import REASON_NO_OBJECT, REASON_TOO_SHORT
 from lang2motion.data.splits import MANIFEST_NAME, resolve_split
 from lang2motion.stages import prepare as prepare_module
-from lang2motion.stages.prepare import run as prepare_data
+from lang2motion.stages.prepare import run_stage as prepare_data
 
 REPO = Path(__file__).resolve().parents[1]
 SYNTH = SynthConfig(seed=1, train_videos=2, valid_videos=2, video_frames=10, height=64,

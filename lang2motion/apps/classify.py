@@ -18,8 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from lang2motion.apps.model import Lang2MotionModel
-from lang2motion.apps.trajectory import Trajectory, read_trajectory
 from lang2motion.data.skeletons import (
     list_skeleton_files,
     read_class_names,
@@ -29,6 +27,8 @@ from lang2motion.data.skeletons import (
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.evaluate.recognition import chance_topk, class_ranks
 from lang2motion.io import write_json_atomic
+from lang2motion.trained_model import Lang2MotionModel
+from lang2motion.trajectory import Trajectory, read_trajectory
 
 RECOGNITION_KS = (1, 5)
 

@@ -39,12 +39,12 @@ from lang2motion.apps import generate as generate_verb
 from lang2motion.apps import interpolate as interpolate_verb
 from lang2motion.apps import retrieve as retrieve_verb
 from lang2motion.apps.masks import SAM_CHECKPOINT_ENV, SAM_INSTALL, pick_objects
-from lang2motion.apps.model import Lang2MotionModel
 from lang2motion.apps.outputs import Style, animate
 from lang2motion.data.splits import resolve_split
 from lang2motion.errors import ConfigError, DataError, DependencyError, Lang2MotionError
 from lang2motion.images import read_mask, read_rgb, write_png
 from lang2motion.render.video import write_animation
+from lang2motion.trained_model import DEFAULT_CANVAS, Lang2MotionModel
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class Demo:
 
     # -- what the page says about itself -------------------------------------------------------
     def header(self) -> str:
-        meta = self.model.inference.meta
+        meta = self.model.meta
         described = self.model.describe()
         clip = described["clip"]
         lines = [
@@ -300,14 +300,14 @@ class Demo:
             points = [f"{x:g},{y:g}" for x, y in clicks]
         request = generate_verb.plan(
             prompts=prompts, image=frame.path, mask=mask_path, box=box or None, points=points,
-            sam_checkpoint=self.sam_checkpoint, size=generate_verb.DEFAULT_CANVAS,
+            sam_checkpoint=self.sam_checkpoint, size=DEFAULT_CANVAS,
             out_dir=out, style=self.style, overwrite=False, from_image=False,
             from_overlay=None, device=self.device, grid_points=self.model.points)
         if mask_path is not None:
             names = ", ".join(self.examples[frame.example].captions[i] or f"object {i + 1}"
                               for i in picked)
             request.region = f"the annotated object(s) clicked: {names}"
-        written = generate_verb.run(self.model, request)
+        written = generate_verb.generate_and_write(self.model, request)
         for item in written:
             item["image"] = frame.path
         session["results"] = [*session["results"], *written]
@@ -349,8 +349,9 @@ class Demo:
         results = session["results"]
         mask = read_mask(results[-1]["mask"]) if results else None
         out = self.request_dir("interpolate")
-        return interpolate_verb.run(self.model, str(a or ""), str(b or ""), steps=int(steps),
-                                    mask=mask, out_dir=out, style=self.style, overwrite=False)
+        return interpolate_verb.interpolate_and_write(
+            self.model, str(a or ""), str(b or ""), steps=int(steps), mask=mask, out_dir=out,
+            style=self.style, overwrite=False)
 
     def edit(self, session: dict[str, Any], choice: int | None, upload: str | None,
              source_text: str, target_text: str) -> dict[str, Any]:
@@ -364,9 +365,10 @@ class Demo:
             raise ConfigError("choose a trajectory to edit: one generated on the Generate tab, "
                               "or upload a trajectory .json")
         out = self.request_dir("edit")
-        return edit_verb.run(self.model, trajectory, source_text=str(source_text or ""),
-                             target_text=str(target_text or ""), image=image, out_dir=out,
-                             style=self.style, overwrite=False)
+        return edit_verb.edit_and_write(self.model, trajectory,
+                                        source_text=str(source_text or ""),
+                                        target_text=str(target_text or ""), image=image,
+                                        out_dir=out, style=self.style, overwrite=False)
 
 
 def demo_for(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str],
@@ -375,7 +377,7 @@ def demo_for(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str],
     """A Demo on the data the checkpoint was trained on, under ``data_dir`` (raw/<valid split>
     for the examples, features/<valid split> for retrieval). Missing data is not an error: the
     page then offers uploads only and says why."""
-    split = (model.inference.meta.get("data") or {}).get("valid_split") or "valid_u"
+    split = (model.meta.get("data") or {}).get("valid_split") or "valid_u"
     raw = Path(data_dir) / "raw"
     try:
         examples = load_examples(raw, split)
@@ -610,7 +612,7 @@ def serve(demo: Demo, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
         gr.close_all()
 
 
-def run(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str], host: str, port: int,
+def serve_model(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str], host: str, port: int,
         share: bool, sam_checkpoint: str | None, device: str) -> None:
     """`lang2motion demo`: the page for ``model``, its files in a temporary folder removed at
     exit."""
@@ -623,4 +625,5 @@ def run(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str], host: str,
 
 
 __all__ = ["DEMO_INSTALL", "Demo", "Example", "Frame", "build_app", "demo_for",
-           "load_examples", "new_session", "parse_prompts", "require_gradio", "run", "serve"]
+           "load_examples", "new_session", "parse_prompts", "require_gradio", "serve",
+           "serve_model"]

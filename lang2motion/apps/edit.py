@@ -11,16 +11,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lang2motion.apps.model import Lang2MotionModel
 from lang2motion.apps.outputs import Style, check_free, group_paths, stem, write_result
-from lang2motion.apps.trajectory import read_trajectory
 from lang2motion.errors import ConfigError
 from lang2motion.images import read_rgb
+from lang2motion.trained_model import Lang2MotionModel
+from lang2motion.trajectory import read_trajectory
 
 
-def run(model: Lang2MotionModel, trajectory_path: str, *, source_text: str, target_text: str,
-        image: str | None, out_dir: str | os.PathLike[str], style: Style,
-        overwrite: bool) -> dict[str, Any]:
+def edit_and_write(model: Lang2MotionModel, trajectory_path: str, *, source_text: str,
+                   target_text: str, image: str | None, out_dir: str | os.PathLike[str],
+                   style: Style, overwrite: bool) -> dict[str, Any]:
+    """Edit the trajectory file ``trajectory_path`` from ``source_text`` to ``target_text``;
+    write the result's files (``image``: the frame its overlays are drawn on)."""
     style.check()
     if not source_text.strip() or not target_text.strip():
         raise ConfigError("--from and --to must both be non-empty prompts")

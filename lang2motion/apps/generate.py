@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from lang2motion.apps.masks import parse_box, parse_point, resolve_region
-from lang2motion.apps.model import DEFAULT_CANVAS, Lang2MotionModel, check_canvas, default_mask
 from lang2motion.apps.outputs import Style, check_free, group_paths, stem, write_result
-from lang2motion.apps.trajectory import Trajectory, read_trajectory
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.images import read_rgb
 from lang2motion.io import read_text
+from lang2motion.trained_model import Lang2MotionModel, check_canvas, default_mask
+from lang2motion.trajectory import Trajectory, read_trajectory
 
 
 @dataclass
@@ -134,7 +134,7 @@ def latents(model: Lang2MotionModel, request: Request) -> np.ndarray:   # -> (B,
     return model.text_embeddings(request.labels)
 
 
-def run(model: Lang2MotionModel, request: Request) -> list[dict[str, Any]]:
+def generate_and_write(model: Lang2MotionModel, request: Request) -> list[dict[str, Any]]:
     """Decode and write every result; return what was written, one dict per result."""
     trajectories = model.decode(latents(model, request), mask=request.mask,
                                 labels=request.labels,
@@ -147,4 +147,4 @@ def run(model: Lang2MotionModel, request: Request) -> list[dict[str, Any]]:
     return written
 
 
-__all__ = ["DEFAULT_CANVAS", "Request", "plan", "read_prompts", "run"]
+__all__ = ["Request", "generate_and_write", "plan", "read_prompts"]

@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from lang2motion.apps.model import Lang2MotionModel, check_steps
 from lang2motion.apps.outputs import Style, animate, check_free, stem, write_group
-from lang2motion.apps.trajectory import Trajectory, read_trajectory, write_trajectory
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.images import write_png
 from lang2motion.render.animate import labelled, side_by_side, still, strip
 from lang2motion.render.video import write_animation
+from lang2motion.trained_model import DEFAULT_CANVAS, Lang2MotionModel, check_steps
+from lang2motion.trajectory import Trajectory, read_trajectory, write_trajectory
 
 PANEL_GAP = 4
 STRIP_COLUMNS_MAX = 8
@@ -42,8 +42,9 @@ def endpoint(text: str) -> str | Trajectory:
     return text
 
 
-def run(model: Lang2MotionModel, a: str, b: str, *, steps: int, mask: np.ndarray | None,
-        out_dir: str | os.PathLike[str], style: Style, overwrite: bool) -> dict[str, Any]:
+def interpolate_and_write(model: Lang2MotionModel, a: str, b: str, *, steps: int,
+                          mask: np.ndarray | None, out_dir: str | os.PathLike[str], style: Style,
+                          overwrite: bool) -> dict[str, Any]:
     """Decode ``steps`` trajectories from ``a`` to ``b``; write them, a strip and an animation."""
     style.check()
     steps = check_steps(steps)
@@ -58,7 +59,7 @@ def run(model: Lang2MotionModel, a: str, b: str, *, steps: int, mask: np.ndarray
     if mask is None and isinstance(ends[0], Trajectory):
         size = (ends[0].width, ends[0].height)
     else:
-        size = (mask.shape[1], mask.shape[0]) if mask is not None else (256, 256)
+        size = (mask.shape[1], mask.shape[0]) if mask is not None else DEFAULT_CANVAS
     trajectories = model.interpolate(ends[0], ends[1], steps=steps, mask=mask, size=size)
     panels = [labelled(animate(t, style=style), t.label) for t in trajectories]
     movie = side_by_side(panels, gap=PANEL_GAP)

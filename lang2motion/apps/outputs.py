@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from lang2motion.apps.trajectory import Trajectory, write_trajectory
 from lang2motion.config import OVERLAY_COLORS
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.images import write_png
 from lang2motion.io import STAGING_PREFIX
 from lang2motion.render.animate import display_size, plain_canvas, still, trail_animation
 from lang2motion.render.video import write_animation
+from lang2motion.trajectory import Trajectory, write_trajectory
 
 ANIMATION_FORMATS = ("gif", "mp4")
 NAME_WORDS_CHARS = 48      # readable part of a file name

@@ -17,15 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from lang2motion.apps.model import Lang2MotionModel
 from lang2motion.apps.outputs import Style, animate, check_free, stem
-from lang2motion.apps.trajectory import Trajectory, read_trajectory
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.evaluate.retrieval import unique_track_index
 from lang2motion.io import write_json_atomic
 from lang2motion.render.animate import still
 from lang2motion.render.video import contact_sheet
 from lang2motion.store import SHARD_GLOB, load_feature_tensors
+from lang2motion.trained_model import Lang2MotionModel
+from lang2motion.trajectory import Trajectory, read_trajectory
 
 SHEET_COLUMNS = 4
 
@@ -45,7 +45,7 @@ def load_gallery(model: Lang2MotionModel, source: str | os.PathLike[str]) -> Gal
                         "data/features/valid_u, or a folder of trajectory .json files)")
     if any(source.glob(SHARD_GLOB)):
         data = load_feature_tensors(source)
-        ours = (model.inference.clip_model, model.inference.clip_pretrained)
+        ours = (model.clip_model, model.clip_pretrained)
         if (data.clip_model, data.clip_pretrained) != ours:
             raise DataError(f"{source}: the feature shards were made with CLIP "
                             f"{data.clip_model} ({data.clip_pretrained}) but the model reads "
@@ -58,7 +58,7 @@ def load_gallery(model: Lang2MotionModel, source: str | os.PathLike[str]) -> Gal
         trajectories = [Trajectory(tracks=data.tracks[i], width=int(data.sizes[i][0]),
                                    height=int(data.sizes[i][1]), label=" | ".join(captions[i]))
                         for i in firsts]
-        latents = model.inference.latents(data.tracks[firsts], data.image_emb[firsts])
+        latents = model.encode_tracks(data.tracks[firsts], data.image_emb[firsts])
         return Gallery([data.track_ids[i] for i in firsts], trajectories, latents)
     files = sorted(p for p in source.glob("*.json") if not p.name.startswith("retrieve-"))
     if not files:
@@ -79,9 +79,9 @@ def rank(model: Lang2MotionModel, gallery: Gallery, text: str, *, k: int
             for r, (i, score) in enumerate(model.retrieve(text, gallery.latents, k=k))]
 
 
-def run(model: Lang2MotionModel, text: str, source: str | os.PathLike[str], *, k: int,
-        out_dir: str | os.PathLike[str], style: Style, overwrite: bool
-        ) -> tuple[list[dict[str, Any]], dict[str, Path]]:
+def retrieve_and_write(model: Lang2MotionModel, text: str, source: str | os.PathLike[str], *,
+                       k: int, out_dir: str | os.PathLike[str], style: Style, overwrite: bool
+                       ) -> tuple[list[dict[str, Any]], dict[str, Path]]:
     """The top ``k`` of the gallery for ``text``; writes a contact sheet and the ranking."""
     if k < 1:
         raise ConfigError(f"--k must be >= 1, got {k}")

@@ -38,8 +38,8 @@ from lang2motion.evaluate.generation import (
 from lang2motion.evaluate.recognition import class_ranks, motion_kind_hits
 from lang2motion.evaluate.retrieval import cosine_matrix, target_ranks, unique_track_index
 from lang2motion.evaluate.speed import latency_ms, throughput
-from lang2motion.inference import Inference
 from lang2motion.store import FeatureTensors
+from lang2motion.trained_model import Lang2MotionModel
 
 GENERATION_METHODS = ("lang2motion", "teacher_forced", "reconstruction", "static",
                       "nearest_caption", "mean_motion", "image", "overlay")
@@ -70,26 +70,26 @@ class SplitEvaluation:
     clip_samples: np.ndarray                # indices of the samples with a CLIP similarity
 
 
-def predict(inference: Inference, valid: FeatureTensors, train: FeatureTensors, *,
+def predict(model: Lang2MotionModel, valid: FeatureTensors, train: FeatureTensors, *,
             frame_latents: np.ndarray,      # (S, D) CLIP image embedding of each first frame
             ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Every method's (S, T, N, 2) trajectories, and the latents z (S, D) of the truth."""
     grid, frames = valid.grid, valid.tracks.shape[1]
-    z = inference.latents(valid.tracks, valid.image_emb)
+    z = model.encode_tracks(valid.tracks, valid.image_emb)
     return {
-        "lang2motion": inference.decode(valid.text_emb, grid),
-        "teacher_forced": inference.decode(valid.text_emb, grid, teacher=valid.tracks),
-        "reconstruction": inference.decode(z, grid),
+        "lang2motion": model.decode_tracks(valid.text_emb, grid),
+        "teacher_forced": model.decode_tracks(valid.text_emb, grid, teacher=valid.tracks),
+        "reconstruction": model.decode_tracks(z, grid),
         "static": static_tracks(grid, frames),
         "nearest_caption": nearest_caption_tracks(grid, valid.text_emb, train.text_emb,
                                                   train.tracks),
         "mean_motion": apply_motion(grid, mean_motion(train.tracks)),
-        "image": inference.decode(frame_latents, grid),
-        "overlay": inference.decode(valid.image_emb_pooled, grid),
+        "image": model.decode_tracks(frame_latents, grid),
+        "overlay": model.decode_tracks(valid.image_emb_pooled, grid),
     }, z
 
 
-def clip_similarity(inference: Inference, tracks: dict[str, np.ndarray], valid: FeatureTensors,
+def clip_similarity(model: Lang2MotionModel, tracks: dict[str, np.ndarray], valid: FeatureTensors,
                     *, subset: np.ndarray, frames_of: Callable[[int], np.ndarray],
                     progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
     """cos(encoder latent of each generated trajectory, caption embedding), (S,) per method,
@@ -100,18 +100,18 @@ def clip_similarity(inference: Inference, tracks: dict[str, np.ndarray], valid: 
     out = {m: np.full(len(valid), np.nan) for m in CLIP_SIM_METHODS}
     cache: dict[tuple[str, bytes], np.ndarray] = {}
     for count, i in enumerate(subset):
-        frames = frames_of(int(i)) if inference.model.cfg.use_overlay else None
+        frames = frames_of(int(i)) if model.module.cfg.use_overlay else None
         chosen = {m: tracks[m][i] for m in CLIP_SIM_METHODS}
         features = {}
         for method, trajectory in chosen.items():
             key = (valid.track_ids[i], np.round(trajectory, 6).tobytes())
             if key not in cache:
-                cache[key] = (inference.overlay_features(frames, trajectory)
+                cache[key] = (model.overlay_features(frames, trajectory)
                               if frames is not None else None)
             features[method] = cache[key]
         overlay = (np.stack([features[m] for m in CLIP_SIM_METHODS])
                    if frames is not None else None)
-        z = inference.latents(np.stack(list(chosen.values())), overlay)
+        z = model.encode_tracks(np.stack(list(chosen.values())), overlay)
         text = np.repeat(valid.text_emb[i:i + 1], len(chosen), axis=0)
         for method, value in zip(CLIP_SIM_METHODS, cosine(z, text), strict=True):
             out[method][i] = value
@@ -120,7 +120,7 @@ def clip_similarity(inference: Inference, tracks: dict[str, np.ndarray], valid: 
     return out
 
 
-def recognition(inference: Inference, z: np.ndarray, valid: FeatureTensors,
+def recognition(model: Lang2MotionModel, z: np.ndarray, valid: FeatureTensors,
                 class_kinds: list[str]) -> dict | None:
     """Zero-shot motion-kind classification of each unique valid trajectory: cosine of its z
     (S, D) with the CLIP text embedding of every class name. None without labels."""
@@ -129,27 +129,27 @@ def recognition(inference: Inference, z: np.ndarray, valid: FeatureTensors,
     if not class_kinds or not all(labels):
         return None
     index = {kind: k for k, kind in enumerate(class_kinds)}
-    class_emb = inference.encode_texts([kind_text(k) for k in class_kinds])
+    class_emb = model.encode_texts([kind_text(k) for k in class_kinds])
     ranks = class_ranks(z[firsts], class_emb, np.array([index[k] for k in labels]))
     return {"classes": [kind_text(k) for k in class_kinds], "labels": labels, "ranks": ranks}
 
 
-def measure_speed(inference: Inference, valid: FeatureTensors, *,
+def measure_speed(model: Lang2MotionModel, valid: FeatureTensors, *,
                   repeats: int) -> dict[str, float | int | str]:
     """Text -> trajectory time: batch 1 (decode only, and with CLIP text encoding), and the
     throughput of one batched decode of SPEED_BATCH trajectories."""
     one_text, one_grid = valid.text_emb[:1], valid.grid[:1]
-    decode_only = latency_ms(lambda: inference.decode(one_text, one_grid), repeats=repeats,
+    decode_only = latency_ms(lambda: model.decode_tracks(one_text, one_grid), repeats=repeats,
                              warmup=3)
-    with_text = latency_ms(lambda: inference.decode(inference.encode_texts([SPEED_PROMPT]),
+    with_text = latency_ms(lambda: model.decode_tracks(model.encode_texts([SPEED_PROMPT]),
                                                     one_grid), repeats=repeats, warmup=3)
     take = np.arange(SPEED_BATCH) % len(valid)
     texts, grids = valid.text_emb[take], valid.grid[take]
-    batched = throughput(lambda: inference.decode(texts, grids), items=SPEED_BATCH,
+    batched = throughput(lambda: model.decode_tracks(texts, grids), items=SPEED_BATCH,
                          repeats=max(1, repeats // 10))
     import torch
 
-    return {"device": str(inference.device), "threads": torch.get_num_threads(),
+    return {"device": str(model.device), "threads": torch.get_num_threads(),
             "batch1_ms_p50": decode_only["p50"], "batch1_ms_p95": decode_only["p95"],
             "batch1_with_text_ms_p50": with_text["p50"],
             "batch1_with_text_ms_p95": with_text["p95"],
@@ -175,7 +175,7 @@ def _metrics(tracks: np.ndarray, valid: FeatureTensors, *, reference: np.ndarray
     return errors
 
 
-def evaluate_split(inference: Inference, valid: FeatureTensors, train: FeatureTensors, *,
+def evaluate_split(model: Lang2MotionModel, valid: FeatureTensors, train: FeatureTensors, *,
                    frame_latents: np.ndarray, frames_of: Callable[[int], np.ndarray],
                    clip_subset: np.ndarray,
                    progress: Callable[[int], None] | None = None) -> SplitEvaluation:
@@ -187,13 +187,13 @@ def evaluate_split(inference: Inference, valid: FeatureTensors, train: FeatureTe
     """
     if len(valid) == 0:
         raise DataError("evaluate: the valid split has no samples")
-    tracks, z = predict(inference, valid, train, frame_latents=frame_latents)
+    tracks, z = predict(model, valid, train, frame_latents=frame_latents)
     firsts, owner = unique_track_index(valid.track_ids)
     reference, reference_kinds = valid.tracks[firsts], [valid.motion_kinds[i] for i in firsts]
     ranks = {"lang2motion": target_ranks(cosine_matrix(valid.text_emb, z[firsts]), owner),
              "clip_nn": target_ranks(cosine_matrix(valid.text_emb,
                                                    valid.image_emb_pooled[firsts]), owner)}
-    similarity = clip_similarity(inference, tracks, valid, subset=clip_subset,
+    similarity = clip_similarity(model, tracks, valid, subset=clip_subset,
                                  frames_of=frames_of, progress=progress)
     columns: dict[str, object] = {
         "sample_id": valid.sample_ids, "video_id": valid.video_ids,
@@ -213,4 +213,4 @@ def evaluate_split(inference: Inference, valid: FeatureTensors, train: FeatureTe
         samples=pd.DataFrame(columns), tracks=tracks,
         frame_errors={m: frame_errors(t, valid.tracks) for m, t in tracks.items()},
         gallery_size=len(firsts), reference_kinds=reference_kinds,
-        recognition=recognition(inference, z, valid, class_kinds), clip_samples=clip_subset)
+        recognition=recognition(model, z, valid, class_kinds), clip_samples=clip_subset)

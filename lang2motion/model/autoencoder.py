@@ -1,5 +1,9 @@
 """The Lang2Motion auto-encoder: encoder E, decoder D, and text-to-trajectory generation.
 
+:class:`Lang2Motion` is the torch module alone (tensors in, tensors out). A trained one, loaded
+with the CLIP and settings it was trained with and used on arrays and trajectories, is
+:class:`lang2motion.trained_model.Lang2MotionModel` (its ``.module`` is this).
+
 Legend: B batch, T frames, N points, D feature (latent size = CLIP embedding size).
 """
 
@@ -33,6 +37,8 @@ def unit_latent(latent: torch.Tensor,  # (B, D) a trajectory latent z or a CLIP 
 
 
 class Lang2Motion(nn.Module):
+    """The auto-encoder as a torch module: ``encode`` tracks to z, ``decode`` z from a grid."""
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 STAGE = "embed"
 
 
-def run(*, data: DataConfig, overlay: OverlayConfig, clip: ClipConfig,
+def run_stage(*, data: DataConfig, overlay: OverlayConfig, clip: ClipConfig,
         raw_dir: str | os.PathLike[str], tracks_dir: str | os.PathLike[str],
         out_dir: str | os.PathLike[str], summary_path: str | os.PathLike[str],
         role: Role | None = None) -> dict[str, Any] | None:

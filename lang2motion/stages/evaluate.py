@@ -24,10 +24,10 @@ from lang2motion.evaluate.gallery import write_gallery
 from lang2motion.evaluate.plots import write_plots
 from lang2motion.evaluate.suite import evaluate_split, measure_speed
 from lang2motion.evaluate.tables import build_tables, headline
-from lang2motion.inference import Inference
 from lang2motion.io import atomic_dir, write_json_atomic
 from lang2motion.runtime import machine_facts
 from lang2motion.store import FeatureTensors, load_feature_tensors
+from lang2motion.trained_model import Lang2MotionModel
 
 log = logging.getLogger(__name__)
 
@@ -53,27 +53,27 @@ class WindowReader:
         return self._value
 
 
-def first_frame_latents(inference: Inference, data: FeatureTensors,
+def first_frame_latents(model: Lang2MotionModel, data: FeatureTensors,
                         frames_of: WindowReader) -> np.ndarray:   # (S, D)
     """CLIP image embedding of each sample's first frame (Table 8, image + mask)."""
     rows = {track: i for i, track in reversed(list(enumerate(data.track_ids)))}
     order = list(rows)
-    latents = inference.encode_images(np.stack([frames_of(rows[t])[0] for t in order]))
+    latents = model.image_embeddings(np.stack([frames_of(rows[t])[0] for t in order]))
     by_track = dict(zip(order, latents, strict=True))
     return np.stack([by_track[t] for t in data.track_ids])
 
 
-def check_features(inference: Inference, valid: FeatureTensors, *, where: Path) -> None:
-    cfg = inference.model.cfg
+def check_features(model: Lang2MotionModel, valid: FeatureTensors, *, where: Path) -> None:
+    cfg = model.module.cfg
     if valid.tracks.shape[1:3] != (cfg.frames, cfg.points):
         raise DataError(f"{where}: samples have T={valid.tracks.shape[1]}, "
                         f"N={valid.tracks.shape[2]} but the model was trained on T={cfg.frames},"
                         f" N={cfg.points}; re-run the pipeline (dvc repro)")
-    if (valid.clip_model, valid.clip_pretrained) != (inference.clip_model,
-                                                      inference.clip_pretrained):
+    if (valid.clip_model, valid.clip_pretrained) != (model.clip_model,
+                                                      model.clip_pretrained):
         raise DataError(f"{where}: features come from CLIP {valid.clip_model} "
                         f"({valid.clip_pretrained}) but the model was trained with "
-                        f"{inference.clip_model} ({inference.clip_pretrained}); re-run "
+                        f"{model.clip_model} ({model.clip_pretrained}); re-run "
                         "the pipeline (dvc repro)")
 
 
@@ -84,34 +84,34 @@ def clip_subset(samples: int, count: int) -> np.ndarray:
     return np.unique(np.linspace(0, samples - 1, count).round().astype(int))
 
 
-def run(*, data: DataConfig, track: TrackConfig, eval_cfg: EvalConfig,
+def run_stage(*, data: DataConfig, track: TrackConfig, eval_cfg: EvalConfig,
         model_dir: str | os.PathLike[str], features_dir: str | os.PathLike[str],
         raw_dir: str | os.PathLike[str], metrics_path: str | os.PathLike[str],
         out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Evaluate the model in ``model_dir``; return the headline metrics."""
-    inference = Inference.load(model_dir, device=eval_cfg.device, device_param="eval.device",
+    model = Lang2MotionModel.load(model_dir, device=eval_cfg.device, device_param="eval.device",
                                batch_size=eval_cfg.batch_size)
     features_dir = Path(features_dir)
     valid = load_feature_tensors(features_dir / data.valid_split)
     train = load_feature_tensors(features_dir / data.train_split)
-    check_features(inference, valid, where=features_dir / data.valid_split)
+    check_features(model, valid, where=features_dir / data.valid_split)
     frames_of = WindowReader(raw_dir, data.valid_split, valid)
     subset = clip_subset(len(valid), eval_cfg.clip_samples)
     with tqdm(total=len(subset), desc="evaluate (CLIP similarity)", unit="sample") as bar:
         evaluation = evaluate_split(
-            inference, valid, train, frame_latents=first_frame_latents(inference, valid,
+            model, valid, train, frame_latents=first_frame_latents(model, valid,
                                                                        frames_of),
             frames_of=frames_of, clip_subset=subset, progress=lambda n: bar.update(1))
-    speed = measure_speed(inference, valid, repeats=eval_cfg.timing_repeats)
-    meta = inference.meta
+    speed = measure_speed(model, valid, repeats=eval_cfg.timing_repeats)
+    meta = model.meta
     run_info = {"split": data.valid_split, "git_rev": meta.get("git_rev", "unknown"),
                 "epoch": meta.get("epoch"), "data_source": data.source,
                 "tracker": track.backend,
-                "clip": {"model": inference.clip_model, "pretrained": inference.clip_pretrained,
-                         "random": inference.clip_pretrained.lower() == "none"},
+                "clip": {"model": model.clip_model, "pretrained": model.clip_pretrained,
+                         "random": model.random_clip},
                 "model_config": meta.get("model_config"), "params": meta.get("params"),
                 "steps": meta.get("steps"),
-                "machine": machine_facts(inference.device), "train_machine": meta.get("machine"),
+                "machine": machine_facts(model.device), "train_machine": meta.get("machine"),
                 "eval": as_dict(eval_cfg)}
     tables = build_tables(evaluation, resamples=eval_cfg.bootstrap, seed=eval_cfg.seed,
                           level=eval_cfg.level, run=run_info, speed=speed)

@@ -93,7 +93,7 @@ def _prepare_folder(cfg: DataConfig, staging: Path, out_dir: Path
 PREPARE = {"synth": _prepare_synth, "mevis": _prepare_mevis, "folder": _prepare_folder}
 
 
-def run(*, data: DataConfig, out_dir: str | os.PathLike[str],
+def run_stage(*, data: DataConfig, out_dir: str | os.PathLike[str],
         summary_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Prepare both splits of ``cfg`` under ``out_dir``; return (and write) the summary.
 

@@ -74,7 +74,7 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def run(*, data: DataConfig, overlay: OverlayConfig, raw_dir: str | os.PathLike[str],
+def run_stage(*, data: DataConfig, overlay: OverlayConfig, raw_dir: str | os.PathLike[str],
         tracks_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
         sheet_path: str | os.PathLike[str], role: Role | None = None) -> dict[str, Any] | None:
     """Render both splits (``role``'s share of them; default: all, one process); return

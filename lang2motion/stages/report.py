@@ -27,7 +27,7 @@ from lang2motion.report.inputs import (
 )
 
 
-def run(*, report: ReportConfig, params_path: str | os.PathLike[str],
+def run_stage(*, report: ReportConfig, params_path: str | os.PathLike[str],
         metrics_path: str | os.PathLike[str], eval_dir: str | os.PathLike[str],
         summaries_dir: str | os.PathLike[str] | None, out_path: str | os.PathLike[str]
         ) -> dict[str, Any]:

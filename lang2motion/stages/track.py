@@ -45,7 +45,7 @@ def rank_tracker_config(track: TrackConfig, world: World) -> TrackConfig:
     return dataclasses.replace(track, device=str(device))
 
 
-def run(*, data: DataConfig, grid: GridConfig, track: TrackConfig,
+def run_stage(*, data: DataConfig, grid: GridConfig, track: TrackConfig,
         raw_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
         summary_path: str | os.PathLike[str], role: Role | None = None
         ) -> dict[str, Any] | None:

@@ -103,7 +103,7 @@ OVERLAY_KEYS = tuple(key.removeprefix("overlay.") for key in stage_params("embed
                      if key.startswith("overlay."))
 
 
-def run(*, data: DataConfig, grid: GridConfig, overlay: OverlayConfig, model: ModelParams,
+def run_stage(*, data: DataConfig, grid: GridConfig, overlay: OverlayConfig, model: ModelParams,
         loss: LossConfig, train: TrainConfig, features_dir: str | os.PathLike[str],
         out_dir: str | os.PathLike[str], metrics_path: str | os.PathLike[str],
         live_dir: str | os.PathLike[str] = DVCLIVE_DIR) -> dict[str, Any]:

@@ -1,15 +1,23 @@
-"""The Python API: a trained model, loaded once, asked for trajectories and embeddings.
+"""A trained model: the checkpoint's torch module with the CLIP and the settings it was trained
+with. The one class behind evaluation, the ``lang2motion`` verbs, the demo and the Python API:
 
     from lang2motion import Lang2MotionModel
     model = Lang2MotionModel.load("models")
     ball, = model.generate(["a red ball bouncing to the right"], mask=mask)   # (H, W) bool
-    model.classify([ball], ["bouncing", "moving left", "spinning"])
+    model.classify(model.encode([ball]), ["bouncing", "moving left", "spinning"], k=1)
     model.interpolate("moving left", "moving right", steps=5, mask=mask)
 
-Every verb of the ``lang2motion`` command calls this class. Text is encoded with the CLIP the
-checkpoint records; a trajectory is encoded like in training, its overlays rendered with the
-checkpoint's overlay settings over frames you give or over a plain canvas (a frame-less stand-in
-for the video: expect the encoder to see it as an unfamiliar background).
+Three words, three things: :class:`lang2motion.model.autoencoder.Lang2Motion` is the torch
+module (tensors in, tensors out; ``Lang2MotionModel.module``); a checkpoint is the folder it is
+saved in (model.safetensors + model.json, :mod:`lang2motion.model.checkpoint`);
+:class:`Lang2MotionModel` is a loaded checkpoint with its CLIP, on numpy arrays in batches
+(``encode_tracks``, ``decode_tracks``: what evaluation calls) and on :class:`Trajectory` objects
+(``generate``, ``encode``, ``decode``, ``edit``, ...: what the verbs call).
+
+Text is encoded with the CLIP the checkpoint records; a trajectory is encoded as in training, its
+overlays rendered with the checkpoint's overlay settings over the frames given or over a plain
+canvas (a frame-less stand-in for the video: expect the encoder to see it as an unfamiliar
+background).
 
 Legend: B batch, T frames, N points, D latent (= CLIP embedding size), H/W frame size.
 """
@@ -19,26 +27,33 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+import torch
 
-from lang2motion.apps.trajectory import Trajectory
-from lang2motion.config import GridConfig, from_dict
+from lang2motion.config import GridConfig, OverlayConfig, from_dict
+from lang2motion.embed.clip import ClipEncoder, load_clip
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.evaluate.recognition import top_k
 from lang2motion.evaluate.retrieval import cosine_matrix
-from lang2motion.geometry import normalise
+from lang2motion.geometry import denormalise, normalise
 from lang2motion.images import binarise_mask
-from lang2motion.inference import Inference
+from lang2motion.model.autoencoder import Lang2Motion
+from lang2motion.model.checkpoint import load_model
 from lang2motion.render.animate import plain_canvas
+from lang2motion.render.overlay import render_overlays
+from lang2motion.runtime import batch_slices, cpu_threads, resolve_device
 from lang2motion.tracking.grid import place_grid
+from lang2motion.trajectory import Trajectory
 
 log = logging.getLogger(__name__)
 
+DEFAULT_BATCH = 64
+SMALL_BATCH = 8          # at most this many items run on one CPU thread (see cpu_threads)
 DEFAULT_CANVAS = (256, 256)       # (W, H) of the frame when neither mask nor image is given
 DEFAULT_DISC_FRACTION = 0.3       # radius of the default disc mask, as a fraction of min(W, H)
 SLERP_PARALLEL = 1e-6             # below this angle (radians) interpolation is linear
@@ -103,43 +118,159 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:   # (D,), (D,) 
 
 
 class Lang2MotionModel:
-    """A trained Lang2Motion checkpoint with its CLIP (see the module docstring)."""
+    """A checkpoint's torch module (eval mode, on ``device``) with its recorded CLIP (built on
+    first use), overlay and grid settings (see the module docstring)."""
 
-    def __init__(self, inference: Inference, path: str | os.PathLike[str]) -> None:
-        self.inference = inference
+    def __init__(self, module: Lang2Motion, meta: dict[str, Any], *,
+                 path: str | os.PathLike[str], device: torch.device,
+                 clip_model: str, clip_pretrained: str,
+                 batch_size: int = DEFAULT_BATCH) -> None:
+        self.module = module.eval()
+        self.meta = meta                       # the checkpoint's model.json
         self.path = Path(path)
-        meta = inference.meta
+        self.device = device
+        self.batch_size = batch_size
+        self.clip_model = clip_model           # the CLIP the features were made with
+        self.clip_pretrained = clip_pretrained
+        self.overlay = from_dict(OverlayConfig, meta.get("overlay"), "checkpoint overlay")
         self.grid_params = from_dict(GridConfig, meta.get("grid") or {}, "checkpoint grid")
+        self._clip: ClipEncoder | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] = "models", *, device: str = "auto",
-             clip_model: str | None = None, clip_pretrained: str | None = None,
-             batch_size: int = 64) -> Lang2MotionModel:
-        """Load a checkpoint folder (model.safetensors + model.json)."""
-        return cls(Inference.load(path, device=device, batch_size=batch_size,
-                                  clip_model=clip_model, clip_pretrained=clip_pretrained), path)
+             device_param: str = "--device", batch_size: int = DEFAULT_BATCH,
+             clip_model: str | None = None, clip_pretrained: str | None = None
+             ) -> Lang2MotionModel:
+        """Load a checkpoint folder (model.safetensors + model.json). The CLIP defaults to the
+        one the checkpoint records; ``clip_model`` / ``clip_pretrained`` override it.
+        ``device_param`` is the option or parameter an error about ``device`` names."""
+        target = resolve_device(device, param=device_param)
+        module, meta = load_model(path, device=target)
+        recorded = meta.get("clip") or {}
+        if clip_model and recorded.get("model") and clip_model != recorded["model"]:
+            # the same width is not the same embedding space: a model only reads its own CLIP
+            raise ConfigError(f"{Path(path)}: the model was trained with CLIP "
+                              f"{recorded['model']!r}, not {clip_model!r}; its latents live in "
+                              "that CLIP's embedding space. Leave out the CLIP model override "
+                              "(use the clip pretrained override to load the same CLIP's "
+                              "weights from a local file)")
+        name = clip_model or recorded.get("model")
+        weights = clip_pretrained or recorded.get("pretrained")
+        if not name or not weights:
+            raise ConfigError(f"{Path(path)}: the checkpoint does not say which CLIP it was "
+                              "trained with; pass the CLIP model and weights explicitly")
+        return cls(module, meta, path=path, device=target, clip_model=name,
+                   clip_pretrained=weights, batch_size=batch_size)
 
     # -- what the checkpoint is -----------------------------------------------------------------
     @property
     def frames(self) -> int:
-        return self.inference.model.cfg.frames
+        return self.module.cfg.frames
 
     @property
     def points(self) -> int:
-        return self.inference.model.cfg.points
+        return self.module.cfg.points
 
     @property
     def random_clip(self) -> bool:
         """True when the CLIP has random weights: prompts then carry no language knowledge."""
-        return self.inference.clip_pretrained.lower() == "none"
+        return self.clip_pretrained.lower() == "none"
 
     def describe(self) -> dict[str, Any]:
         """What trajectory files record about the model that made them."""
-        meta = self.inference.meta
-        return {"model": {"path": str(self.path), "epoch": meta.get("epoch"),
-                          "git_rev": meta.get("git_rev")},
-                "clip": {"model": self.inference.clip_model,
-                         "pretrained": self.inference.clip_pretrained}}
+        return {"model": {"path": str(self.path), "epoch": self.meta.get("epoch"),
+                          "git_rev": self.meta.get("git_rev")},
+                "clip": {"model": self.clip_model, "pretrained": self.clip_pretrained}}
+
+    # -- CLIP ------------------------------------------------------------------------------------
+    @property
+    def clip(self) -> ClipEncoder:
+        """The recorded CLIP, built on first use (text generation needs its text tower only, but
+        building it is the slow part of every command: do it once)."""
+        if self._clip is None:
+            self._clip = load_clip(model=self.clip_model, pretrained=self.clip_pretrained,
+                                   device=str(self.device))
+            if self._clip.dim != self.module.cfg.latent:
+                raise ConfigError(f"CLIP {self.clip_model} embeds to {self._clip.dim} but the "
+                                  f"model's latent is {self.module.cfg.latent}: use the CLIP it "
+                                  "was trained with")
+        return self._clip
+
+    def _threads(self, items: int) -> int | None:
+        """One intra-op thread for a small batch on the CPU; else torch's default."""
+        return 1 if self.device.type == "cpu" and items <= SMALL_BATCH else None
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:       # (B, D) float32
+        """CLIP text embeddings, unchecked (evaluation's stored captions and class names; user
+        prompts go through :meth:`text_embeddings`)."""
+        with cpu_threads(self._threads(len(texts))):
+            return self.clip.encode_text(list(texts), batch_size=self.batch_size)
+
+    def image_embeddings(self, images: np.ndarray) -> np.ndarray:     # (B, H, W, 3) -> (B, D)
+        """CLIP image embeddings of whole frames, squashed to CLIP's square input like overlays
+        (opacity 0: no trails)."""
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8 or not len(images):
+            raise DataError(f"images must be a (B, H, W, 3) uint8 RGB array, got shape "
+                            f"{images.shape} and dtype {images.dtype}")
+        count = len(images)
+        squares = render_overlays(images, np.zeros((count, 0, 2)),
+                                  np.zeros((count, 0), bool), size=self.overlay.size,
+                                  color=self.overlay.color, opacity=0.0,
+                                  line_width=self.overlay.line_width)   # opacity 0: resize only
+        return self.clip.encode_images(squares, batch_size=self.batch_size)
+
+    def overlay_features(self,
+                         frames: np.ndarray,  # (T, H, W, 3) uint8: the video, or a still repeated
+                         tracks: np.ndarray,  # (T, N, 2) normalised
+                         ) -> np.ndarray:     # (T, D) float32
+        """The per-frame CLIP embeddings of a trajectory's overlays, rendered as in training."""
+        height, width = frames.shape[1:3]
+        images = render_overlays(frames, denormalise(tracks, width, height),
+                                 np.ones(tracks.shape[:2], bool), size=self.overlay.size,
+                                 color=self.overlay.color, opacity=self.overlay.opacity,
+                                 line_width=self.overlay.line_width)
+        return self.clip.encode_images(images, batch_size=self.batch_size)
+
+    # -- the torch module on arrays, in batches --------------------------------------------------
+    def _in_batches(self, fn: Callable[..., torch.Tensor],
+                    *arrays: np.ndarray | None) -> np.ndarray:
+        """``fn`` on batches of equally long arrays (None passes through), on the device."""
+        total = len(arrays[0])
+        out = []
+        with torch.inference_mode(), cpu_threads(self._threads(total)):
+            for part in batch_slices(total, self.batch_size):
+                tensors = [None if a is None else
+                           torch.from_numpy(np.require(a[part], np.float32, ["C", "W"]))
+                           .to(self.device) for a in arrays]
+                out.append(fn(*tensors).float().cpu().numpy())
+        if not out:
+            raise DataError("nothing to run the model on (empty batch)")
+        return np.concatenate(out)
+
+    def encode_tracks(self,
+                      tracks: np.ndarray,                  # (B, T, N, 2) normalised
+                      overlay: np.ndarray | None = None,   # (B, T, D) CLIP overlay features
+                      ) -> np.ndarray:                     # (B, D) z
+        """The encoder's latents of normalised tracks (see :meth:`encode` for trajectories)."""
+        if self.module.cfg.use_overlay and overlay is None:
+            raise DataError("this model encodes trajectories with their overlay features "
+                            "(model.use_overlay): give them (see overlay_features)")
+        if not self.module.cfg.use_overlay:
+            overlay = None
+        return self._in_batches(lambda t, o: self.module.encode(t, o), tracks, overlay)
+
+    def decode_tracks(self,
+                      latents: np.ndarray,                 # (B, D) z or CLIP embeddings, any norm
+                      grids: np.ndarray,                   # (B, N, 2) p_0, normalised
+                      teacher: np.ndarray | None = None,   # (B, T, N, 2) ground truth, or None
+                      ) -> np.ndarray:                     # (B, T, N, 2)
+        """Decode from the initial grids: own outputs, or teacher forcing when given (see
+        :meth:`decode` for trajectories)."""
+        if len(latents) != len(grids):
+            raise DataError(f"{len(latents)} latents for {len(grids)} grids")
+        return self._in_batches(lambda z, g, t: self.module.decode(z, g, teacher=t), latents,
+                                grids, teacher)
 
     # -- inputs ---------------------------------------------------------------------------------
     def grid(self, mask: np.ndarray) -> np.ndarray:      # (H, W) bool -> (N, 2) pixels
@@ -179,7 +310,7 @@ class Lang2MotionModel:
             if not text.strip():
                 raise ConfigError(f"prompt {i + 1} is empty: give the motion in words, e.g. "
                                   "\"a dog running to the left\"")
-        clip = self.inference.clip
+        clip = self.clip
         for text, count in zip(texts, clip.token_counts(texts), strict=True):
             if count > clip.context_length:
                 log.warning("the prompt %r has %d tokens; %s reads only the first %d (the rest "
@@ -187,14 +318,8 @@ class Lang2MotionModel:
         return texts
 
     def text_embeddings(self, texts: Sequence[str]) -> np.ndarray:      # -> (B, D)
-        return self.inference.encode_texts(self.check_prompts(texts))
-
-    def image_embeddings(self, images: np.ndarray) -> np.ndarray:     # (B, H, W, 3) -> (B, D)
-        images = np.asarray(images)
-        if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8 or not len(images):
-            raise DataError(f"images must be a (B, H, W, 3) uint8 RGB array, got shape "
-                            f"{images.shape} and dtype {images.dtype}")
-        return self.inference.encode_images(images)
+        """CLIP text embeddings of user prompts, checked (:meth:`check_prompts`)."""
+        return self.encode_texts(self.check_prompts(texts))
 
     # -- latent -> trajectory -------------------------------------------------------------------
     def decode(self, latents: np.ndarray, *, mask: np.ndarray | None = None,
@@ -214,7 +339,7 @@ class Lang2MotionModel:
             array = np.atleast_2d(np.asarray(latents, dtype=np.float32))
         except (TypeError, ValueError) as exc:
             raise DataError(f"latents must be numbers, (B, D) or (D,): {exc}") from None
-        latent = self.inference.model.cfg.latent
+        latent = self.module.cfg.latent
         if array.ndim != 2 or array.shape[1] != latent or not len(array):
             raise DataError(f"latents must be (B, {latent}) for this model (or ({latent},)), got "
                             f"{np.shape(latents)}")
@@ -233,7 +358,7 @@ class Lang2MotionModel:
         if grids.ndim != 3 or grids.shape[1:] != (self.points, 2):
             raise DataError(f"grids must be (B, {self.points}, 2) for this model, got "
                             f"{grids.shape}")
-        tracks = self.inference.decode(latents, grids)
+        tracks = self.decode_tracks(latents, grids)
         labels = list(labels) if labels is not None else [""] * len(tracks)
         return [Trajectory(tracks=t, width=width, height=height, label=label,
                            source=dict(source or {}), meta=self.describe())
@@ -256,11 +381,11 @@ class Lang2MotionModel:
             raise DataError("no trajectory to encode")
         tracks = np.stack([self._fit(t) for t in trajectories])
         overlay = None
-        if self.inference.model.cfg.use_overlay:
-            overlay = np.stack([self.inference.overlay_features(self.background(t, frames),
+        if self.module.cfg.use_overlay:
+            overlay = np.stack([self.overlay_features(self.background(t, frames),
                                                                 t.tracks)
                                 for t in trajectories])
-        return self.inference.latents(tracks, overlay)
+        return self.encode_tracks(tracks, overlay)
 
     def _fit(self, trajectory: Trajectory) -> np.ndarray:
         if trajectory.tracks.shape != (self.frames, self.points, 2):
@@ -273,7 +398,7 @@ class Lang2MotionModel:
     def overlay_embedding(self, trajectory: Trajectory, *,
                           frames: np.ndarray | None = None) -> np.ndarray:      # -> (D,)
         """The time-pooled CLIP embedding of a trajectory's overlays (Table 8, overlay only)."""
-        features = self.inference.overlay_features(self.background(trajectory, frames),
+        features = self.overlay_features(self.background(trajectory, frames),
                                                    self._fit(trajectory))
         return features.mean(axis=0)
 
