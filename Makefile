@@ -44,8 +44,8 @@ lint: install-dev ## ruff: pycodestyle, pyflakes, import order, bugbear, pyupgra
 deps: install ## rewrite dvc.yaml's code dependencies from what each stage script imports
 	$(BIN)/python -m lang2motion.codedeps --update dvc.yaml
 
-report: install ## rebuild reports/report.md from the evaluation and every experiment found
-	$(BIN)/dvc repro --single-item --force report
+report: install ## dvc exp show -> reports/experiments.json, then dvc repro report (reports/report.md)
+	$(BIN)/lang2motion report
 
 ablations: install ## every configuration of the paper's Tables 4-7 as a DVC experiment, then the report
 	$(BIN)/lang2motion ablations --queue

@@ -1,5 +1,5 @@
 """The report stage on a hand-written evaluation (tests/fixtures/report): tables, units, notes,
-links and errors. The ablation rows that come from git experiments: tests/test_report_experiments.
+links and errors. The ablation rows that come from `dvc exp show`: tests/test_report_experiments.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ FIXTURE = REPO / "tests" / "fixtures" / "report"
 
 @pytest.fixture()
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder with params.yaml (the defaults) and reports/ holding the fixture evaluation."""
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))   # not in any repo
+    """A folder with params.yaml (the defaults) and reports/ holding the fixture evaluation and
+    an experiments file without runs (a fresh clone's)."""
     shutil.copytree(FIXTURE, tmp_path / "reports")
+    (tmp_path / "reports" / "experiments.json").write_text('{"runs": [], "skipped": []}')
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(defaults()))
     (tmp_path / "reports" / "train_metrics.json").write_text(json.dumps({"epoch": 50,
                                                                         "steps": 1250}))
@@ -41,6 +42,7 @@ def _report(ws: Path, *, experiments: bool = True) -> tuple[str, dict]:
     result = report_run(report=ReportConfig(experiments=experiments),
                         params_path=ws / "params.yaml", metrics_path=ws / "reports/metrics.json",
                         eval_dir=ws / "reports/eval", summaries_dir=ws / "reports",
+                        experiments_path=ws / "reports/experiments.json",
                         out_path=ws / "reports/report.md")
     return (ws / "reports" / "report.md").read_text(encoding="utf-8"), result
 

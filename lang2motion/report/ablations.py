@@ -2,8 +2,8 @@
 
 One row per configuration of the paper's tables (:mod:`lang2motion.report.paper`), filled by the
 run whose overrides are exactly the row's (:mod:`lang2motion.report.experiments`). A row no run
-fills says ``not run`` and gives the command that fills it. Our numbers come from each run's
-tables.json (with intervals) where git keeps it, else from its metrics.json (values only).
+fills says ``not run`` and gives the command that fills it. This run's numbers come from its
+tables.json (with intervals); another run's from its metrics.json as `dvc exp show` lists it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from lang2motion.report.experiments import (
 from lang2motion.report.inputs import ALL_SLICE, dig
 from lang2motion.report.markdown import (
     MS_DIGITS,
+    NA,
     NOT_IN_PAPER,
     NOT_RUN,
     PERCENT,
@@ -40,43 +41,56 @@ from lang2motion.report.setting import RunInfo, table_notes
 
 PAPER, OURS = "paper", "ours"
 MAKE_ABLATIONS = "make ablations"
-REBUILD = "dvc repro --single-item --force report"
+REBUILD = "make report"
 FULL_METHOD = "lang2motion"
+
+
+METHOD = "{method}"                   # stands for the method in a tables.json path
 
 
 @dataclass(frozen=True)
 class Metric:
     header: str
-    metrics_key: str                  # the flat key of metrics.json
-    tables_key: tuple[str, str] | None  # (section, metric) under slices.all.<section>.<method>
+    metrics_key: str | None           # its flat key in a run's metrics.json (None: no DVC metric)
+    tables_path: tuple[str, ...]      # where this run's tables.json holds it (with its interval)
     digits: int
     scale: float = 1.0
     paper_key: str | None = None      # the paper's value this column stands beside ("": none)
 
-    def value(self, run: Run, method: str = FULL_METHOD) -> tuple[str, bool]:
-        """This run's number as text, and whether it carries an interval."""
-        if self.tables_key is not None and run.tables is not None:
-            section, key = self.tables_key
-            stat = dig(run.tables, "slices", ALL_SLICE, section, method, key)
+    def value(self, run: Run, method: str = FULL_METHOD) -> str:
+        """This run's number as text: from tables.json with its interval when the run has one
+        (this run), else the value of its metrics.json (the experiments)."""
+        if run.tables is not None:
+            stat = dig(run.tables, *(method if part == METHOD else part
+                                     for part in self.tables_path))
             if stat is not None:
-                return fmt_stat(stat, self.digits, scale=self.scale), True
+                return fmt_stat(stat, self.digits, scale=self.scale)
+        if self.metrics_key is None:
+            return NA
         key = self.metrics_key if method == FULL_METHOD else f"{method}_{self.metrics_key}"
-        return fmt(run.metrics.get(key), self.digits, scale=self.scale), False
+        return fmt(run.metrics.get(key), self.digits, scale=self.scale)
+
+
+def _generation(metric: str) -> tuple[str, ...]:
+    return ("slices", ALL_SLICE, "generation", METHOD, metric)
 
 
 METRICS: dict[str, Metric] = {
-    "r1": Metric("R@1 (%)", "r1", ("retrieval", "r1"), PERCENT_DIGITS, PERCENT),
-    "clip_sim": Metric("CLIP sim", "clip_sim", ("generation", "clip_sim"), VALUE_DIGITS),
-    "ade": Metric("ADE", "ade", ("generation", "ade"), VALUE_DIGITS),
-    "fde": Metric("FDE", "fde", ("generation", "fde"), VALUE_DIGITS),
+    "r1": Metric("R@1 (%)", "r1", ("slices", ALL_SLICE, "retrieval", METHOD, "r1"),
+                 PERCENT_DIGITS, PERCENT),
+    "clip_sim": Metric("CLIP sim", "clip_sim", _generation("clip_sim"), VALUE_DIGITS),
+    "ade": Metric("ADE", "ade", _generation("ade"), VALUE_DIGITS),
+    "fde": Metric("FDE", "fde", _generation("fde"), VALUE_DIGITS),
     # the paper's smoothness (0.89) stands beside ours in pixels; it has no normalised value
-    "smoothness": Metric("Smooth (normalised)", "smoothness", ("generation", "smoothness"),
+    "smoothness": Metric("Smooth (normalised)", "smoothness", _generation("smoothness"),
                          VALUE_DIGITS, paper_key=""),
-    "smoothness_px": Metric("Smooth (px)", "smoothness_px", ("generation", "smoothness_px"),
+    "smoothness_px": Metric("Smooth (px)", "smoothness_px", _generation("smoothness_px"),
                             VALUE_DIGITS, paper_key="smoothness"),
-    "speed": Metric("Speed (ms / trajectory)", "ms_per_trajectory", None, MS_DIGITS),
+    # timings are not DVC metrics (they differ on every rerun): this run's only
+    "speed": Metric("Speed (ms / trajectory)", None, ("speed", "batch1_with_text_ms_p50"),
+                    MS_DIGITS),
     "motion_kind_acc": Metric("Motion-kind acc. (%)", "motion_kind_acc",
-                              ("generation", "motion_kind_acc"), PERCENT_DIGITS, PERCENT),
+                              _generation("motion_kind_acc"), PERCENT_DIGITS, PERCENT),
 }
 UNITS = ("R@1: percent of expressions; CLIP sim: cosine; ADE, FDE: normalised units (the frame "
          "spans [-1, 1]; × 128 = px of a 256 × 256 frame; the paper does not state its unit); "
@@ -114,7 +128,7 @@ def _row(spec: paper.AblationRow, columns: Sequence[str], runs: Sequence[Run],
         elif spec.from_full and key == "speed":
             cells.append(NOT_IN_PAPER)         # a training mode: it has no generation speed
         else:
-            cells.append(METRICS[key].value(run, method)[0])
+            cells.append(METRICS[key].value(run, method))
     if run is not None:
         cells.append(run.label + (" (its teacher-forced decode)" if spec.from_full else ""))
     elif spec.from_full:
@@ -154,9 +168,9 @@ def ablation_tables(runset: RunSet, info: RunInfo) -> Ablations:
         protocol=("one training run per configuration, with this run's parameters except the "
                   "overrides the row names (a run on other data, another tracker, CLIP or "
                   "length fills no row: see Other runs); evaluated as in Tables "
-                  "1-2. Intervals where the run's reports/eval/tables.json is at hand (always "
-                  "for this run; for experiments when git keeps it), else the value of its "
-                  "reports/metrics.json alone"),
+                  "1-2. Intervals for this run (its reports/eval/tables.json); for other runs "
+                  "the value of their reports/metrics.json as `dvc exp show` lists it, and no "
+                  "speed (timings are not DVC metrics)"),
         extra=[f"**Runs found:** {note}" for note in runset.notes])
     out.lines += ["## Tables 4-7: ablations", "", *notes, ""]
     groups = [("Table 4: loss components", paper.TABLE4, ("r1", "clip_sim", "ade", "speed"), ""),
@@ -180,7 +194,9 @@ def ablation_tables(runset: RunSet, info: RunInfo) -> Ablations:
     out.lines += [f"{out.filled} of {out.rows} rows filled. Run every configuration at once with "
                   f"{code(MAKE_ABLATIONS)} (it queues {code('dvc exp run --queue -S ...')} for "
                   f"each row, then runs {code('dvc queue start')}); then rebuild this page with "
-                  f"{code(REBUILD)}. Each command changes the committed params.yaml only as shown."]
+                  f"{code(REBUILD)} ({code('dvc exp show')} into reports/experiments.json, then "
+                  f"{code('dvc repro report')}). Each command changes the committed params.yaml "
+                  "only as shown."]
     return out
 
 
@@ -235,7 +251,7 @@ def other_runs_section(runset: RunSet, used: set[int]) -> list[str]:
         if id(run) in used or any(run.fills(spec.overrides) for spec in all_rows):
             continue
         rows.append([run.label, describe_overrides(run.overrides),
-                     *(METRICS[k].value(run)[0] for k in ("r1", "ade", "clip_sim"))])
+                     *(METRICS[k].value(run) for k in ("r1", "ade", "clip_sim"))])
     if not rows:
         return []
     return ["## Other runs", "", "Runs whose parameters match no ablation row, listed as found "
