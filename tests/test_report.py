@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from markdown_text import unpad
 
 from lang2motion.config import ReportConfig, defaults
 from lang2motion.entry import run as run_entry
 from lang2motion.errors import DataError
-from lang2motion.report.markdown import fmt_stat, table
+from lang2motion.report.markdown import fmt_stat, percent, pixels, score, table
 from lang2motion.stages.report import run as report_run
 from lang2motion.stages.report import summary_lines
 
@@ -44,7 +45,7 @@ def _report(ws: Path, *, experiments: bool = True) -> tuple[str, dict]:
                         eval_dir=ws / "reports/eval", summaries_dir=ws / "reports",
                         experiments_path=ws / "reports/experiments.json",
                         out_path=ws / "reports/report.md")
-    return (ws / "reports" / "report.md").read_text(encoding="utf-8"), result
+    return unpad((ws / "reports" / "report.md").read_text(encoding="utf-8")), result
 
 
 def _lines(text: str) -> set[str]:
@@ -185,4 +186,15 @@ def test_formatting_helpers() -> None:
                     scale=100) == "50.0 (exact)"
     # a degenerate bootstrap interval is still an interval, not an exact value
     assert fmt_stat({"value": 0.5, "lo": 0.5, "hi": 0.5}, 1, scale=100) == "50.0 [50.0, 50.0]"
-    assert table(["a", "b"], [["x|y", "1"]], ["l", "r"])[2] == "| x\\|y | 1 |"
+    # units: recall and accuracy in percent (1 decimal), scores 3 decimals, pixels 1 decimal
+    assert percent({"value": 0.0625, "lo": 0.03125, "hi": 0.125}) == "6.2 [3.1, 12.5]"
+    assert score(0.30598) == "0.306" and pixels({"value": 24.8268, "lo": 22.94, "hi": 26.8}) == (
+        "24.8 [22.9, 26.8]")
+    # a pipe table: padded to the widest cell, aligned as asked, pipes in cells escaped,
+    # whitespace (a newline in a caption) folded
+    assert table(["Method", "R@1"], [["x|y", "6.2"], ["long\nname", "12.5 (exact)"]],
+                 ["l", "r"]) == (
+        "| Method    |          R@1 |\n"
+        "|:----------|-------------:|\n"
+        "| x\\|y      |          6.2 |\n"
+        "| long name | 12.5 (exact) |")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from markdown_text import unpad
 
 from lang2motion.cli import main as cli_main
 from lang2motion.config import ReportConfig, defaults
@@ -83,7 +84,7 @@ def _report(repo: Path, exp_show: list[dict] | None, *, experiments: bool = True
                         metrics_path=METRICS, eval_dir="reports/eval", summaries_dir=None,
                         experiments_path="reports/experiments.json",
                         out_path="reports/report.md")
-    return (repo / "reports" / "report.md").read_text(encoding="utf-8"), result
+    return unpad((repo / "reports" / "report.md").read_text(encoding="utf-8")), result
 
 
 def test_normalise_a_real_exp_show_answer() -> None:
@@ -276,7 +277,7 @@ def test_report_of_a_non_default_run_says_only_true_things(
     report_run(report=ReportConfig(experiments=True), params_path=PARAMS, metrics_path=METRICS,
                eval_dir="reports/eval", summaries_dir="reports",
                experiments_path="reports/experiments.json", out_path="reports/report.md")
-    text = (repo / "reports" / "report.md").read_text(encoding="utf-8")
+    text = unpad((repo / "reports" / "report.md").read_text(encoding="utf-8"))
     lines = text.splitlines()
 
     # every stand-in sentence: this run's, and only this run's

@@ -18,7 +18,6 @@ from typing import Any
 
 from lang2motion.config import ReportConfig, read_params_file
 from lang2motion.io import write_text_atomic
-from lang2motion.report.document import build
 from lang2motion.report.experiments import find_runs
 from lang2motion.report.inputs import (
     load_experiments,
@@ -27,6 +26,7 @@ from lang2motion.report.inputs import (
     load_summaries,
     load_tables,
 )
+from lang2motion.report.page import build
 
 
 def _as_dvc_names(path: str | os.PathLike[str]) -> str:
