@@ -224,7 +224,7 @@ def cmd_report(args: argparse.Namespace) -> None:
 
     experiments = refresh(args.experiments)
     print(f"{args.experiments}: {len(experiments['runs'])} committed run(s) from `dvc exp show`"
-          + (f", {len(experiments['skipped'])} not readable" if experiments["skipped"] else ""))
+          + (f"; skipped: {'; '.join(experiments['skipped'])}" if experiments["skipped"] else ""))
     dvc("repro", args.stage, capture=False)
 
 

@@ -105,7 +105,8 @@ def test_normalise_lists_what_dvc_could_not_read() -> None:
     failed["error"] = {"type": "CollectionError", "msg": "failed to collect"}
     runs = normalise(_exp_show(_params(), None, failed))
     assert [r["name"] for r in runs["runs"]] == ["main"]     # the baseline's params are kept
-    assert runs["skipped"] == ["experiment broken: not readable (failed to collect)"]
+    assert runs["skipped"] == ["experiment broken: no parameters or metrics (queued, running or "
+                               "failed): failed to collect"]
     with pytest.raises(DataError, match="JSON list"):
         normalise({"not": "a list"})
 

@@ -286,8 +286,9 @@ def normalise(exp_show: Any) -> dict[str, Any]:
                  for kind in ("params", "metrics")}
         if entry.get("error") or not any(files.values()):
             error = entry.get("error")
-            skipped.append(f"{origin} {name}: not readable"
-                           + (f" ({error.get('msg', '')})" if isinstance(error, Mapping) else ""))
+            skipped.append(f"{origin} {name}: no parameters or metrics (queued, running or "
+                           "failed)" + (f": {error.get('msg', '')}" if isinstance(error, Mapping)
+                                        else ""))
             return
         runs.append({"name": name, "origin": origin, "rev": entry.get("rev"),
                      "time": data.get("timestamp"), **files})

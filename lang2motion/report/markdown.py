@@ -108,8 +108,3 @@ def image(alt: str, target: str) -> str:
 
 def link(text: str, target: str) -> str:
     return f"[{text}]({target})"
-
-
-def warning(text: str) -> str:
-    """A line that stands out in both renderings."""
-    return f"> **Warning:** {text}"
