@@ -48,8 +48,8 @@ params: install ## regenerate params.yaml and dvc.yaml's params from lang2motion
 	$(BIN)/python -m lang2motion.config --write params.yaml
 	$(BIN)/python -m lang2motion.codedeps --update dvc.yaml
 
-report: install ## rebuild reports/report.md from the evaluation and every experiment found
-	$(BIN)/dvc repro --single-item --force report
+report: install ## dvc exp show -> reports/experiments.json, then dvc repro report (reports/report.md)
+	$(BIN)/lang2motion report
 
 ablations: install ## every configuration of the paper's Tables 4-7 as a DVC experiment, then the report
 	$(BIN)/lang2motion ablations --queue

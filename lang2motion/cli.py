@@ -8,6 +8,7 @@
     lang2motion classify generated/ --classes "moving left" "spinning" "bouncing"
     lang2motion recognize ntu_folder/ --classes-file lang2motion/data/classes/ntu60.txt
     lang2motion import my_clips/ --out data/my_clips
+    lang2motion report                     # dvc exp show, then dvc repro report (make report)
     lang2motion demo                       # a local web page (pip install -e ".[demo]")
 
 Verbs are thin: they parse arguments, check them, and call lang2motion.apps (one module per
@@ -30,6 +31,7 @@ from lang2motion.errors import DataError
 
 DEFAULT_MODEL_DIR = "models"
 DEFAULT_OUT_DIR = "generated"
+DEFAULT_EXPERIMENTS = "reports/experiments.json"     # the report stage's dependency (dvc.yaml)
 
 log = logging.getLogger("lang2motion")
 
@@ -214,10 +216,18 @@ def cmd_ablations(args: argparse.Namespace) -> None:
     if args.queue:
         queued = ablations.queue()
         print(f"queued {len(queued)} experiments; run them with `dvc queue start`, follow with "
-              "`dvc queue status`, then rebuild the report: "
-              "`dvc repro --single-item --force report`")
+              "`dvc queue status`, then rebuild the report: `make report`")
     else:
         print("\n".join(ablations.commands()))
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from lang2motion.report.experiments import dvc, refresh
+
+    experiments = refresh(args.experiments)
+    print(f"{args.experiments}: {len(experiments['runs'])} committed run(s) from `dvc exp show`"
+          + (f"; skipped: {'; '.join(experiments['skipped'])}" if experiments["skipped"] else ""))
+    dvc("repro", args.stage, capture=False)
 
 
 def cmd_import(args: argparse.Namespace) -> None:
@@ -404,6 +414,18 @@ def build_parser() -> argparse.ArgumentParser:
     abl.add_argument("--queue", action="store_true", help="queue them (dvc exp run --queue)")
     add_debug_flag(abl)
     abl.set_defaults(func=cmd_ablations)
+
+    rep = sub.add_parser("report", help="dvc exp show -> reports/experiments.json, then "
+                         "dvc repro report (reports/report.md)",
+                         description="Read the experiments with `dvc exp show --json` (outside "
+                         "the DVC lock), write them to the report stage's experiments file, "
+                         "then `dvc repro` the report stage, which fills the ablation tables "
+                         "from them. Run from the repository root.")
+    rep.add_argument("--experiments", default=DEFAULT_EXPERIMENTS,
+                     help=f"the report stage's experiments file (default {DEFAULT_EXPERIMENTS})")
+    rep.add_argument("--stage", default="report", help="the stage to reproduce (default report)")
+    add_debug_flag(rep)
+    rep.set_defaults(func=cmd_report)
 
     defaults = FolderConfig()
     imp = sub.add_parser("import", help="a folder of your own clips (manifest) -> MeViS layout",

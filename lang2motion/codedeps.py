@@ -39,6 +39,7 @@ CODE_ROOTS = ("pipeline/", f"{PACKAGE}/")   # dvc.yaml deps under these are code
 PACKAGE_DATA = {
     "embed/clip.py": ("embed/model_configs",),
     "data/skeletons.py": ("data/classes",),
+    "report/page.py": ("report/templates",),
 }
 
 

@@ -80,7 +80,8 @@ def test_headline_is_flat_with_one_object_per_tag_slice() -> None:
     assert metrics["static_ade"] == pytest.approx(GENERATION_METHODS.index("static") + 0.15)
     assert metrics["phrasing_seen"]["r1"] == 1.0
     assert metrics["phrasing_unseen"]["r1"] == pytest.approx(0.5)
-    assert metrics["ms_per_trajectory"] == 12.0 and metrics["recognition_top1"] == 0.5
+    assert metrics["recognition_top1"] == 0.5
+    assert "ms_per_trajectory" not in metrics      # timings are not DVC metrics
 
 
 def test_gallery_alternates_tag_values_and_names_files_safely() -> None:

@@ -1,5 +1,5 @@
 """The report stage on a hand-written evaluation (tests/fixtures/report): tables, units, notes,
-links and errors. The ablation rows that come from git experiments: tests/test_report_experiments.
+links and errors. The ablation rows that come from `dvc exp show`: tests/test_report_experiments.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from markdown_text import unpad
 
 from lang2motion.config import ReportConfig, defaults
 from lang2motion.entry import run_with_error_contract
 from lang2motion.errors import DataError
-from lang2motion.report.markdown import fmt_stat, table
+from lang2motion.report.markdown import fmt_stat, percent, pixels, score, table
 from lang2motion.stages.report import run_stage as report_run
 from lang2motion.stages.report import summary_lines
 
@@ -25,9 +26,10 @@ FIXTURE = REPO / "tests" / "fixtures" / "report"
 
 @pytest.fixture()
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder with params.yaml (the defaults) and reports/ holding the fixture evaluation."""
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))   # not in any repo
+    """A folder with params.yaml (the defaults) and reports/ holding the fixture evaluation and
+    an experiments file without runs (a fresh clone's)."""
     shutil.copytree(FIXTURE, tmp_path / "reports")
+    (tmp_path / "reports" / "experiments.json").write_text('{"runs": [], "skipped": []}')
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(defaults()))
     (tmp_path / "reports" / "train_metrics.json").write_text(json.dumps({"epoch": 50,
                                                                         "steps": 1250}))
@@ -41,8 +43,9 @@ def _report(ws: Path, *, experiments: bool = True) -> tuple[str, dict]:
     result = report_run(report=ReportConfig(experiments=experiments),
                         params_path=ws / "params.yaml", metrics_path=ws / "reports/metrics.json",
                         eval_dir=ws / "reports/eval", summaries_dir=ws / "reports",
+                        experiments_path=ws / "reports/experiments.json",
                         out_path=ws / "reports/report.md")
-    return (ws / "reports" / "report.md").read_text(encoding="utf-8"), result
+    return unpad((ws / "reports" / "report.md").read_text(encoding="utf-8")), result
 
 
 def _lines(text: str) -> set[str]:
@@ -183,4 +186,15 @@ def test_formatting_helpers() -> None:
                     scale=100) == "50.0 (exact)"
     # a degenerate bootstrap interval is still an interval, not an exact value
     assert fmt_stat({"value": 0.5, "lo": 0.5, "hi": 0.5}, 1, scale=100) == "50.0 [50.0, 50.0]"
-    assert table(["a", "b"], [["x|y", "1"]], ["l", "r"])[2] == "| x\\|y | 1 |"
+    # units: recall and accuracy in percent (1 decimal), scores 3 decimals, pixels 1 decimal
+    assert percent({"value": 0.0625, "lo": 0.03125, "hi": 0.125}) == "6.2 [3.1, 12.5]"
+    assert score(0.30598) == "0.306" and pixels({"value": 24.8268, "lo": 22.94, "hi": 26.8}) == (
+        "24.8 [22.9, 26.8]")
+    # a pipe table: padded to the widest cell, aligned as asked, pipes in cells escaped,
+    # whitespace (a newline in a caption) folded
+    assert table(["Method", "R@1"], [["x|y", "6.2"], ["long\nname", "12.5 (exact)"]],
+                 ["l", "r"]) == (
+        "| Method    |          R@1 |\n"
+        "|:----------|-------------:|\n"
+        "| x\\|y      |          6.2 |\n"
+        "| long name | 12.5 (exact) |")

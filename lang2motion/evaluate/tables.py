@@ -153,7 +153,8 @@ def _slice_headline(table: dict[str, Any]) -> dict[str, Any]:
 
 def headline(tables: dict[str, Any]) -> dict[str, Any]:
     """The flat numbers of reports/metrics.json: slice ``all`` at the top level, one nested
-    object per tag slice (``phrasing_seen``), recognition and speed."""
+    object per tag slice (``phrasing_seen``) and recognition. Timings stay in tables.json's
+    ``speed`` alone: as DVC metrics they would differ on every rerun."""
     out = _slice_headline(tables["slices"][ALL])
     for name, table in tables["slices"].items():
         if name != ALL:
@@ -161,7 +162,4 @@ def headline(tables: dict[str, Any]) -> dict[str, Any]:
     recognition = tables.get("recognition")
     for k in TOP_KS:
         out[f"recognition_top{k}"] = recognition[f"top{k}"]["value"] if recognition else None
-    speed = tables.get("speed") or {}
-    out["ms_per_trajectory"] = speed.get("batch1_with_text_ms_p50")
-    out["trajectories_per_s"] = speed.get("batched_per_s")
     return _clean(out)

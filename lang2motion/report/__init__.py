@@ -2,10 +2,10 @@
 
 It never recomputes a number. :mod:`~lang2motion.report.paper` holds the paper's tables and the
 configuration each ablation row stands for; :mod:`~lang2motion.report.inputs` reads the evaluate
-stage's files (see docs/evaluation-outputs.md); :mod:`~lang2motion.report.experiments` finds the
-runs that fill the ablation tables (the workspace, the committed baseline and ``dvc exp`` refs,
-read through git alone); :mod:`~lang2motion.report.markdown` formats numbers, intervals and tables;
-:mod:`~lang2motion.report.results` writes Tables 1-3, 8 and speed from one run's tables.json;
-:mod:`~lang2motion.report.ablations` writes Tables 4-7 and the seed table from many runs;
-:mod:`~lang2motion.report.document` assembles the whole page.
+stage's files (see docs/evaluation-outputs.md) and reports/experiments.json;
+:mod:`~lang2motion.report.experiments` turns `dvc exp show` into the runs that fill the ablation
+tables; :mod:`~lang2motion.report.setting` says what a run really is (its stand-ins);
+:mod:`~lang2motion.report.markdown` formats numbers, intervals and tables (tabulate);
+:mod:`~lang2motion.report.tables` fills every table's cells; :mod:`~lang2motion.report.page`
+renders the page from the template ``templates/report.md.j2``, which holds every sentence.
 """

@@ -17,6 +17,7 @@ from typing import Any
 from lang2motion.errors import DataError
 
 EVALUATE_HINT = "run the evaluate stage first (dvc repro evaluate)"
+EXPERIMENTS_HINT = "rebuild it with `make report` (lang2motion report: `dvc exp show`)"
 TABLES_SCHEMA = 1
 TABLES_NAME = "tables.json"
 GALLERY_NAME = "gallery.json"
@@ -87,6 +88,26 @@ def check_tables(tables: Mapping[str, Any]) -> list[str]:
         if tables.get(key) is not None and not isinstance(tables[key], Mapping):
             problems.append(f"'{key}' is not an object")
     return problems
+
+
+def load_experiments(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[str]]:
+    """reports/experiments.json (written by ``lang2motion report``) checked for the fields the
+    report reads, and a note when it is missing (no experiments then)."""
+    path = Path(path)
+    if not path.is_file():
+        return {"runs": []}, [f"{path} not found: only this run fills the ablation tables; "
+                              f"{EXPERIMENTS_HINT}"]
+    try:
+        obj = _parse_json(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: not readable JSON ({exc}); {EXPERIMENTS_HINT}") from None
+    runs = obj.get("runs") if isinstance(obj, dict) else None
+    if not isinstance(runs, list) or not all(
+            isinstance(r, Mapping) and {"name", "origin", "rev", "time"} <= set(r)
+            for r in runs):
+        raise DataError(f"{path}: not an experiments file (a 'runs' list of objects with name, "
+                        f"origin, rev and time); {EXPERIMENTS_HINT}")
+    return obj, []
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 A number of ours is printed with its interval, ``0.213 [0.190, 0.236]``; a computed
 expectation (a STAT flagged ``"exact": true``, e.g. random retrieval) as ``0.213 (exact)``; a
-missing or undefined one as ``n/a``. Table cells are escaped (a ``|`` in a caption would split
-the row); links are relative and percent-encoded so that paths with spaces still resolve.
+missing or undefined one as ``n/a``. Tables are tabulate's pipe tables, aligned in plain text
+too; cells are escaped (a ``|`` in a caption would split the row); links are relative and
+percent-encoded so that paths with spaces still resolve.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from tabulate import tabulate
 
 NA = "n/a"                 # a value of ours that is null, NaN or absent
 NOT_IN_PAPER = "—"         # a cell the paper's table does not have
@@ -54,30 +57,42 @@ def fmt_stat(stat: Any, digits: int = VALUE_DIGITS, *, scale: float = 1.0) -> st
     return f"{text} [{fmt(lo, digits, scale=scale)}, {fmt(hi, digits, scale=scale)}]"
 
 
+def percent(stat: Any) -> str:
+    """A recall or accuracy STAT (a fraction) in percent, as the paper prints them."""
+    return fmt_stat(stat, PERCENT_DIGITS, scale=PERCENT)
+
+
+def score(stat: Any) -> str:
+    """A unitless score, cosine or normalised distance STAT."""
+    return fmt_stat(stat, VALUE_DIGITS)
+
+
+def pixels(stat: Any) -> str:
+    """A distance STAT in pixels of a 256 x 256 frame."""
+    return fmt_stat(stat, PIXEL_DIGITS)
+
+
 def cell(text: Any) -> str:
     """Text safe inside a table cell: one line, pipes escaped."""
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+ALIGN = {"l": "left", "r": "right"}
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
-          align: Sequence[str] | None = None) -> list[str]:
-    """A GitHub table; ``align`` per column: "l" (default) or "r"."""
+          align: Sequence[str] | None = None) -> str:
+    """A GitHub (pipe) table; ``align`` per column: "l" (default) or "r"."""
     align = align or ["l"] * len(headers)
     assert len(align) == len(headers), "one alignment per column"
-    rule = ["---:" if a == "r" else "---" for a in align]
-    lines = ["| " + " | ".join(cell(h) for h in headers) + " |", "| " + " | ".join(rule) + " |"]
     for row in rows:
         assert len(row) == len(headers), f"row {row!r} has {len(row)} cells, not {len(headers)}"
-        lines.append("| " + " | ".join(cell(c) for c in row) + " |")
-    return lines
+    return tabulate([[cell(c) for c in row] for row in rows], headers=[cell(h) for h in headers],
+                    tablefmt="pipe", colalign=[ALIGN[a] for a in align], disable_numparse=True)
 
 
 def code(text: Any) -> str:
     return f"`{text}`"
-
-
-def bullets(items: Sequence[str]) -> list[str]:
-    return [f"- {item}" for item in items]
 
 
 def relative(path: str | os.PathLike[str], start: str | os.PathLike[str]) -> str:
@@ -93,8 +108,3 @@ def image(alt: str, target: str) -> str:
 
 def link(text: str, target: str) -> str:
     return f"[{text}]({target})"
-
-
-def warning(text: str) -> str:
-    """A line that stands out in both renderings."""
-    return f"> **Warning:** {text}"

@@ -18,12 +18,11 @@ from typing import Any
 
 from lang2motion.report import paper
 from lang2motion.report.inputs import Summaries, dig
-from lang2motion.report.markdown import bullets, code
+from lang2motion.report.markdown import code
 
 SYNTH_SOURCE, LK_TRACKER = "synth", "lk"
 # the paper's set-up: anything else is a stand-in
-PAPER_DATA, PAPER_TRACKER, PAPER_CLIP, PAPER_WEIGHTS = "mevis", "cotracker3", "ViT-B-32", "openai"
-NO_WEIGHTS = "none"
+PAPER_DATA, PAPER_TRACKER, PAPER_CLIP = "mevis", "cotracker3", "ViT-B-32"
 DEFAULT_LEVEL = 0.95
 # What the tag slices of the synthetic set measure (DESIGN.md, Evaluation).
 TAG_NOTES: dict[tuple[str, str], str] = {
@@ -126,6 +125,18 @@ class RunInfo:
         return standins(data_source=self.data_source, tracker=self.tracker,
                         clip_random=self.clip_random, clip_model=self.clip_model)
 
+    def split_text(self) -> str:
+        """The evaluated split and its size: a table's default data split."""
+        samples = self.samples if self.samples is not None else "?"
+        trajectories = self.trajectories if self.trajectories is not None else "?"
+        return (f"{code(self.split)}: {samples} expressions, {trajectories} unique trajectories "
+                "(the paper: MeViS)")
+
+    def interval_columns_text(self) -> str:
+        """A table's default columns note: who speaks, and the intervals of this run's numbers."""
+        return (f"{self.columns_text()}; this run's numbers are means with {self.percent_level} "
+                f"percentile-bootstrap intervals over expressions ({self.resamples} resamples)")
+
     def columns_text(self) -> str:
         """Who the *paper* and *this run* columns speak for."""
         return (f"*paper* = the paper's numbers ({paper.SETTING}); *this run* = "
@@ -157,38 +168,7 @@ def standins_text(items: Sequence[str]) -> str:
     return ", ".join(items) + ": numbers are not comparable with the paper's"
 
 
-def table_notes(info: RunInfo, *, unit: str, protocol: str, split: str | None = None,
-                stand_ins: Sequence[str] | None = None, columns: str | None = None,
-                extra: Sequence[str] = ()) -> list[str]:
-    """The bullet list under a table's heading: unit, data, protocol, columns, stand-ins."""
-    if stand_ins is None:
-        stand_ins = info.standins()
-    if split is None:
-        split = (f"{code(info.split)}: {info.samples if info.samples is not None else '?'} "
-                 f"expressions, {info.trajectories if info.trajectories is not None else '?'} "
-                 "unique trajectories (the paper: MeViS)")
-    if columns is None:
-        columns = (f"{info.columns_text()}; this run's numbers are means with "
-                   f"{info.percent_level} percentile-bootstrap intervals over expressions "
-                   f"({info.resamples} resamples)")
-    return bullets([f"**Unit:** {unit}", f"**Data split:** {split}",
-                    f"**Protocol:** {protocol}", f"**Columns:** {columns}",
-                    f"**Stand-ins in this run:** {standins_text(stand_ins)}", *extra])
-
-
 def slice_note(name: str) -> str | None:
     """What slice ``phrasing=unseen`` measures, where known."""
     key, _, value = name.partition("=")
     return TAG_NOTES.get((key, value))
-
-
-def slice_bullets(names: Sequence[str], info: RunInfo) -> list[str]:
-    """What each tag slice measures, as bullets above a per-slice table."""
-    items = []
-    for name in names:
-        note = slice_note(name)
-        if note and info.clip_random and name == "phrasing=unseen":
-            note += " (this run's CLIP weights are random)"
-        items.append(f"{code(name)}: {note}" if note else code(name))
-    return bullets(items)
-

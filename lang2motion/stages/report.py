@@ -1,11 +1,13 @@
 """The report stage: ``reports/report.md`` from the evaluation's outputs and the experiments.
 
 Reads ``metrics.json``, ``<eval_dir>/tables.json``, the plots and the gallery (the evaluate
-stage's outputs, docs/evaluation-outputs.md), the earlier stages' summaries, and the runs that
-fill the ablation tables (:mod:`lang2motion.report.experiments`: git only, never dvc, whose lock
-the running ``dvc repro`` holds). It recomputes nothing. A missing or malformed metrics.json or
-tables.json is a DataError that says to run the evaluate stage; a missing plot or animation is a
-warning line in the report. The report is written atomically.
+stage's outputs, docs/evaluation-outputs.md), the earlier stages' summaries, and
+``reports/experiments.json``: the committed runs that fill the ablation tables, as ``dvc exp
+show`` listed them when ``lang2motion report`` (``make report``) last ran
+(:mod:`lang2motion.report.experiments`). Every input is a file DVC tracks; the stage reads no git
+and calls no dvc. It recomputes nothing. A missing or malformed metrics.json or tables.json is a
+DataError that says to run the evaluate stage; a missing plot or animation is a warning line in
+the report. The report is written atomically.
 """
 
 from __future__ import annotations
@@ -16,29 +18,39 @@ from typing import Any
 
 from lang2motion.config import ReportConfig, read_params_file
 from lang2motion.io import write_text_atomic
-from lang2motion.report.document import build
 from lang2motion.report.experiments import find_runs
 from lang2motion.report.inputs import (
-    TABLES_NAME,
+    load_experiments,
     load_gallery,
     load_metrics,
     load_summaries,
     load_tables,
 )
+from lang2motion.report.page import build
+
+
+def _as_dvc_names(path: str | os.PathLike[str]) -> str:
+    """A path as ``dvc exp show`` names files: relative to the repository root (the working
+    directory of a stage), with forward slashes."""
+    return Path(os.path.relpath(path)).as_posix()
 
 
 def run_stage(*, report: ReportConfig, params_path: str | os.PathLike[str],
         metrics_path: str | os.PathLike[str], eval_dir: str | os.PathLike[str],
-        summaries_dir: str | os.PathLike[str] | None, out_path: str | os.PathLike[str]
+        summaries_dir: str | os.PathLike[str] | None,
+        experiments_path: str | os.PathLike[str], out_path: str | os.PathLike[str]
         ) -> dict[str, Any]:
     """Write the report to ``out_path``; return what it holds and what it warned about."""
     metrics_path, eval_dir, out_path = Path(metrics_path), Path(eval_dir), Path(out_path)
     metrics = load_metrics(metrics_path)
     tables = load_tables(eval_dir)
     raw_params = read_params_file(params_path)
+    experiments, notes = (load_experiments(experiments_path) if report.experiments
+                          else (None, []))
     runset = find_runs(raw_params=raw_params, metrics=metrics, tables=tables,
-                       params_path=params_path, metrics_path=metrics_path,
-                       tables_path=eval_dir / TABLES_NAME, use_git=report.experiments)
+                       experiments=experiments, params_file=_as_dvc_names(params_path),
+                       metrics_file=_as_dvc_names(metrics_path))
+    runset.notes[:0] = notes
     gallery, gallery_warnings = load_gallery(eval_dir)
     doc = build(raw_params=raw_params, metrics_path=metrics_path, tables=tables, runset=runset,
                 summaries=load_summaries(summaries_dir), gallery=gallery,
