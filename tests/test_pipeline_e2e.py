@@ -192,5 +192,13 @@ def test_dvc_exp_run_ablation(reproduced, overrides):
             row = next(line for line in (work / "reports/report.md").read_text().splitlines()
                        if line.startswith("| MSE (L2) "))   # cells padded to their column
             assert "not run" not in row, row
+            # `lang2motion report` reads the experiment's tables.json through DVC at its commit
+            # (intervals and speed); written beside the work tree, not over a dependency
+            listed = _run([sys.executable, "-c", (
+                "import json, sys; from lang2motion.report.experiments import refresh; "
+                "print('WITH_TABLES', json.dumps([r['origin'] for r in refresh(sys.argv[1])['runs'] "
+                "if r.get('tables')]))"), str(work.parent / "experiments.json")], work, env)
+            line = next(x for x in listed.splitlines() if x.startswith("WITH_TABLES "))
+            assert "experiment" in json.loads(line.split(" ", 1)[1]), listed
     finally:
         (work / "params.yaml").write_text(params)  # each ablation starts from the baseline

@@ -323,3 +323,35 @@ def test_report_of_a_non_default_run_says_only_true_things(
     assert "| MSE (L2) | 16.8 | not run |" in ablation
     other = text[text.index("## Other runs"):]
     assert f"exp synth-l2 ({synth_l2[:7]})" in other and "data.source=synth" in other
+
+
+def test_an_experiment_read_with_its_tables_shows_intervals_and_speed(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lang2motion report` reads each committed run's tables.json through DVC at its commit, so
+    an experiment's row carries its interval and speed like this run's."""
+    import lang2motion.report.experiments as experiments
+
+    l2 = "c" * 40
+    answer = _exp_show(_params(), _metrics(0.5, 0.5),
+                       _entry(l2, "exp-l2", _params(loss__l1=False), _metrics(0.1, 0.222)))
+    (repo / "answer.json").write_text(json.dumps(answer))
+    _fake_dvc(repo / "bin", f'cat "{repo / "answer.json"}"')
+    monkeypatch.setenv("PATH", f"{repo / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    fixture_tables = json.loads((FIXTURE / "eval" / "tables.json").read_text())
+    asked: list[tuple[str, str]] = []
+
+    def read_tables_at(rev: str, tables_path: str) -> dict | None:
+        asked.append((rev, tables_path))
+        return fixture_tables if rev == l2 else None
+
+    monkeypatch.setattr(experiments, "read_tables_at", read_tables_at)
+    written = refresh(repo / "reports" / "experiments.json")
+    assert asked == [("a" * 40, "reports/eval/tables.json"), (l2, "reports/eval/tables.json")]
+    assert [("tables" in r) for r in written["runs"]] == [False, True]
+    text, _ = _report(repo, None)
+    row = next(line for line in text.splitlines() if line.startswith("| MSE (L2) |"))
+    # the same tables.json as this run's: our cells equal the full row's, interval and speed
+    full = next(line for line in text.splitlines() if line.startswith("| MAE (L1) |"))
+    assert row.split(" | ")[2:-1:2] == full.split(" | ")[2:-1:2]    # ours, not the paper's
+    assert "[0.111, 0.136]" in row and " n/a " not in row
+    assert row.endswith(f"| exp exp-l2 ({l2[:7]}) |")

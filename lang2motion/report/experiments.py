@@ -38,6 +38,7 @@ from lang2motion.config import defaults, flagged
 from lang2motion.errors import DataError, DependencyError
 from lang2motion.io import write_json_atomic
 from lang2motion.report import paper
+from lang2motion.report.inputs import ALL_SLICE, dig
 
 SEED_KEY = "train.seed"
 # keys that change how fast or where a run computes, or only its intervals, not its numbers
@@ -128,7 +129,7 @@ class Run:
     time: str                         # commit time as DVC prints it, ISO 8601 ("": workspace)
     params: dict[str, Any]            # flat, defaults filled in
     metrics: dict[str, Any]           # its reports/metrics.json (a DVC metrics file)
-    tables: dict[str, Any] | None     # this run's tables.json (intervals); None for others
+    tables: dict[str, Any] | None     # its tables.json (intervals, speed); None: unknown
     overrides: dict[str, Any]
 
     @property
@@ -230,7 +231,8 @@ def find_runs(*, raw_params: Mapping[str, Any], metrics: dict[str, Any],
             continue
         committed.append(Run(name=entry["name"], origin=entry["origin"], rev=entry["rev"],
                              time=entry["time"] or "", params=params_from_raw(raw, defaults_flat),
-                             metrics=committed_metrics, tables=None, overrides={}))
+                             metrics=committed_metrics, tables=entry.get("tables"),
+                             overrides={}))
     baseline = next((dig_file(e, "params", params_file) for e in experiments.get("runs", [])
                      if e["origin"] == BASELINE), None)
     base = params_from_raw(baseline, defaults_flat) if baseline is not None else defaults_flat
@@ -321,13 +323,37 @@ def dvc(*args: str, capture: bool = True) -> str:
     return proc.stdout or ""
 
 
-def refresh(out_path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Write ``out_path`` (reports/experiments.json) from ``dvc exp show --json``; return it."""
+def shown_tables(tables: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a run's tables.json its ablation and seed rows show: the whole-split
+    statistics with their intervals, and the speed."""
+    return {"slices": {ALL_SLICE: dig(tables, "slices", ALL_SLICE)}, "speed": tables.get("speed")}
+
+
+def read_tables_at(rev: str, tables_path: str) -> dict[str, Any] | None:
+    """A committed run's tables.json, read through DVC (``dvc.api.read`` at ``rev``), or None
+    when that commit has none (an older baseline, a run that stopped before evaluation)."""
+    import dvc.api
+
+    try:
+        return json.loads(dvc.api.read(tables_path, rev=rev))
+    except Exception:       # noqa: BLE001 - any failure means: no intervals for that run
+        return None
+
+
+def refresh(out_path: str | os.PathLike[str],
+            tables_path: str = "reports/eval/tables.json") -> dict[str, Any]:
+    """Write ``out_path`` (reports/experiments.json) from ``dvc exp show --json``, each run with
+    the intervals and speed of its ``tables_path`` (not DVC metrics: the speed differs on every
+    rerun); return it."""
     answer = dvc(*EXP_SHOW)
     try:
         parsed = json.loads(answer)
     except ValueError as exc:
         raise DataError(f"`dvc {' '.join(EXP_SHOW)}` did not answer JSON ({exc})") from None
     experiments = normalise(parsed)
+    for run in experiments["runs"]:
+        tables = read_tables_at(run["rev"], tables_path) if run.get("rev") else None
+        if isinstance(tables, dict):
+            run["tables"] = shown_tables(tables)
     write_json_atomic(Path(out_path), experiments)
     return experiments

@@ -3,8 +3,9 @@
 Tables 1-3, 8, speed and motion-kind accuracy come from this run's tables.json; Tables 4-7, the
 seed tables and the other runs from many runs (:mod:`lang2motion.report.experiments`), one row per
 configuration of the paper's tables (:mod:`lang2motion.report.paper`), filled by the run whose
-overrides are exactly the row's. This run's numbers carry their intervals (tables.json); another
-run's are the values of its metrics.json as `dvc exp show` lists it. Nothing is computed but
+overrides are exactly the row's. A run's numbers carry their intervals from its tables.json
+(this run's, or the part `make report` read at an experiment's commit); without one, the values of
+its metrics.json as `dvc exp show` lists it. Nothing is computed but
 formatting; the words around the tables are in ``templates/report.md.j2``.
 """
 
@@ -289,7 +290,7 @@ METRICS: dict[str, Metric] = {
                          VALUE_DIGITS, paper_key=""),
     "smoothness_px": Metric("Smooth (px)", "smoothness_px", _generation("smoothness_px"),
                             VALUE_DIGITS, paper_key="smoothness"),
-    # timings are not DVC metrics (they differ on every rerun): this run's only
+    # timings are not DVC metrics (they differ on every rerun): from tables.json only
     "speed": Metric("Speed (ms / trajectory)", None, ("speed", "batch1_with_text_ms_p50"),
                     MS_DIGITS),
     "motion_kind_acc": Metric("Motion-kind acc. (%)", "motion_kind_acc",
