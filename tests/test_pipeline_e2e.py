@@ -194,10 +194,11 @@ def test_dvc_exp_run_ablation(reproduced, overrides):
             assert "not run" not in row, row
             # `lang2motion report` reads the experiment's tables.json through DVC at its commit
             # (intervals and speed); written beside the work tree, not over a dependency
-            listed = _run([sys.executable, "-c", (
-                "import json, sys; from lang2motion.report.experiments import refresh; "
-                "print('WITH_TABLES', json.dumps([r['origin'] for r in refresh(sys.argv[1])['runs'] "
-                "if r.get('tables')]))"), str(work.parent / "experiments.json")], work, env)
+            script = ("import json, sys; from lang2motion.report.experiments import refresh; "
+                      "runs = refresh(sys.argv[1])['runs']; print('WITH_TABLES', "
+                      "json.dumps([r['origin'] for r in runs if r.get('tables')]))")
+            listed = _run([sys.executable, "-c", script, str(work.parent / "experiments.json")],
+                          work, env)
             line = next(x for x in listed.splitlines() if x.startswith("WITH_TABLES "))
             assert "experiment" in json.loads(line.split(" ", 1)[1]), listed
     finally:
