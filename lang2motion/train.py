@@ -204,7 +204,8 @@ def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None
 
 
 def log_epoch(live: Any, metrics: dict[str, Any]) -> None:
-    """One epoch's train and valid metrics to dvclive, then the next step."""
+    """One epoch's train and valid metrics to dvclive (not its speed: a timing differs on every
+    rerun), then the next step."""
     for split in ("train", "valid"):
         for key, value in metrics[split].items():
             live.log_metric(f"{split}/{key}", value)
@@ -417,8 +418,9 @@ def _train(*, train_split: TrainSplit, valid_data: FeatureTensors, cfg: ModelCon
             fit = inline_metrics(model, fit_split, fit_data.track_ids,
                                  batch_size=train_cfg.batch_size, ade=False)
         train_means.update({"r1": fit["r1"], "chance_r1": fit["chance_r1"]})
-        metrics = {"epoch": done, "steps": done * steps,
-                   "train": {**train_means, "samples_per_s": samples / seconds}, "valid": valid}
+        # the throughput is a timing: kept in the model's metadata, not logged as a DVC metric
+        metrics = {"epoch": done, "steps": done * steps, "train": train_means, "valid": valid,
+                   "speed": {"samples_per_s": samples / seconds}}
         history.append(metrics)
         if live is not None:
             log_epoch(live, metrics)

@@ -101,11 +101,9 @@ def test_grid_size_mismatch_is_a_clear_error(workdir: Path) -> None:
 
 
 def _dvclive_history(folder: Path) -> dict[str, list[tuple[str, str]]]:
-    """Every dvclive plot file's (step, value) rows; timestamps and wall-clock rates left out."""
+    """Every dvclive plot file's (step, value) rows; timestamps left out."""
     out = {}
     for tsv in sorted((folder / "plots" / "metrics").rglob("*.tsv")):
-        if tsv.stem == "samples_per_s":
-            continue
         header, *rows = tsv.read_text().splitlines()
         names = header.split("\t")
         step, value = names.index("step"), names.index(tsv.stem)
