@@ -13,7 +13,9 @@ behind ``generate --box/--point`` (SAM with a checkpoint; without, a box is its 
 clicks are refused), on the first frame at the source's resolution; masks are then resized with
 the frames. Clips shorter than ``frames`` after resampling are skipped and listed with the reason;
 every other problem is an error naming the manifest line. One decoded clip is in memory at a
-time (T frames at the capped size), and each is appended to its split as it is done.
+time (T frames at the capped size): each clip's frames are written as it is done, through one
+:class:`~lang2motion.data.mevis.writer.SplitWriter` per split, which writes the masks and
+expressions once at the end (linear in the number of clips).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import numpy as np
 from lang2motion.data.folder.manifest import SPLITS, ClipLine, Manifest, read_manifest
 from lang2motion.data.folder.video import DecodedClip, decode_clip, resize
 from lang2motion.data.mevis.layout import IMAGE_EXTS, VIDEO_ID_HEX, Expression, VideoRecord
-from lang2motion.data.mevis.writer import write_split
+from lang2motion.data.mevis.writer import SplitWriter
 from lang2motion.errors import DataError, DependencyError, Lang2MotionError
 from lang2motion.images import read_mask
 from lang2motion.io import atomic_dir, write_json_atomic
@@ -155,6 +157,7 @@ def import_manifest(root: str | os.PathLike[str], *, out_root: str | os.PathLike
     for item in manifest.lines:
         clips.setdefault(item.clip_key, []).append(item)
     next_anno = {split: 1 for split in SPLITS}
+    writers: dict[str, SplitWriter] = {}
     written: Counter[str] = Counter()
     skipped: list[dict[str, Any]] = []
     for lines in clips.values():
@@ -175,7 +178,9 @@ def import_manifest(root: str | os.PathLike[str], *, out_root: str | os.PathLike
         records = _clip_records(manifest, lines, clip, sam_checkpoint=sam_checkpoint or None,
                                 next_anno=next_anno)
         for split, record in records.items():
-            write_split(out_root, split_names[split], [record], append=True)
+            if split not in writers:
+                writers[split] = SplitWriter(out_root, split_names[split], append=True)
+            writers[split].add(record)
             written[split] += 1
     for split in SPLITS:
         if not written[split]:
@@ -187,6 +192,8 @@ def import_manifest(root: str | os.PathLike[str], *, out_root: str | os.PathLike
                                                for item in manifest.lines))
                             + f". Give longer {split} clips or lower data.frames (a window "
                             f"spans data.frames / data.folder.fps seconds)")
+    for writer in writers.values():
+        writer.close()
     return {"manifest": str(manifest.path), "lines": len(manifest.lines),
             "clips": len(clips), "videos": {split_names[s]: written[s] for s in SPLITS},
             "fps": fps, "max_side": max_side,
