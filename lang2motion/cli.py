@@ -151,8 +151,8 @@ def cmd_retrieve(args: argparse.Namespace) -> None:
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
     from lang2motion.apps import interpolate
-    from lang2motion.apps.masks import resolve_region
     from lang2motion.apps.model import check_steps
+    from lang2motion.regions import resolve_region
 
     check_steps(args.steps)                  # before the model loads
     mask = None

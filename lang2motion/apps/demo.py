@@ -3,8 +3,8 @@
 Generate (a frame, an object, prompts -> trails), Retrieve (a text ranks a split's
 trajectories) and Interpolate / Edit, on one checkpoint loaded once. This module is UI glue:
 every result comes from the verbs' own code (:mod:`generate`, :mod:`retrieve`,
-:mod:`interpolate`, :mod:`edit`, :mod:`masks`), so the page writes exactly the files
-``lang2motion generate`` writes, into a temporary folder the page offers for download.
+:mod:`interpolate`, :mod:`edit`, :mod:`lang2motion.regions`), so the page writes exactly
+the files ``lang2motion generate`` writes, into a temporary folder the page offers for download.
 
 :class:`Demo` holds the model and the logic and never imports gradio (its tests need no
 browser); :func:`build_app` lays out the page; :func:`serve` runs it on 127.0.0.1.
@@ -38,12 +38,12 @@ from lang2motion.apps import edit as edit_verb
 from lang2motion.apps import generate as generate_verb
 from lang2motion.apps import interpolate as interpolate_verb
 from lang2motion.apps import retrieve as retrieve_verb
-from lang2motion.apps.masks import SAM_CHECKPOINT_ENV, SAM_INSTALL, pick_objects
 from lang2motion.apps.model import Lang2MotionModel
 from lang2motion.apps.outputs import Style, animate
 from lang2motion.data.splits import resolve_split
 from lang2motion.errors import ConfigError, DataError, DependencyError, Lang2MotionError
 from lang2motion.images import read_mask, read_rgb, write_png
+from lang2motion.regions import SAM_CHECKPOINT_ENV, SAM_INSTALL, pick_objects
 from lang2motion.render.video import write_animation
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ frame (and on later frames where a ``masks`` folder has one; None elsewhere), on
 caption. Sample windows then start only where a mask is known (:mod:`lang2motion.data.samples`):
 a first-frame mask gives the window at frame 0, per-frame masks later windows too.
 
-Boxes and clicks become masks through :func:`lang2motion.apps.masks.resolve_region`, the helper
+Boxes and clicks become masks through :func:`lang2motion.regions.resolve_region`, the helper
 behind ``generate --box/--point`` (SAM with a checkpoint; without, a box is its rectangle and
 clicks are refused), on the first frame at the source's resolution; masks are then resized with
 the frames. Clips shorter than ``frames`` after resampling are skipped and listed with the reason;
@@ -95,7 +95,7 @@ def _object_masks(item: ClipLine, clip: DecodedClip, where: str, *,
     if region.kind == "masks":
         return _per_frame_masks(region.path, clip, where)
     # imported here: it loads torch (for SAM), which folders of per-frame masks do not need
-    from lang2motion.apps.masks import resolve_region
+    from lang2motion.regions import resolve_region
 
     try:
         mask, _how = resolve_region(

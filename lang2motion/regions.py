@@ -1,5 +1,8 @@
 """Where the initial grid's region comes from: a mask file, a box, or clicks through SAM.
 
+Used by the verbs (``generate``, the demo) and by the folder importer (:mod:`lang2motion.data`),
+so it sits below both.
+
 Pixel convention: integer (x, y) name pixel centres (OpenCV, CoTracker; SAM's prompt encoder
 shifts its inputs by half a pixel for the same reason), so pixel (x, y) spans x +- 0.5.
 
