@@ -393,7 +393,7 @@ def build_app(demo: Demo) -> Any:
     """The Gradio Blocks of the page (launch it with :func:`serve`)."""
     gr = require_gradio()
 
-    def attempt(call: Callable[[], tuple], outputs: int, done: str = "") -> tuple:
+    def attempt(call: Callable[[], tuple], outputs: int) -> tuple:
         """``call()``'s outputs, or, on a project error, its message on the page (status, the
         last output) and nothing else changed."""
         try:
@@ -437,9 +437,8 @@ def build_app(demo: Demo) -> Any:
         return attempt(run, 4)
 
     def on_clear(session: dict[str, Any]) -> tuple:
-        def run() -> tuple:
-            return frame_outputs({**session, "clicks": [], "corner": None}, "", "Cleared.")
-        return attempt(run, 4)
+        cleared = {**session, "clicks": [], "corner": None}
+        return attempt(lambda: frame_outputs(cleared, "", "Cleared."), 4)
 
     def on_box(session: dict[str, Any], box_text: str) -> tuple:
         return attempt(lambda: frame_outputs(session, box_text, ""), 4)
