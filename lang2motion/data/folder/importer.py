@@ -54,14 +54,10 @@ def _video_id(item: ClipLine) -> str:
     return digest.hexdigest()[:VIDEO_ID_HEX]
 
 
-def _mask_files(folder: Path) -> dict[str, Path]:
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTS}
-
-
 def _per_frame_masks(folder: Path, clip: DecodedClip, where: str
                      ) -> list[np.ndarray | None]:    # T entries of (H, W) bool or None
     """The masks of a ``masks`` folder for each output frame (None where the folder has none)."""
-    files = _mask_files(folder)
+    files = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTS}
     if clip.source_names:           # a frame folder: masks share the frames' stems
         by_index = {i: files.get(stem) for i, stem in clip.source_names.items()}
     else:                           # a video: 00012.png is frame 12
