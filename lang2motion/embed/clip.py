@@ -623,8 +623,8 @@ def load_clip(*, model: str, pretrained: str, device: str = "auto",
         log.info("CLIP weights loaded from %s", weights.file)
 
     clip_model = clip_model.to(target).eval().requires_grad_(False)
-    pp_cfg = getattr(clip_model.visual, "preprocess_cfg", {})
-    size = pp_cfg.get("size", clip_model.visual.image_size)
+    pp_cfg = open_clip.get_model_preprocess_cfg(clip_model)  # what its own transforms use
+    size = pp_cfg["size"]
     if isinstance(size, (tuple, list)):
         if len(set(size)) != 1:
             raise ConfigError(f"clip.model {model}: non-square input {size} is not supported")
@@ -633,7 +633,6 @@ def load_clip(*, model: str, pretrained: str, device: str = "auto",
         model=clip_model, tokenizer=open_clip.get_tokenizer(model), name=model,
         pretrained=pretrained, device=target, random=random_init,
         dim=int(open_clip.get_model_config(model)["embed_dim"]), image_size=int(size),
-        mean=tuple(pp_cfg.get("mean", open_clip.OPENAI_DATASET_MEAN)),
-        std=tuple(pp_cfg.get("std", open_clip.OPENAI_DATASET_STD)))
+        mean=tuple(pp_cfg["mean"]), std=tuple(pp_cfg["std"]))
     log.info("CLIP %s", encoder.describe())
     return encoder
