@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 DEMO_INSTALL = 'pip install -e ".[demo]"'
 DEFAULT_HOST = "127.0.0.1"        # local only: --host 0.0.0.0 opens it to the network
 DEFAULT_PORT = 7860               # Gradio's usual port
-DEFAULT_DATA_DIR = "data"         # holds raw/<split> (example frames) and features/<split>
 EXAMPLES_MAX = 8                  # example frames shown (the first videos of the valid split)
 EXAMPLES_HEIGHT = 180             # pixels of the examples strip on the page
 RESULTS_HEIGHT = 320              # pixels of each results gallery (animations, stills)
