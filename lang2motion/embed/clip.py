@@ -470,12 +470,11 @@ def _read_config(file: Path, model: str) -> dict[str, Any] | None:
         return None
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(config, dict):
+            raise ValueError(f"it holds a {type(config).__name__}")
     except (OSError, ValueError) as exc:
-        raise DependencyError(f"{path} beside the CLIP weights (model {model}) is not readable "
-                              f"JSON ({exc}); fix or remove it") from exc
-    if not isinstance(config, dict):
-        raise DependencyError(f"{path} beside the CLIP weights (model {model}) is not a JSON "
-                              "object; fix or remove it")
+        raise DependencyError(f"{path} beside the CLIP weights (model {model}) is not a "
+                              f"readable JSON object ({exc}); fix or remove it") from exc
     return config
 
 

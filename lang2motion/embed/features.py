@@ -208,8 +208,6 @@ def embed_split(
     """
     if shard_size < 1:
         raise ConfigError(f"shard_size must be >= 1, got {shard_size}")
-    if batch_size < 1:
-        raise ConfigError(f"clip.batch_size must be >= 1, got {batch_size}")
     start_time = time.perf_counter()
     frames, points = _check_rows(rows)
     out_dir = Path(out_dir)
