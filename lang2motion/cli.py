@@ -154,7 +154,7 @@ def cmd_retrieve(args: argparse.Namespace) -> None:
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
     from lang2motion.apps import interpolate
-    from lang2motion.apps.masks import resolve_region
+    from lang2motion.regions import resolve_region
     from lang2motion.trained_model import check_steps
 
     check_steps(args.steps)                  # before the model loads

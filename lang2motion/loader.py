@@ -65,14 +65,13 @@ def sample_ids_signature(sample_ids: list[str]) -> str:
     return hashlib.sha256("\n".join(sample_ids).encode()).hexdigest()
 
 
-def _batch_arrays(data: FeatureTensors, rows: np.ndarray | slice, samples: np.ndarray | slice,
-                  *, use_overlay: bool) -> dict[str, np.ndarray]:
-    """The compute_losses keys of ``data``: tracks (R', T, N, 2), image_emb_pooled (R', D),
-    overlay (R', T, D) per trajectory in ``rows``; text_emb (S', D) per sample in ``samples``."""
-    arrays = {"tracks": data.row_tracks[rows], "text_emb": data.text_emb[samples],
-              "image_emb_pooled": data.row_image_emb_pooled[rows]}
+def _batch_arrays(data: FeatureTensors, *, use_overlay: bool) -> dict[str, np.ndarray]:
+    """The compute_losses keys of ``data``: tracks (R, T, N, 2), image_emb_pooled (R, D),
+    overlay (R, T, D) per trajectory; text_emb (S, D) per sample."""
+    arrays = {"tracks": data.row_tracks, "text_emb": data.text_emb,
+              "image_emb_pooled": data.row_image_emb_pooled}
     if use_overlay:
-        arrays["overlay"] = data.row_image_emb[rows]
+        arrays["overlay"] = data.row_image_emb
     return arrays
 
 
@@ -88,8 +87,7 @@ class InMemorySplit:
         self.data = data
         self.samples = len(data)
         self.row = torch.from_numpy(np.asarray(data.row, dtype=np.int64)).to(device)
-        self.tensors = to_device(_batch_arrays(data, slice(None), slice(None),
-                                               use_overlay=use_overlay), device)
+        self.tensors = to_device(_batch_arrays(data, use_overlay=use_overlay), device)
 
     @property
     def clip_model(self) -> str:
@@ -204,8 +202,7 @@ class StreamedSplit:
         except (OSError, pa.ArrowInvalid) as exc:
             raise DataError(f"{where}: cannot read ({exc})") from None
         data = feature_tensors(_check_feature_table(ref.path, table)[0], self.meta, where=where)
-        tensors = to_device(_batch_arrays(data, slice(None), slice(None),
-                                          use_overlay=self.use_overlay), self.device)
+        tensors = to_device(_batch_arrays(data, use_overlay=self.use_overlay), self.device)
         tensors["row"] = torch.from_numpy(data.row).to(self.device)
         self._cache[chunk] = (data, tensors)
         self.loads += 1

@@ -17,6 +17,7 @@ of one trajectory.
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,6 +33,8 @@ from lang2motion.io import atomic_path
 
 if TYPE_CHECKING:
     import pandas as pd
+
+log = logging.getLogger(__name__)
 
 TRACKS_VERSION = "2"
 FEATURES_VERSION = "3"   # 3: one row per trajectory, its expressions as lists
@@ -468,11 +471,17 @@ def write_feature_shards(out_dir: str | Path, table: pa.Table) -> list[Path]:
         path = out_dir / shard_name(index)
         write_table_shard(path, table.slice(offset, ROWS_PER_SHARD))
         written.append(path)
+    remove_stale_shards(out_dir, written)
+    return written
+
+
+def remove_stale_shards(out_dir: Path, written: list[Path]) -> None:
+    """Delete the shards of ``out_dir`` that an earlier run wrote and this one did not."""
     keep = {p.name for p in written}
     for stale in out_dir.glob(SHARD_GLOB):
         if stale.name not in keep:
+            log.info("removing stale shard %s", stale)
             stale.unlink()
-    return written
 
 
 def _check_feature_table(path: Path, table: pa.Table) -> tuple[pa.Table, dict]:

@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lang2motion.apps.masks import (
+from lang2motion.errors import ConfigError, DataError, DependencyError
+from lang2motion.images import write_png
+from lang2motion.regions import (
     SAM_CHECKPOINT_ENV,
     SamSegmenter,
     box_mask,
@@ -20,8 +22,6 @@ from lang2motion.apps.masks import (
     parse_point,
     resolve_region,
 )
-from lang2motion.errors import ConfigError, DataError, DependencyError
-from lang2motion.images import write_png
 
 SIZE = (48, 64)                       # (H, W) of the test image
 

@@ -366,3 +366,12 @@ def test_prepare_stage_imports_a_folder_and_lists_skipped_clips(clips, tmp_path)
     assert MevisSplit(tmp_path / "raw", "train").frame_size(
         MevisSplit(tmp_path / "raw", "train").video_ids()[0]) == (24, 32)
     assert "lines [2]: clip shorter" in prepare.summary_lines(summary)[-1]
+
+
+def test_the_importer_imports_no_app():
+    """Layers: the apps import the data layer, never the reverse (regions live below both)."""
+    from lang2motion.codedeps import PACKAGE_DIR, module_files
+
+    apps = PACKAGE_DIR / "apps"
+    imported = module_files("lang2motion.data.folder.importer")
+    assert not [f for f in imported if apps in f.parents]

@@ -15,11 +15,11 @@ import pytest
 
 from lang2motion import Lang2MotionModel
 from lang2motion.apps import demo as demo_app
-from lang2motion.apps.masks import pick_objects
 from lang2motion.cli import main
 from lang2motion.data.splits import resolve_split
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.images import read_rgb
+from lang2motion.regions import pick_objects
 from lang2motion.trajectory import read_trajectory
 
 

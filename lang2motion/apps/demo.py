@@ -3,8 +3,8 @@
 Generate (a frame, an object, prompts -> trails), Retrieve (a text ranks a split's
 trajectories) and Interpolate / Edit, on one checkpoint loaded once. This module is UI glue:
 every result comes from the verbs' own code (:mod:`generate`, :mod:`retrieve`,
-:mod:`interpolate`, :mod:`edit`, :mod:`masks`), so the page writes exactly the files
-``lang2motion generate`` writes, into a temporary folder the page offers for download.
+:mod:`interpolate`, :mod:`edit`, :mod:`lang2motion.regions`), so the page writes exactly
+the files ``lang2motion generate`` writes, into a temporary folder the page offers for download.
 
 :class:`Demo` holds the model and the logic and never imports gradio (its tests need no
 browser); :func:`build_app` lays out the page; :func:`serve` runs it on 127.0.0.1.
@@ -38,11 +38,11 @@ from lang2motion.apps import edit as edit_verb
 from lang2motion.apps import generate as generate_verb
 from lang2motion.apps import interpolate as interpolate_verb
 from lang2motion.apps import retrieve as retrieve_verb
-from lang2motion.apps.masks import SAM_CHECKPOINT_ENV, SAM_INSTALL, pick_objects
 from lang2motion.apps.outputs import Style, animate
 from lang2motion.data.splits import resolve_split
 from lang2motion.errors import ConfigError, DataError, DependencyError, Lang2MotionError
 from lang2motion.images import read_mask, read_rgb, write_png
+from lang2motion.regions import SAM_CHECKPOINT_ENV, SAM_INSTALL, pick_objects
 from lang2motion.render.video import write_animation
 from lang2motion.trained_model import DEFAULT_CANVAS, Lang2MotionModel
 
@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 DEMO_INSTALL = 'pip install -e ".[demo]"'
 DEFAULT_HOST = "127.0.0.1"        # local only: --host 0.0.0.0 opens it to the network
 DEFAULT_PORT = 7860               # Gradio's usual port
-DEFAULT_DATA_DIR = "data"         # holds raw/<split> (example frames) and features/<split>
 EXAMPLES_MAX = 8                  # example frames shown (the first videos of the valid split)
 EXAMPLES_HEIGHT = 180             # pixels of the examples strip on the page
 RESULTS_HEIGHT = 320              # pixels of each results gallery (animations, stills)
@@ -395,7 +394,7 @@ def build_app(demo: Demo) -> Any:
     """The Gradio Blocks of the page (launch it with :func:`serve`)."""
     gr = require_gradio()
 
-    def attempt(call: Callable[[], tuple], outputs: int, done: str = "") -> tuple:
+    def attempt(call: Callable[[], tuple], outputs: int) -> tuple:
         """``call()``'s outputs, or, on a project error, its message on the page (status, the
         last output) and nothing else changed."""
         try:
@@ -439,9 +438,8 @@ def build_app(demo: Demo) -> Any:
         return attempt(run, 4)
 
     def on_clear(session: dict[str, Any]) -> tuple:
-        def run() -> tuple:
-            return frame_outputs({**session, "clicks": [], "corner": None}, "", "Cleared.")
-        return attempt(run, 4)
+        cleared = {**session, "clicks": [], "corner": None}
+        return attempt(lambda: frame_outputs(cleared, "", "Cleared."), 4)
 
     def on_box(session: dict[str, Any], box_text: str) -> tuple:
         return attempt(lambda: frame_outputs(session, box_text, ""), 4)

@@ -2,7 +2,7 @@
 an initial grid inside an object region, written as trajectory files, animations and stills.
 
 The region is a mask PNG, a box, or clicks on an image (through SAM when installed; see
-:mod:`lang2motion.apps.masks`), or a centred disc. Every option is checked and every output name
+:mod:`lang2motion.regions`), or a centred disc. Every option is checked and every output name
 reserved before the model loads and before anything is written.
 
 Table 8's other modalities: ``from_image`` decodes the CLIP image embedding of the image (no
@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from lang2motion.apps.masks import parse_box, parse_point, resolve_region
 from lang2motion.apps.outputs import Style, check_free, group_paths, stem, write_result
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.images import read_rgb
 from lang2motion.io import read_text
+from lang2motion.regions import parse_box, parse_point, resolve_region
 from lang2motion.trained_model import Lang2MotionModel, check_canvas, default_mask
 from lang2motion.trajectory import Trajectory, read_trajectory
 

@@ -198,10 +198,10 @@ class _Lines:
         return DataError(f"{self.path}: line {self.pos}: {message}")
 
     def fields(self, what: str, count: int) -> list[str]:
-        if self._at_end():
-            raise DataError(
-                f"{self.path}: line {self.pos + 1}: truncated file, expected {what}"
-            )
+        # at the end, or only blank lines left (a blank line inside the file is a field error)
+        here = self.lines[self.pos] if self.pos < len(self.lines) else ""
+        if not here.strip() and not any(line.strip() for line in self.lines[self.pos:]):
+            raise DataError(f"{self.path}: line {self.pos + 1}: truncated file, expected {what}")
         parts = self.lines[self.pos].split()
         self.pos += 1
         if len(parts) != count:
@@ -229,22 +229,11 @@ class _Lines:
             raise self.fail(f"{what} is negative ({value})")
         return value
 
-    def _at_end(self) -> bool:
-        """No line left, or only blank ones (a blank line inside the file is a field error)."""
-        if self.pos >= len(self.lines) or self.lines[self.pos].strip():
-            return self.pos >= len(self.lines)
-        return all(not line.strip() for line in self.lines[self.pos:])
-
     def rest_is_blank(self) -> None:
         for i in range(self.pos, len(self.lines)):
             if self.lines[i].strip():
-                raise DataError(
-                    f"{self.path}: line {i + 1}: unexpected content after the last frame"
-                )
-
-
-def _read_text(path: Path) -> str:
-    return read_text(path, what="skeleton file")
+                raise DataError(f"{self.path}: line {i + 1}: unexpected content after the last "
+                                "frame")
 
 
 def _choose_ntu_body(bodies: dict[int, dict[int, np.ndarray]]) -> int:
@@ -261,7 +250,7 @@ def _choose_ntu_body(bodies: dict[int, dict[int, np.ndarray]]) -> int:
 def read_ntu_skeleton(path: str | Path) -> SkeletonSequence:
     """Read one NTU RGB+D ``.skeleton`` file: the chosen body's colour-frame joints."""
     path = Path(path)
-    lines = _Lines(path, _read_text(path))
+    lines = _Lines(path, read_text(path, what="skeleton file"))
     n_frames = lines.count("the frame count")
     if n_frames == 0:
         raise lines.fail("zero frames")
@@ -326,7 +315,7 @@ def read_kinetics_skeleton(path: str | Path) -> SkeletonSequence:
     """Read one ST-GCN Kinetics-Skeleton ``.json`` file: the highest-scoring person slot."""
     path = Path(path)
     try:
-        doc = json.loads(_read_text(path))
+        doc = json.loads(read_text(path, what="skeleton file"))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: malformed JSON ({exc})") from exc
     data = doc.get("data") if isinstance(doc, dict) else None
@@ -415,15 +404,11 @@ def list_skeleton_files(folder: str | Path) -> list[Path]:
 
 def read_class_names(path: str | Path) -> list[str]:
     """Class names, one per line (line i = class i); blank lines and '#' comments skipped."""
-    path = Path(path)
-    return _parse_class_names(str(path), _read_bytes(path))
-
-
-def _read_bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: cannot read class names ({exc})") from exc
+    return _parse_class_names(str(path), raw)
 
 
 def _parse_class_names(where: str, raw: bytes) -> list[str]:

@@ -49,7 +49,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lang2motion.errors import ConfigError, DataError, DependencyError
+from lang2motion.errors import ConfigError, DataError, DependencyError, detail
 from lang2motion.runtime import autocast, resolve_device
 
 log = logging.getLogger(__name__)
@@ -70,18 +70,12 @@ PIXEL_MAX = 255.0         # uint8 -> [0, 1]
 # Resizing in encode_images only happens when the overlays were rendered at another size than
 # the model's input; bicubic with antialiasing is what CLIP's own preprocessing uses.
 RESIZE_MODE = "bicubic"
-ERROR_DETAIL_CHARS = 400  # how much of a library's own message an error repeats
 # Storage classes named in a TorchScript archive's pickle, and the dtype of their elements.
 STORAGE_DTYPES = {"DoubleStorage": torch.float64, "FloatStorage": torch.float32,
                   "HalfStorage": torch.float16, "BFloat16Storage": torch.bfloat16,
                   "LongStorage": torch.int64, "IntStorage": torch.int32,
                   "ShortStorage": torch.int16, "CharStorage": torch.int8,
                   "ByteStorage": torch.uint8, "BoolStorage": torch.bool}
-
-
-def _detail(exc: BaseException) -> str:
-    """A library's message on one line, shortened: errors quote it, never dump it."""
-    return " ".join(str(exc).split())[:ERROR_DETAIL_CHARS]
 
 
 def _register_local_configs() -> None:
@@ -420,7 +414,7 @@ def _read_torchscript(file: Path, prefix: str, where: str) -> dict[str, torch.Te
             root = _ArchiveUnpickler(archive, prefix).load()
     except Exception as exc:
         raise DependencyError(f"{where} is a TorchScript archive whose weights could not be read "
-                              f"({_detail(exc)}); re-save only the weights, e.g. "
+                              f"({detail(exc)}); re-save only the weights, e.g. "
                               "torch.save(torch.jit.load(path).state_dict(), 'weights.pt'), or "
                               "download it again") from exc
     tensors: dict[str, torch.Tensor] = {}
@@ -457,7 +451,7 @@ def _peek_keys(file: Path, where: str) -> list[str]:
                                   "weights, e.g. torch.save(model.state_dict(), path)") from exc
         raise DependencyError(f"{where} is not a readable checkpoint (expected safetensors, a "
                               "torch.save state dict or OpenAI's TorchScript archive; "
-                              f"{type(exc).__name__}: {_detail(exc)}); check "
+                              f"{type(exc).__name__}: {detail(exc)}); check "
                               "the path or download it again") from exc
     if isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict):
         checkpoint = checkpoint["state_dict"]  # a training checkpoint
@@ -476,12 +470,11 @@ def _read_config(file: Path, model: str) -> dict[str, Any] | None:
         return None
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(config, dict):
+            raise ValueError(f"it holds a {type(config).__name__}")
     except (OSError, ValueError) as exc:
-        raise DependencyError(f"{path} beside the CLIP weights (model {model}) is not readable "
-                              f"JSON ({exc}); fix or remove it") from exc
-    if not isinstance(config, dict):
-        raise DependencyError(f"{path} beside the CLIP weights (model {model}) is not a JSON "
-                              "object; fix or remove it")
+        raise DependencyError(f"{path} beside the CLIP weights (model {model}) is not a "
+                              f"readable JSON object ({exc}); fix or remove it") from exc
     return config
 
 
@@ -534,7 +527,7 @@ def _load_weights(clip_model: torch.nn.Module, weights: _LocalWeights, model: st
             result = clip_model.load_state_dict(state_dict, strict=False)
     except Exception as exc:  # size mismatches (RuntimeError), width asserts, odd tensors
         raise DependencyError(f"{where} ({type(exc).__name__}: "
-                              f"{_detail(exc)}); {fix}") from exc
+                              f"{detail(exc)}); {fix}") from exc
     unexpected = [k for k in result.unexpected_keys if k not in OPENAI_EXTRA_KEYS]
     if result.missing_keys or unexpected:
         raise DependencyError(
@@ -622,15 +615,15 @@ def load_clip(*, model: str, pretrained: str, device: str = "auto",
         if tag is None:
             raise
         raise DependencyError(f"CLIP weights {model!r} tag {tag!r} could not be "
-                              f"downloaded ({_detail(exc)}); {_dependency_hint(model, tag)}"
+                              f"downloaded ({detail(exc)}); {_dependency_hint(model, tag)}"
                               ) from exc
     if weights is not None:
         _load_weights(clip_model, weights, model)
         log.info("CLIP weights loaded from %s", weights.file)
 
     clip_model = clip_model.to(target).eval().requires_grad_(False)
-    pp_cfg = getattr(clip_model.visual, "preprocess_cfg", {})
-    size = pp_cfg.get("size", clip_model.visual.image_size)
+    pp_cfg = open_clip.get_model_preprocess_cfg(clip_model)  # what its own transforms use
+    size = pp_cfg["size"]
     if isinstance(size, (tuple, list)):
         if len(set(size)) != 1:
             raise ConfigError(f"clip.model {model}: non-square input {size} is not supported")
@@ -639,7 +632,6 @@ def load_clip(*, model: str, pretrained: str, device: str = "auto",
         model=clip_model, tokenizer=open_clip.get_tokenizer(model), name=model,
         pretrained=pretrained, device=target, random=random_init,
         dim=int(open_clip.get_model_config(model)["embed_dim"]), image_size=int(size),
-        mean=tuple(pp_cfg.get("mean", open_clip.OPENAI_DATASET_MEAN)),
-        std=tuple(pp_cfg.get("std", open_clip.OPENAI_DATASET_STD)))
+        mean=tuple(pp_cfg["mean"]), std=tuple(pp_cfg["std"]))
     log.info("CLIP %s", encoder.describe())
     return encoder

@@ -16,7 +16,6 @@ Legend: T frames, N points, D CLIP embedding size, S overlay side.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -33,15 +32,13 @@ from lang2motion.render.overlay import FrameSource, overlay_track_row
 from lang2motion.runtime import prefetch, worker_threads
 from lang2motion.store import (
     ROWS_PER_SHARD,
-    SHARD_GLOB,
     FeatureRow,
     TrackRow,
     feature_table,
+    remove_stale_shards,
     shard_name,
     write_table_shard,
 )
-
-log = logging.getLogger(__name__)
 
 PREFETCH_ROWS_PER_THREAD = 2   # rows rendered ahead per thread: keeps CLIP fed, bounds memory
 UNKNOWN_MOTION_KIND = ""
@@ -108,11 +105,7 @@ class _ShardWriter:
         """Write the last partial shard, then delete shards of an earlier run not rewritten."""
         if self.buffer:
             self._write()
-        keep = {p.name for p in self.written}
-        for stale in self.out_dir.glob(SHARD_GLOB):
-            if stale.name not in keep:
-                log.info("removing stale shard %s", stale)
-                stale.unlink()
+        remove_stale_shards(self.out_dir, self.written)
 
 
 def _feature_row(row: TrackRow, image_emb: np.ndarray, text_emb: dict[str, np.ndarray], *,
@@ -215,8 +208,6 @@ def embed_split(
     """
     if shard_size < 1:
         raise ConfigError(f"shard_size must be >= 1, got {shard_size}")
-    if batch_size < 1:
-        raise ConfigError(f"clip.batch_size must be >= 1, got {batch_size}")
     start_time = time.perf_counter()
     frames, points = _check_rows(rows)
     out_dir = Path(out_dir)

@@ -18,6 +18,7 @@ import numpy as np
 
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.render.overlay import SUBPIXEL_BITS, color_rgb, output_size, render_overlays
+from lang2motion.render.video import check_frames, check_image
 
 TRAIL_OPACITY = 1.0               # solid trails: crisp on any background, and few GIF colours
 DOT_RADIUS = 3                    # output pixels, the current position of each point
@@ -36,17 +37,6 @@ ELLIPSIS = "..."
 BACKDROP_RGB = (255, 255, 255)    # gaps between panels and tiles
 STRIP_GAP = 4                     # pixels between the tiles of a strip
 _SUBPIXEL_SCALE = float(1 << SUBPIXEL_BITS)
-
-
-def _check_frames(frames: np.ndarray, what: str) -> None:
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or not len(frames):
-        raise DataError(f"{what} must be (T, h, w, 3) uint8 with T >= 1, got {frames.shape} "
-                        f"{frames.dtype}")
-
-
-def _check_image(image: np.ndarray, what: str) -> None:
-    if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
-        raise DataError(f"{what} must be (h, w, 3) uint8, got {image.shape} {image.dtype}")
 
 
 def display_size(width: int, height: int, *, longest: int) -> tuple[int, int]:
@@ -76,7 +66,7 @@ def trail_animation(
     """Every point's trail up to frame t over the still ``background``, plus a dot at its
     position at t (hidden or non-finite points get neither), resized to ``size``."""
     background = np.asarray(background)
-    _check_image(background, "background")
+    check_image(background, "background")
     tracks_px = np.asarray(tracks_px, dtype=np.float64)
     if tracks_px.ndim != 3 or tracks_px.shape[-1] != 2:
         raise DataError(f"tracks_px must be (T, N, 2), got {tracks_px.shape}")
@@ -156,7 +146,7 @@ def labelled(
 ) -> np.ndarray:         # (T, h + HEADER_HEIGHT, w, 3) uint8
     """``frames`` under a header strip holding ``label`` (ellipsised when it does not fit)."""
     frames = np.asarray(frames)
-    _check_frames(frames, "labelled: frames")
+    check_frames(frames, "labelled: frames")
     n_frames, height, width = frames.shape[:3]
     header = np.empty((HEADER_HEIGHT, width, 3), dtype=np.uint8)
     header[:] = HEADER_RGB
@@ -184,7 +174,7 @@ def side_by_side(
         raise ConfigError(f"side_by_side: gap must be >= 0, got {gap}")
     panels = [np.asarray(p) for p in panels]
     for i, panel in enumerate(panels):
-        _check_frames(panel, f"side_by_side: panel {i}")
+        check_frames(panel, f"side_by_side: panel {i}")
     n_frames, height = panels[0].shape[:2]
     for i, panel in enumerate(panels):
         if panel.shape[:2] != (n_frames, height):
@@ -213,7 +203,7 @@ def strip(
         raise ConfigError(f"strip: columns must be >= 1 and gap >= 0, got {columns}, {gap}")
     images = [np.asarray(f) for f in frames_list]
     for i, image in enumerate(images):
-        _check_image(image, f"strip: image {i}")
+        check_image(image, f"strip: image {i}")
         if image.shape != images[0].shape:
             raise DataError(f"strip: image {i} is {image.shape}, image 0 is {images[0].shape}; "
                             "all images need the same size")
@@ -232,5 +222,5 @@ def strip(
 def still(frames: np.ndarray) -> np.ndarray:  # frames (T, h, w, 3) -> (h, w, 3) uint8
     """The final frame (every trail complete): the PNG still of an animation."""
     frames = np.asarray(frames)
-    _check_frames(frames, "still: frames")
+    check_frames(frames, "still: frames")
     return frames[-1].copy()

@@ -48,10 +48,18 @@ SHEET_LABEL_CHARS = 40     # wrap labels at this many characters per line
 SHEET_PAD = 0.02           # margin around each image, as a fraction of its tile
 
 
-def _check_images(frames: np.ndarray, what: str) -> None:
+def check_frames(frames: np.ndarray, what: str) -> None:
+    """DataError naming ``what`` unless ``frames`` is (T, H, W, 3) uint8 with T >= 1."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or not len(frames):
         raise DataError(f"{what}: expected (T, H, W, 3) uint8 frames with T >= 1, got "
                         f"{frames.shape} {frames.dtype}")
+
+
+def check_image(image: np.ndarray, what: str) -> None:
+    """DataError naming ``what`` unless ``image`` is (H, W, 3) uint8."""
+    if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
+        raise DataError(f"{what}: expected an (H, W, 3) uint8 image, got {image.shape} "
+                        f"{image.dtype}")
 
 
 def _pad_even(frames: np.ndarray) -> np.ndarray:
@@ -76,7 +84,7 @@ def write_mp4(
     import imageio.v2 as imageio
 
     frames = np.asarray(frames)
-    _check_images(frames, str(path))
+    check_frames(frames, str(path))
     if fps < 1:
         raise DataError(f"{path}: fps must be >= 1, got {fps}")
     frames = _pad_even(frames)
@@ -120,7 +128,7 @@ def write_gif(
     from PIL import Image
 
     frames = np.asarray(frames)
-    _check_images(frames, str(path))
+    check_frames(frames, str(path))
     if not 1 <= fps <= GIF_MAX_FPS:
         raise DataError(f"{path}: a GIF's fps must be in [1, {GIF_MAX_FPS}] (browsers slow "
                         f"faster GIFs down; write an MP4 instead), got {fps}")
@@ -174,9 +182,7 @@ def contact_sheet(
     if labels is not None and len(labels) != len(images):
         raise DataError(f"{path}: {len(labels)} labels for {len(images)} images")
     for i, image in enumerate(images):
-        if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
-            raise DataError(f"{path}: image {i} must be (H, W, 3) uint8, got "
-                            f"{image.shape} {image.dtype}")
+        check_image(image, f"{path}: image {i}")
     columns = min(columns, len(images))
     rows = -(-len(images) // columns)
     # Tiles take the widest image's shape: a side-by-side panel (about 3:1) in a square tile

@@ -8,12 +8,14 @@ frame (and on later frames where a ``masks`` folder has one; None elsewhere), on
 caption. Sample windows then start only where a mask is known (:mod:`lang2motion.data.samples`):
 a first-frame mask gives the window at frame 0, per-frame masks later windows too.
 
-Boxes and clicks become masks through :func:`lang2motion.apps.masks.resolve_region`, the helper
+Boxes and clicks become masks through :func:`lang2motion.regions.resolve_region`, the helper
 behind ``generate --box/--point`` (SAM with a checkpoint; without, a box is its rectangle and
 clicks are refused), on the first frame at the source's resolution; masks are then resized with
 the frames. Clips shorter than ``frames`` after resampling are skipped and listed with the reason;
 every other problem is an error naming the manifest line. One decoded clip is in memory at a
-time (T frames at the capped size), and each is appended to its split as it is done.
+time (T frames at the capped size): each clip's frames are written as it is done, through one
+:class:`~lang2motion.data.mevis.writer.SplitWriter` per split, which writes the masks and
+expressions once at the end (linear in the number of clips).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import numpy as np
 from lang2motion.data.folder.manifest import SPLITS, ClipLine, Manifest, read_manifest
 from lang2motion.data.folder.video import DecodedClip, decode_clip, resize
 from lang2motion.data.mevis.layout import IMAGE_EXTS, VIDEO_ID_HEX, Expression, VideoRecord
-from lang2motion.data.mevis.writer import write_split
+from lang2motion.data.mevis.writer import SplitWriter
 from lang2motion.errors import DataError, DependencyError, Lang2MotionError
 from lang2motion.images import read_mask
 from lang2motion.io import atomic_dir, write_json_atomic
@@ -52,14 +54,10 @@ def _video_id(item: ClipLine) -> str:
     return digest.hexdigest()[:VIDEO_ID_HEX]
 
 
-def _mask_files(folder: Path) -> dict[str, Path]:
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTS}
-
-
 def _per_frame_masks(folder: Path, clip: DecodedClip, where: str
                      ) -> list[np.ndarray | None]:    # T entries of (H, W) bool or None
     """The masks of a ``masks`` folder for each output frame (None where the folder has none)."""
-    files = _mask_files(folder)
+    files = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTS}
     if clip.source_names:           # a frame folder: masks share the frames' stems
         by_index = {i: files.get(stem) for i, stem in clip.source_names.items()}
     else:                           # a video: 00012.png is frame 12
@@ -93,7 +91,7 @@ def _object_masks(item: ClipLine, clip: DecodedClip, where: str, *,
     if region.kind == "masks":
         return _per_frame_masks(region.path, clip, where)
     # imported here: it loads torch (for SAM), which folders of per-frame masks do not need
-    from lang2motion.apps.masks import resolve_region
+    from lang2motion.regions import resolve_region
 
     try:
         mask, _how = resolve_region(
@@ -155,6 +153,7 @@ def import_manifest(root: str | os.PathLike[str], *, out_root: str | os.PathLike
     for item in manifest.lines:
         clips.setdefault(item.clip_key, []).append(item)
     next_anno = {split: 1 for split in SPLITS}
+    writers: dict[str, SplitWriter] = {}
     written: Counter[str] = Counter()
     skipped: list[dict[str, Any]] = []
     for lines in clips.values():
@@ -175,7 +174,9 @@ def import_manifest(root: str | os.PathLike[str], *, out_root: str | os.PathLike
         records = _clip_records(manifest, lines, clip, sam_checkpoint=sam_checkpoint or None,
                                 next_anno=next_anno)
         for split, record in records.items():
-            write_split(out_root, split_names[split], [record], append=True)
+            if split not in writers:
+                writers[split] = SplitWriter(out_root, split_names[split], append=True)
+            writers[split].add(record)
             written[split] += 1
     for split in SPLITS:
         if not written[split]:
@@ -187,6 +188,8 @@ def import_manifest(root: str | os.PathLike[str], *, out_root: str | os.PathLike
                                                for item in manifest.lines))
                             + f". Give longer {split} clips or lower data.frames (a window "
                             f"spans data.frames / data.folder.fps seconds)")
+    for writer in writers.values():
+        writer.close()
     return {"manifest": str(manifest.path), "lines": len(manifest.lines),
             "clips": len(clips), "videos": {split_names[s]: written[s] for s in SPLITS},
             "fps": fps, "max_side": max_side,

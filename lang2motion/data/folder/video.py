@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from lang2motion.data.mevis.layout import IMAGE_EXTS
-from lang2motion.errors import DataError, DependencyError
+from lang2motion.errors import DataError
 from lang2motion.images import read_rgb
 
 TIME_EPS = 1e-6            # seconds: timestamps this close count as equal
@@ -42,8 +42,6 @@ class DecodedClip:
     source_index: list[int]                  # T: index of the source frame shown
     source_names: dict[int, str]             # source index -> its frame name (frame folders)
     first_rgb: np.ndarray                    # (H0, W0, 3) the first frame at source resolution
-    source_fps: float | None                 # the source's average rate, when known
-    times: list[float] = field(default_factory=list)   # T source timestamps (seconds)
 
     @property
     def source_size(self) -> tuple[int, int]:
@@ -79,12 +77,9 @@ def resize(image: np.ndarray, size: tuple[int, int], *, nearest: bool = False) -
 SourceFrame = tuple[int, float, Callable[[], np.ndarray]]
 
 
-def _video_frames(path: Path) -> tuple[Iterator[SourceFrame], float | None, Callable[[], None]]:
-    try:
-        import av
-    except ImportError as exc:
-        raise DependencyError(f"PyAV is not installed ({exc}); install it with: pip install av"
-                              ) from exc
+def _video_frames(path: Path) -> tuple[Iterator[SourceFrame], Callable[[], None]]:
+    import av  # only this source needs it
+
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError) as exc:
@@ -112,7 +107,7 @@ def _video_frames(path: Path) -> tuple[Iterator[SourceFrame], float | None, Call
             raise DataError(f"{path}: video decoding failed after {index} frames ({exc})"
                             ) from None
 
-    return frames(), rate, container.close
+    return frames(), container.close
 
 
 def _folder_frames(path: Path, fps: float) -> tuple[Iterator[SourceFrame], dict[int, str]]:
@@ -137,13 +132,11 @@ def decode_clip(path: str | os.PathLike[str], *, fps: float, max_side: int,
     close: Callable[[], None] = lambda: None      # noqa: E731 (nothing to close for folders)
     if path.is_dir():
         source, names = _folder_frames(path, folder_fps or fps)
-        rate: float | None = folder_fps or fps
     else:
-        source, rate, close = _video_frames(path)
+        source, close = _video_frames(path)
         names = {}
     out: list[np.ndarray] = []
     indices: list[int] = []
-    times: list[float] = []
     first_rgb: np.ndarray | None = None
     size: tuple[int, int] | None = None
     held: tuple[int, float, Callable[[], np.ndarray]] | None = None   # the frame on screen
@@ -163,7 +156,6 @@ def decode_clip(path: str | os.PathLike[str], *, fps: float, max_side: int,
                 pixels = _checked(held[0], held[2]())
             out.append(pixels)
             indices.append(held[0])
-            times.append(held[1])
             pending += 1
 
     def _checked(index: int, rgb: np.ndarray) -> np.ndarray:
@@ -198,4 +190,4 @@ def decode_clip(path: str | os.PathLike[str], *, fps: float, max_side: int,
     finally:
         close()
     return DecodedClip(frames=np.stack(out), source_index=indices, source_names=names,
-                       first_rgb=first_rgb, source_fps=rate, times=times)
+                       first_rgb=first_rgb)

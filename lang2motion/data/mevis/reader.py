@@ -5,9 +5,8 @@ Legend: T frames, H height, W width, K objects.
 
 from __future__ import annotations
 
+import functools
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -112,10 +111,12 @@ class MevisSplit:
         self.skipped: list[dict[str, Any]] = []
         self._videos = _parse_meta(self.meta_path, self.skipped)
         self._masks = MaskDict(self.mask_path) if self.has_masks else None
+        # parsed mask lists, most recently used kept; lru_cache is safe to call from the
+        # threads the stages read frames and masks with
+        self._load_masks = (functools.lru_cache(maxsize=MASK_CACHE_SIZE)(self._masks.load)
+                            if self._masks is not None else None)
         self._checked: set[str] = set()
         self._sizes: dict[str, tuple[int, int]] = {}
-        self._mask_cache: OrderedDict[str, list[Any]] = OrderedDict()
-        self._cache_lock = threading.Lock()     # stages read frames and masks from threads
 
     # -- videos and expressions ---------------------------------------------------------------
     def video_ids(self) -> list[str]:
@@ -180,17 +181,10 @@ class MevisSplit:
 
     # -- masks ---------------------------------------------------------------------------------
     def _mask_list(self, video_id: str, anno_id: str) -> list[Any]:
-        if self._masks is None:
+        if self._load_masks is None:
             raise DataError(f"{self.split_dir}: split has no {MASK_DICT_NAME} (online "
                             f"evaluation split): masks of video {video_id} are unknown")
-        with self._cache_lock:
-            entries = self._mask_cache.get(anno_id)
-        if entries is None:
-            entries = self._masks.load(anno_id)
-            with self._cache_lock:
-                self._mask_cache[anno_id] = entries
-                if len(self._mask_cache) > MASK_CACHE_SIZE:
-                    self._mask_cache.popitem(last=False)
+        entries = self._load_masks(anno_id)
         length = len(self.video(video_id).frame_names)
         if len(entries) != length:
             raise DataError(f"{self.mask_path}: anno_id {anno_id} has {len(entries)} masks but "

@@ -1,5 +1,8 @@
 """Where the initial grid's region comes from: a mask file, a box, or clicks through SAM.
 
+Used by the verbs (``generate``, the demo) and by the folder importer (:mod:`lang2motion.data`),
+so it sits below both.
+
 Pixel convention: integer (x, y) name pixel centres (OpenCV, CoTracker; SAM's prompt encoder
 shifts its inputs by half a pixel for the same reason), so pixel (x, y) spans x +- 0.5.
 
@@ -19,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from lang2motion.errors import ConfigError, DataError, DependencyError
+from lang2motion.errors import ConfigError, DataError, DependencyError, detail
 from lang2motion.images import read_mask
 from lang2motion.runtime import resolve_device
 
@@ -27,7 +30,6 @@ SAM_CHECKPOINT_ENV = "LANG2MOTION_SAM_CHECKPOINT"
 SAM_CHECKPOINTS_URL = "https://github.com/facebookresearch/segment-anything#model-checkpoints"
 SAM_INSTALL = 'pip install -e ".[sam]"'
 POSITIVE_CLICK = 1            # SAM point label: foreground
-ERROR_DETAIL_CHARS = 400      # how much of a library's own message an error repeats
 
 # The released checkpoints, by their segment_anything.sam_model_registry kind.
 SAM_RELEASES = {"vit_b": "sam_vit_b_01ec64.pth, 375 MB", "vit_l": "sam_vit_l_0b3195.pth, 1.2 GB",
@@ -203,12 +205,11 @@ class SamSegmenter:
         try:
             model = registry[kind](checkpoint=str(path))
         except Exception as exc:    # zip, pickle, I/O and state-dict errors
-            detail = " ".join(str(exc).split())[:ERROR_DETAIL_CHARS]
             if isinstance(exc, RuntimeError) and "loading state_dict" in str(exc):
                 raise DependencyError(f"{path}: SAM weights do not fit the {kind} architecture "
-                                      f"({detail}); give the --sam-kind the file was released "
+                                      f"({detail(exc)}); give the --sam-kind the file was released "
                                       "as") from exc
-            raise DependencyError(f"{path}: unreadable SAM checkpoint ({detail}). "
+            raise DependencyError(f"{path}: unreadable SAM checkpoint ({detail(exc)}). "
                                   + _checkpoint_help()) from exc
         model.to(device).eval()
         return cls(model, name=kind)
