@@ -602,6 +602,14 @@ def stage_params(stage: str) -> list[str]:
     return [p.key for p in parameters() if stage in p.read_by]
 
 
+def values_read_by(stage: str, section: str, obj: Any) -> dict[str, Any]:
+    """The values of section ``obj`` (a flat section such as overlay) that ``stage`` reads: what
+    its outputs depend on, for fingerprints and records."""
+    prefix = f"{section}."
+    return {key.removeprefix(prefix): getattr(obj, key.removeprefix(prefix))
+            for key in stage_params(stage) if key.startswith(prefix)}
+
+
 def stage_sections(stage: str) -> tuple[str, ...]:
     """The params.yaml sections ``stage`` reads: the ones its script loads and validates."""
     return tuple(dict.fromkeys(key.split(".")[0] for key in stage_params(stage)))

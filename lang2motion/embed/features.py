@@ -25,7 +25,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 from tqdm import tqdm
 
-from lang2motion.config import ClipConfig, OverlayConfig, as_dict
+from lang2motion.config import ClipConfig, OverlayConfig, values_read_by
 from lang2motion.embed.clip import ClipEncoder
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.render.overlay import FrameSource, overlay_track_row
@@ -260,5 +260,5 @@ def embed_split(
         "prepare_wait_seconds": round(wait_clock[0], 3),
         "write_seconds": round(writer.seconds, 3),
         "clip": encoder.describe(),
-        "overlay": as_dict(overlay),
+        "overlay": values_read_by("embed", "overlay", overlay),
     }

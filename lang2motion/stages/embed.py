@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from lang2motion.config import ClipConfig, DataConfig, OverlayConfig, as_dict
+from lang2motion.config import ClipConfig, DataConfig, OverlayConfig, values_read_by
 from lang2motion.data.splits import resolve_split
 from lang2motion.data.synth.truth import SynthGroundTruth
 from lang2motion.distributed import rank_device
@@ -68,7 +68,7 @@ def run_stage(*, data: DataConfig, overlay: OverlayConfig, clip: ClipConfig,
     rows = {name: read_tracks(path) for name, path in tables.items()}
     # what shapes the features: CLIP, the overlays and the tracks tables, byte for byte
     shaped_by = {"clip": {"model": clip.model, "pretrained": clip.pretrained},
-                 "overlay": as_dict(overlay),
+                 "overlay": values_read_by("embed", "overlay", overlay),
                  "tracks": {name: file_digest(path) for name, path in tables.items()}}
 
     def compute(shard: Shard, folder: Path) -> dict[str, Any]:

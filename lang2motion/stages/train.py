@@ -23,7 +23,7 @@ from lang2motion.config import (
     OverlayConfig,
     TrainConfig,
     as_dict,
-    stage_params,
+    values_read_by,
 )
 from lang2motion.distributed import World, barrier, current_world, process_group, rank_device
 from lang2motion.errors import ConfigError, DataError
@@ -98,9 +98,6 @@ def check(*, data: DataConfig, grid: GridConfig, model: ModelParams, loss: LossC
                 world=World(rank=0, size=nproc))
 
 
-# overlay settings the checkpoint records: how the embed stage drew the overlays it encoded
-OVERLAY_KEYS = tuple(key.removeprefix("overlay.") for key in stage_params("embed")
-                     if key.startswith("overlay."))
 
 
 def run_stage(*, data: DataConfig, grid: GridConfig, overlay: OverlayConfig, model: ModelParams,
@@ -125,7 +122,8 @@ def run_stage(*, data: DataConfig, grid: GridConfig, overlay: OverlayConfig, mod
                             extra_meta={"data": {"train_split": data.train_split,
                                                  "valid_split": data.valid_split},
                                         "grid": as_dict(grid),
-                                        "overlay": {k: as_dict(overlay)[k] for k in OVERLAY_KEYS},
+                                        # how the embed stage drew the overlays it encoded
+                                        "overlay": values_read_by("embed", "overlay", overlay),
                                         # the text encoder `lang2motion generate` must use
                                         "clip": {"model": train_split.clip_model,
                                                  "pretrained": train_split.clip_pretrained}})
