@@ -1,9 +1,8 @@
-"""MeViS reader, writer, lazy mask index and converter."""
+"""MeViS reader, writer and lazy mask index."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import cv2
@@ -12,7 +11,6 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from lang2motion.data.mevis import maskindex
-from lang2motion.data.mevis.convert import import_clip
 from lang2motion.data.mevis.layout import REASON_NO_OBJECT, Expression, VideoRecord
 from lang2motion.data.mevis.maskindex import scan_top_level_offsets
 from lang2motion.data.mevis.reader import MevisSplit
@@ -301,7 +299,7 @@ def test_decode_rle_none_is_empty() -> None:
     assert not decode_rle(None, size=(3, 4), where="x").any()
 
 
-# -- writer and converter ------------------------------------------------------------------------
+# -- writer ------------------------------------------------------------------------------------
 
 
 def test_write_split_refuses_an_existing_split_and_bad_records(tmp_path: Path) -> None:
@@ -318,75 +316,6 @@ def test_write_split_refuses_an_existing_split_and_bad_records(tmp_path: Path) -
                          [Expression("0", "x", (0,), ("9",))])
     with pytest.raises(DataError, match="anno_id 9 has no masks"):
         write_split(tmp_path, "other2", [orphan])
-
-
-def _clip_folders(root: Path, count: int, seed: int) -> tuple[Path, Path, list[np.ndarray]]:
-    frames_dir, masks_dir = root / f"frames{seed}", root / f"masks{seed}"
-    frames_dir.mkdir()
-    masks_dir.mkdir()
-    masks = []
-    for t, rgb in enumerate(_frames(seed, count)):
-        cv2.imwrite(str(frames_dir / f"{t:05d}.png"), rgb[:, :, ::-1])
-        mask = _box(2 + t, 12 + t, 4, 20)
-        cv2.imwrite(str(masks_dir / f"{t:05d}.png"), mask.astype(np.uint8) * 255)
-        masks.append(mask)
-    return frames_dir, masks_dir, masks
-
-
-def test_import_clip_appends_videos(tmp_path: Path) -> None:
-    f1, m1, masks1 = _clip_folders(tmp_path, 5, 1)
-    f2, m2, masks2 = _clip_folders(tmp_path, 3, 2)
-    out = tmp_path / "out"
-    v1 = import_clip(f1, m1, ["a dog running left", "the dog"], out_root=out, split="train")
-    v2 = import_clip(f2, m2, ["a camel walking"], out_root=out, split="train")
-    assert len(v1) == 12 and v1 != v2
-    split = MevisSplit(out, "train")
-    assert sorted(split.video_ids()) == sorted([v1, v2])     # meta is written key-sorted
-    assert [e.anno_ids for e in split.video(v1).expressions] == [("0",), ("0",)]
-    assert split.video(v2).expressions[0].anno_ids == ("1",)
-    assert len(split.video(v2).frame_names) == 3
-    got = split.object_masks(v2, ["1"])
-    for t in range(3):
-        np.testing.assert_array_equal(got[t], masks2[t])
-    assert split.object_masks(v1, ["0"])[4].sum() == masks1[4].sum()
-    # the append streamed the old mask file: both objects still readable, file still valid JSON
-    assert set(json.loads((out / "train" / "mask_dict.json").read_text())) == {"0", "1"}
-
-
-def test_import_clip_reports_missing_mask_and_empty_captions(tmp_path: Path) -> None:
-    frames_dir, masks_dir, _ = _clip_folders(tmp_path, 3, 1)
-    (masks_dir / "00001.png").unlink()
-    with pytest.raises(DataError, match="00001.png: missing mask"):
-        import_clip(frames_dir, masks_dir, ["x"], out_root=tmp_path / "o", split="train")
-    with pytest.raises(DataError, match="empty expression set"):
-        import_clip(frames_dir, masks_dir, [], out_root=tmp_path / "o", split="train")
-
-
-@pytest.mark.parametrize("animal", ["dog", "camel"])
-def test_import_real_davis_clip(tmp_path: Path, animal: str) -> None:
-    real = os.environ.get("LANG2MOTION_REAL_DATA")
-    if not real:
-        pytest.skip("LANG2MOTION_REAL_DATA is not set")
-    source = Path(real) / "davis" / animal
-    frames = 40
-    video_id = import_clip(source / "frames", source / "masks", [f"the {animal} walking"],
-                           out_root=tmp_path, split="train", max_frames=frames)
-    split = MevisSplit(tmp_path, "train")
-    assert split.frame_size(video_id) == (480, 854)
-    assert len(split.video(video_id).frame_names) == frames
-    # JPEG frames are copied byte for byte
-    name = split.video(video_id).frame_names[7]
-    assert (split.frame_path(video_id, name).read_bytes()
-            == (source / "frames" / "00007.jpg").read_bytes())
-    masks = split.object_masks(video_id, ["0"], 30, 40)
-    for i, t in enumerate(range(30, 40)):
-        png = cv2.imread(str(source / "masks" / f"{t:05d}.png"), cv2.IMREAD_GRAYSCALE)
-        np.testing.assert_array_equal(masks[i], png > 127)
-    presence = split.object_presence(video_id, ["0"])
-    assert presence.shape == (frames, 1) and presence.all()
-    rgb = split.read_frames(video_id, 0, 1)[0]
-    bgr = cv2.imread(str(source / "frames" / "00000.jpg"))
-    np.testing.assert_array_equal(rgb, bgr[:, :, ::-1])
 
 
 def test_split_writer_equals_appending_video_by_video(tmp_path: Path) -> None:

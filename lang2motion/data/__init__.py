@@ -1,2 +1,2 @@
-"""Data: the MeViS layout (reader, writer, converter, download), the synthetic MeViS-format set,
+"""Data: the MeViS layout (reader, writer, download), the synthetic MeViS-format set,
 sample windows, prepared-split lookup and skeleton files."""
