@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -293,10 +294,9 @@ def sum_counts(summaries: Sequence[dict[str, Any]], keys: Sequence[str]) -> dict
     for key in keys:
         values = [s[key] for s in summaries]
         if values and isinstance(values[0], dict):
-            total: dict[str, int] = {}
+            total: Counter[str] = Counter()
             for value in values:
-                for name, count in value.items():
-                    total[name] = total.get(name, 0) + count
+                total.update(value)          # update keeps zero counts (``+`` would drop them)
             out[key] = dict(sorted(total.items()))
         else:
             out[key] = sum(values)

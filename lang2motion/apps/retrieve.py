@@ -72,8 +72,6 @@ def rank(model: Lang2MotionModel, gallery: Gallery, text: str, *, k: int
          ) -> list[dict[str, Any]]:
     """The top ``k`` of ``gallery`` for ``text``, best first: rank, score (cosine), id, label
     and the index into the gallery."""
-    if k < 1:
-        raise ConfigError(f"--k must be >= 1, got {k}")
     return [{"rank": r + 1, "score": score, "id": gallery.ids[i],
              "label": gallery.trajectories[i].label, "index": i}
             for r, (i, score) in enumerate(model.retrieve(text, gallery.latents, k=k))]
