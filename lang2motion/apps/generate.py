@@ -25,12 +25,7 @@ from lang2motion.apps.outputs import Style, check_free, group_paths, stem, write
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.images import read_rgb
 from lang2motion.io import read_text
-from lang2motion.trained_model import (
-    Lang2MotionModel,
-    check_canvas,
-    check_prompts,
-    default_mask,
-)
+from lang2motion.trained_model import Lang2MotionModel, check_canvas, check_prompts, default_mask
 from lang2motion.trajectory import Trajectory, read_trajectory
 
 
