@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,53 +45,30 @@ def _load(args: argparse.Namespace):
                                  clip_pretrained=args.clip_pretrained)
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (``--k 0`` is refused before any work)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def nonnegative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
+def argument_type(convert: Callable[[str], Any], accept: Callable[[Any], bool], *,
+                  expected: str, rule: str) -> Callable[[str], Any]:
+    """An argparse type: ``convert(text)``, refused before any work with "expected <expected>"
+    when it does not convert and "must be <rule>" when ``accept`` says no (``--k 0``)."""
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+        return value
+    return parse
 
 
 SEED_RANGE = (0, 2**32 - 1)          # numpy's legacy seed range (torch's is wider)
-
-
-def seed_value(text: str) -> int:
-    """argparse type: a seed numpy and torch both accept (0 .. 2**32 - 1)."""
-    low, high = SEED_RANGE
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"must be from {low} to {high} (numpy's seed range), "
-                                         f"got {value}")
-    return value
+positive_int = argument_type(int, lambda v: v >= 1, expected="a whole number >= 1", rule=">= 1")
+nonnegative_int = argument_type(int, lambda v: v >= 0, expected="a whole number >= 0",
+                                rule=">= 0")
+positive_float = argument_type(float, lambda v: math.isfinite(v) and v > 0,
+                               expected="a number > 0", rule="a finite number > 0")
+seed_value = argument_type(int, lambda v: SEED_RANGE[0] <= v <= SEED_RANGE[1],
+                           expected="a whole number",
+                           rule=f"from {SEED_RANGE[0]} to {SEED_RANGE[1]} (numpy's seed range)")
 
 
 def _points(args: argparse.Namespace) -> int:

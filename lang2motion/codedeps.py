@@ -22,6 +22,7 @@ A stage's ``params:`` are the parameters lang2motion/config.py declares it reads
 
 from __future__ import annotations
 
+import argparse
 import ast
 import hashlib
 import sys
@@ -213,20 +214,32 @@ def update_dvc_yaml(path: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["--update"]:
-        for target in args[1:] or ["dvc.yaml"]:
-            changed = update_dvc_yaml(Path(target))
+    parser = argparse.ArgumentParser(
+        prog="python -m lang2motion.codedeps",
+        description="The package files a stage script runs (its lang2motion imports, "
+                    "transitively), or dvc.yaml's code deps and params rewritten from them.")
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help="stage scripts (e.g. pipeline/train.py); with --update, dvc.yaml "
+                             "files (default: dvc.yaml)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--dvc", action="store_true",
+                      help="print each script's deps as dvc.yaml lists them")
+    mode.add_argument("--update", action="store_true",
+                      help="rewrite every stage's code deps and params in place (`make deps`)")
+    args = parser.parse_args(argv)
+    missing = [str(path) for path in args.paths if not path.is_file()]
+    if missing:
+        parser.error(f"no such file: {', '.join(missing)}")
+    if args.update:
+        for target in args.paths or [Path("dvc.yaml")]:
+            changed = update_dvc_yaml(target)
             print(f"{target}: code deps and params updated for "
                   f"{', '.join(changed) or 'no stage'}")
-        return 0
-    as_dvc = "--dvc" in args
-    for script in (a for a in args if a != "--dvc"):
-        if as_dvc:
-            print("\n".join(f"      - {dep}" for dep in script_deps(Path(script))))
-            continue
-        for path in imported_files(Path(script)):
-            print(path.relative_to(REPO_DIR).as_posix())
+    for script in [] if args.update else args.paths:
+        if args.dvc:
+            print("\n".join(f"      - {dep}" for dep in script_deps(script)))
+        else:
+            print("\n".join(p.relative_to(REPO_DIR).as_posix() for p in imported_files(script)))
     return 0
 
 

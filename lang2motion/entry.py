@@ -57,11 +57,8 @@ def debug_requested(argv: Sequence[str] | None) -> bool:
 
 def format_error(prog: str, exc: BaseException) -> str:
     """``<prog>: error: <message>``: one paragraph, later lines indented under the first."""
-    message = str(exc).strip() or type(exc).__name__
-    lines = message.splitlines()
-    head = f"{prog}: error: {lines[0]}"
-    rest = [textwrap.indent(line, "  ") for line in lines[1:]]
-    return "\n".join([head, *rest])
+    first, *rest = (str(exc).strip() or type(exc).__name__).splitlines()
+    return "\n".join([f"{prog}: error: {first}", *(textwrap.indent(line, "  ") for line in rest)])
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -82,8 +79,8 @@ def run_with_error_contract(prog: str, main: Callable[[list[str] | None], int | 
         if world is not None and world.distributed:
             # another rank's progress bar may hold the line: start a fresh one
             print(f"\n{format_error(f'{prog} ({world.label()})', exc)}", file=sys.stderr)
-            return EXIT_ERROR
-        print(format_error(prog, exc), file=sys.stderr)
+        else:
+            print(format_error(prog, exc), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)

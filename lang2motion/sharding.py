@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,6 +178,22 @@ def shard_figures(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "shards": [{"shard": p["shard"], "seconds": p["seconds"]} for p in parts]}
 
 
+def summary_lines(summary: dict[str, Any] | None,
+                  body: Callable[[dict[str, Any]], list[str]]) -> list[str]:
+    """A sharded stage's summary lines: none for a torchrun rank that does not merge, where a
+    SLURM shard's part went, else ``body(summary)`` and, after several shards, the slowest."""
+    if summary is None:
+        return []
+    if "part" in summary:
+        return [f"{summary['shard']}: part written to {summary['part']} (assemble the parts "
+                "with --merge)"]
+    lines = body(summary)
+    if len(summary["shards"]) > 1:
+        lines.append(f"{len(summary['shards'])} shards, the slowest took "
+                     f"{summary['slowest_seconds']:.1f} s")
+    return lines
+
+
 def execute(role: Role, *, stage: str, out: str | os.PathLike[str], fingerprint: str,
             compute: Compute, assemble: Assemble) -> dict[str, Any] | None:
     """Run ``role``'s share of a stage and, for the merging process, the merge.
@@ -277,10 +294,9 @@ def sum_counts(summaries: Sequence[dict[str, Any]], keys: Sequence[str]) -> dict
     for key in keys:
         values = [s[key] for s in summaries]
         if values and isinstance(values[0], dict):
-            total: dict[str, int] = {}
+            total: Counter[str] = Counter()
             for value in values:
-                for name, count in value.items():
-                    total[name] = total.get(name, 0) + count
+                total.update(value)          # update keeps zero counts (``+`` would drop them)
             out[key] = dict(sorted(total.items()))
         else:
             out[key] = sum(values)

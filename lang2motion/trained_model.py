@@ -94,6 +94,21 @@ def check_steps(steps: int) -> int:
     return int(steps)
 
 
+def check_prompts(texts: str | Sequence[str]) -> list[str]:
+    """The prompts as a list, refused when there is none or one is not text or blank."""
+    texts = [texts] if isinstance(texts, (str, bytes)) else list(texts)
+    if not texts:
+        raise ConfigError("no prompt given")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ConfigError(f"prompt {i + 1} is {type(text).__name__}, not text: give a "
+                              "str (decode bytes first, e.g. data.decode('utf-8'))")
+        if not text.strip():
+            raise ConfigError(f"prompt {i + 1} is empty: give the motion in words, e.g. "
+                              "\"a dog running to the left\"")
+    return texts
+
+
 def default_mask(width: int, height: int) -> np.ndarray:
     """(H, W) bool: a centred disc, the object region when the user gives none."""
     mask = np.zeros((height, width), np.uint8)
@@ -295,21 +310,10 @@ class Lang2MotionModel:
         grid = normalise(self.grid(mask), width, height)
         return np.repeat(grid[None], count, axis=0), width, height
 
-    def check_prompts(self, texts: Sequence[str]) -> list[str]:
-        """The prompts, refused when empty; a warning names every prompt longer than the text
-        encoder's context (CLIP cuts it)."""
-        if isinstance(texts, (str, bytes)):
-            texts = [texts]
-        texts = list(texts)
-        if not texts:
-            raise ConfigError("no prompt given")
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise ConfigError(f"prompt {i + 1} is {type(text).__name__}, not text: give a "
-                                  "str (decode bytes first, e.g. data.decode('utf-8'))")
-            if not text.strip():
-                raise ConfigError(f"prompt {i + 1} is empty: give the motion in words, e.g. "
-                                  "\"a dog running to the left\"")
+    def check_prompts(self, texts: str | Sequence[str]) -> list[str]:
+        """The prompts (:func:`check_prompts`); a warning names every prompt longer than the
+        text encoder's context (CLIP cuts it)."""
+        texts = check_prompts(texts)
         clip = self.clip
         for text, count in zip(texts, clip.token_counts(texts), strict=True):
             if count > clip.context_length:
@@ -382,8 +386,7 @@ class Lang2MotionModel:
         tracks = np.stack([self._fit(t) for t in trajectories])
         overlay = None
         if self.module.cfg.use_overlay:
-            overlay = np.stack([self.overlay_features(self.background(t, frames),
-                                                                t.tracks)
+            overlay = np.stack([self.overlay_features(self.background(t, frames), t.tracks)
                                 for t in trajectories])
         return self.encode_tracks(tracks, overlay)
 
@@ -398,9 +401,8 @@ class Lang2MotionModel:
     def overlay_embedding(self, trajectory: Trajectory, *,
                           frames: np.ndarray | None = None) -> np.ndarray:      # -> (D,)
         """The time-pooled CLIP embedding of a trajectory's overlays (Table 8, overlay only)."""
-        features = self.overlay_features(self.background(trajectory, frames),
-                                                   self._fit(trajectory))
-        return features.mean(axis=0)
+        return self.overlay_features(self.background(trajectory, frames),
+                                     self._fit(trajectory)).mean(axis=0)
 
     def background(self, trajectory: Trajectory, frames: np.ndarray | None) -> np.ndarray:
         """(T, H, W, 3) what a trajectory's overlays are drawn on: ``frames`` (a still is

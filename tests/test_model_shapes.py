@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lang2motion.config import ModelParams
+from lang2motion.config import DECODERS, ModelParams
 from lang2motion.errors import ConfigError
-from lang2motion.model import DECODERS, Lang2Motion, ModelConfig
+from lang2motion.model import Lang2Motion, ModelConfig
 
 LATENT = 16
 

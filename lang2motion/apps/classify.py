@@ -27,7 +27,7 @@ from lang2motion.data.skeletons import (
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.evaluate.recognition import chance_topk, class_ranks
 from lang2motion.io import write_json_atomic
-from lang2motion.trained_model import Lang2MotionModel
+from lang2motion.trained_model import Lang2MotionModel, check_k
 from lang2motion.trajectory import Trajectory, read_trajectory
 
 RECOGNITION_KS = (1, 5)
@@ -73,8 +73,7 @@ def trajectory_files(inputs: list[str]) -> list[Path]:
 def classify(model: Lang2MotionModel, inputs: list[str], classes: list[str], *,
              k: int) -> list[dict[str, Any]]:
     """Top-``k`` class names of every trajectory file, with cosine scores."""
-    if k < 1:
-        raise ConfigError(f"--k must be >= 1, got {k}")
+    check_k(k, option="--k")          # before the trajectories are encoded
     files = trajectory_files(inputs)
     trajectories = [read_trajectory(p) for p in files]
     labels = model.classify(model.encode(trajectories), classes, k=k)

@@ -25,7 +25,7 @@ from lang2motion.errors import ConfigError, DataError
 from lang2motion.images import read_rgb
 from lang2motion.io import read_text
 from lang2motion.regions import parse_box, parse_point, resolve_region
-from lang2motion.trained_model import Lang2MotionModel, check_canvas, default_mask
+from lang2motion.trained_model import Lang2MotionModel, check_canvas, check_prompts, default_mask
 from lang2motion.trajectory import Trajectory, read_trajectory
 
 
@@ -81,10 +81,7 @@ def plan(*, prompts: list[str], image: str | None, mask: str | None, box: str | 
         if not prompts:
             raise ConfigError("give at least one prompt (or --prompts FILE, --from-image, "
                               "--from-overlay)")
-        for i, text in enumerate(prompts):
-            if not text.strip():
-                raise ConfigError(f"prompt {i + 1} is empty: give the motion in words, e.g. "
-                                  "\"a dog running to the left\"")
+        check_prompts(prompts)
     picture = read_rgb(image) if image else None
     overlay_of = read_trajectory(from_overlay) if from_overlay else None
     canvas = (picture.shape[1], picture.shape[0]) if picture is not None else (

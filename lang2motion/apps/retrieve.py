@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from lang2motion.apps.outputs import Style, animate, check_free, stem
-from lang2motion.errors import ConfigError, DataError
+from lang2motion.errors import DataError
 from lang2motion.evaluate.retrieval import unique_track_index
 from lang2motion.io import write_json_atomic
 from lang2motion.render.animate import still
 from lang2motion.render.video import contact_sheet
 from lang2motion.store import SHARD_GLOB, load_feature_tensors
-from lang2motion.trained_model import Lang2MotionModel
+from lang2motion.trained_model import Lang2MotionModel, check_k
 from lang2motion.trajectory import Trajectory, read_trajectory
 
 SHEET_COLUMNS = 4
@@ -72,8 +72,6 @@ def rank(model: Lang2MotionModel, gallery: Gallery, text: str, *, k: int
          ) -> list[dict[str, Any]]:
     """The top ``k`` of ``gallery`` for ``text``, best first: rank, score (cosine), id, label
     and the index into the gallery."""
-    if k < 1:
-        raise ConfigError(f"--k must be >= 1, got {k}")
     return [{"rank": r + 1, "score": score, "id": gallery.ids[i],
              "label": gallery.trajectories[i].label, "index": i}
             for r, (i, score) in enumerate(model.retrieve(text, gallery.latents, k=k))]
@@ -83,8 +81,7 @@ def retrieve_and_write(model: Lang2MotionModel, text: str, source: str | os.Path
                        k: int, out_dir: str | os.PathLike[str], style: Style, overwrite: bool
                        ) -> tuple[list[dict[str, Any]], dict[str, Path]]:
     """The top ``k`` of the gallery for ``text``; writes a contact sheet and the ranking."""
-    if k < 1:
-        raise ConfigError(f"--k must be >= 1, got {k}")
+    check_k(k, option="--k")          # before the gallery is encoded
     style.check()
     out_dir = Path(out_dir)
     name = f"retrieve-{stem(text, kind='retrieve')}"

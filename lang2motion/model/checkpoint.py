@@ -20,7 +20,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from lang2motion.errors import ConfigError, DataError
+from lang2motion.errors import DataError
 from lang2motion.io import atomic_path, read_json, write_json_atomic
 from lang2motion.model.autoencoder import Lang2Motion
 from lang2motion.model.config import ModelConfig
@@ -58,26 +58,13 @@ def read_model_meta(directory: str | Path) -> dict[str, Any]:
     return meta
 
 
-def load_model(directory: str | Path, *, expect_points: int | None = None,
-               expect_latent: int | None = None,
-               device: str | torch.device = "cpu") -> tuple[Lang2Motion, dict[str, Any]]:
-    """Rebuild the model from ``model.json`` alone and load its weights; returns (model, meta).
-
-    ``expect_points`` (N of the caller's grid) and ``expect_latent`` (D of the caller's CLIP
-    features) are checked against the checkpoint: a mismatch is a ConfigError. The model is
-    returned in eval mode.
-    """
+def load_model(directory: str | Path, *, device: str | torch.device = "cpu"
+               ) -> tuple[Lang2Motion, dict[str, Any]]:
+    """Rebuild the model from ``model.json`` alone and load its weights; returns (model, meta),
+    the model in eval mode."""
     directory = Path(directory)
     meta = read_model_meta(directory)
     cfg = ModelConfig.from_dict(meta[CONFIG_KEY], where=str(directory / META_NAME))
-    if expect_points is not None and cfg.points != expect_points:
-        raise ConfigError(f"{directory}: the checkpoint was trained on grids of {cfg.points} "
-                          f"points but {expect_points} points were given (grid.size ** 2 must "
-                          f"match the training run)")
-    if expect_latent is not None and cfg.latent != expect_latent:
-        raise ConfigError(f"{directory}: the checkpoint's latent size is {cfg.latent} but the "
-                          f"CLIP features given have size {expect_latent} (use the CLIP model "
-                          f"it was trained with)")
     weights = directory / WEIGHTS_NAME
     if not weights.exists():
         raise DataError(f"{weights}: weights missing beside {META_NAME}")

@@ -11,10 +11,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from lang2motion.config import DECODERS, DataConfig, ModelParams, check_fields, check_value, coerce
+from lang2motion.config import DataConfig, ModelParams, check_fields, check_value, coerce
 from lang2motion.errors import ConfigError
-
-__all__ = ["DECODERS", "ModelConfig"]
 
 
 @dataclass(frozen=True, kw_only=True)

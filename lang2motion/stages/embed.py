@@ -36,6 +36,7 @@ from lang2motion.sharding import (
     shard_figures,
     sum_counts,
 )
+from lang2motion.sharding import summary_lines as sharded_summary_lines
 from lang2motion.stages.render import file_digest
 from lang2motion.store import (
     SHARD_GLOB,
@@ -122,11 +123,7 @@ def run_stage(*, data: DataConfig, overlay: OverlayConfig, clip: ClipConfig,
 
 
 def summary_lines(summary: dict[str, Any] | None) -> list[str]:
-    if summary is None:
-        return []
-    if "part" in summary:
-        return [f"{summary['shard']}: part written to {summary['part']} (assemble the parts "
-                "with --merge)"]
-    return [f"{name}: {s['samples']} samples from {s['rows']} track rows, "
-            f"{s['images_per_s']} images/s, {s['shards']} shard(s)"
-            for name, s in summary["splits"].items()]
+    return sharded_summary_lines(summary, lambda summary: [
+        f"{name}: {s['samples']} samples from {s['rows']} track rows, "
+        f"{s['images_per_s']} images/s, {s['shards']} shard(s)"
+        for name, s in summary["splits"].items()])

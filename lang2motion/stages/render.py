@@ -29,6 +29,7 @@ from lang2motion.render.overlay import FrameSource, overlay_track_row
 from lang2motion.render.video import contact_sheet, write_mp4
 from lang2motion.runtime import prefetch, worker_threads
 from lang2motion.sharding import Role, Shard, execute, fingerprint, move_files, shard_figures
+from lang2motion.sharding import summary_lines as sharded_summary_lines
 from lang2motion.store import TrackRow, read_tracks, tracks_path
 
 STAGE = "render"
@@ -134,15 +135,7 @@ def draw_sheet(rows: dict[str, list[TrackRow]], *, raw_dir: str | os.PathLike[st
 
 
 def summary_lines(summary: dict[str, Any] | None) -> list[str]:
-    if summary is None:
-        return []
-    if "part" in summary:
-        return [f"{summary['shard']}: part written to {summary['part']} (assemble the parts "
-                "with --merge)"]
-    lines = [*(f"{name}: {count} overlay videos in {summary['out_dir']}/{name}"
-               for name, count in summary["videos"].items()),
-             f"contact sheet: {summary['sheet']}"]
-    if len(summary["shards"]) > 1:
-        lines.append(f"{len(summary['shards'])} shards, the slowest took "
-                     f"{summary['slowest_seconds']:.1f} s")
-    return lines
+    return sharded_summary_lines(summary, lambda summary: [
+        *(f"{name}: {count} overlay videos in {summary['out_dir']}/{name}"
+          for name, count in summary["videos"].items()),
+        f"contact sheet: {summary['sheet']}"])

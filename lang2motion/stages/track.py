@@ -25,6 +25,7 @@ from lang2motion.errors import DataError
 from lang2motion.io import atomic_dir, write_json_atomic
 from lang2motion.runtime import machine_facts, resolve_device
 from lang2motion.sharding import Role, Shard, execute, fingerprint, shard_figures
+from lang2motion.sharding import summary_lines as sharded_summary_lines
 from lang2motion.store import read_tracks, tracks_path, write_tracks
 from lang2motion.tracking.quality import track_quality, warn_if_implausible
 from lang2motion.tracking.track_split import (
@@ -118,15 +119,7 @@ def _quality_text(quality: dict[str, Any] | None) -> str:
 
 
 def summary_lines(summary: dict[str, Any] | None) -> list[str]:
-    if summary is None:
-        return []
-    if "part" in summary:
-        return [f"{summary['shard']}: part written to {summary['part']} (assemble the parts "
-                "with --merge)"]
-    lines = [f"{name}: {split['track_rows']} track rows for {split['samples_tracked']} samples, "
-             f"skipped {split['rows_skipped'] or 'none'}{_quality_text(split.get('quality'))}"
-             for name, split in summary["splits"].items()]
-    if len(summary["shards"]) > 1:
-        lines.append(f"{len(summary['shards'])} shards, the slowest took "
-                     f"{summary['slowest_seconds']:.1f} s")
-    return lines
+    return sharded_summary_lines(summary, lambda summary: [
+        f"{name}: {split['track_rows']} track rows for {split['samples_tracked']} samples, "
+        f"skipped {split['rows_skipped'] or 'none'}{_quality_text(split.get('quality'))}"
+        for name, split in summary["splits"].items()])
