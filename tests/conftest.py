@@ -96,8 +96,10 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 def write_tiny_data(data_dir: Path, *, videos: int = 3, seed: int = 0) -> Path:
     """``data_dir/raw/valid_u``: a small synthetic MeViS-format split (frames, masks,
     captions), and ``data_dir/features/valid_u``: one shard of random features for it."""
+    from support.features import FeatureSample, write_feature_shard
+
     from lang2motion.data.synth.generate import generate_split
-    from lang2motion.store import FeatureSample, shard_name, write_feature_shard
+    from lang2motion.store import shard_name
 
     generate_split(data_dir / "raw", TINY_VALID_SPLIT, videos=videos, video_frames=4,
                    height=96, width=128, seed=seed, seen_templates=frozenset())

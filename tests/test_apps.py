@@ -14,12 +14,13 @@ import cv2
 import imageio.v3 as iio
 import numpy as np
 import pytest
+from support.features import FeatureSample, write_feature_shard
 
 from lang2motion import Lang2MotionModel
 from lang2motion.cli import main
 from lang2motion.data.mevis.layout import FRAME_EXT
 from lang2motion.images import read_mask
-from lang2motion.store import FeatureSample, shard_name, write_feature_shard
+from lang2motion.store import shard_name
 from lang2motion.trajectory import SCHEMA, Trajectory, read_trajectory
 
 T, GRID, DIM = 6, 3, 32          # the tiny_checkpoint of conftest.py (L2M-Tiny: 32)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from support.features import read_feature_shards
 
 from lang2motion.config import OverlayConfig
 from lang2motion.embed.clip import load_clip
@@ -9,7 +10,7 @@ from lang2motion.embed.features import embed_split
 from lang2motion.errors import DataError
 from lang2motion.render.overlay import overlay_track_row
 from lang2motion.runtime import prefetch
-from lang2motion.store import TrackRow, load_feature_tensors, read_feature_shards
+from lang2motion.store import TrackRow, load_feature_tensors
 
 T, N, H, W = 4, 3, 24, 32
 OVERLAY = OverlayConfig(color="cyan", opacity=0.5, size=32, line_width=1)

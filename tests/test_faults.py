@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 import yaml
+from support.features import FeatureSample, write_feature_shard
 
 from lang2motion.apps.outputs import stem
 from lang2motion.cli import main as cli_main
@@ -44,14 +45,7 @@ from lang2motion.entry import DEBUG_ENV, run_with_error_contract
 from lang2motion.errors import ConfigError, DataError, Lang2MotionError
 from lang2motion.model import Lang2Motion, ModelConfig
 from lang2motion.model.checkpoint import save_model
-from lang2motion.store import (
-    FeatureSample,
-    TrackRow,
-    shard_name,
-    tracks_path,
-    write_feature_shard,
-    write_tracks,
-)
+from lang2motion.store import TrackRow, shard_name, tracks_path, write_tracks
 
 REPO = Path(__file__).resolve().parents[1]
 SPLITS = ("train", "valid_u")

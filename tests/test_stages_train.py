@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import yaml
 from safetensors.numpy import load_file
+from support.features import FeatureSample, write_feature_shard
 
 from lang2motion.errors import DataError
-from lang2motion.store import FeatureSample, shard_name, write_feature_shard
+from lang2motion.store import shard_name
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES, GRID, DIM = 4, 2, 16

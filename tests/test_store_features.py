@@ -5,15 +5,10 @@ from dataclasses import replace
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from support.features import FeatureSample, read_feature_shards, write_feature_shard
 
 from lang2motion.errors import DataError
-from lang2motion.store import (
-    FEATURES_SCHEMA,
-    FeatureSample,
-    load_feature_tensors,
-    read_feature_shards,
-    write_feature_shard,
-)
+from lang2motion.store import FEATURES_SCHEMA, load_feature_tensors
 
 T, N, D = 3, 2, 4
 
