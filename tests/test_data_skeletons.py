@@ -13,7 +13,6 @@ from lang2motion.data.skeletons import (
     SkeletonSequence,
     list_skeleton_files,
     ntu60_class_names,
-    point_names,
     read_class_names,
     read_kinetics_skeleton,
     read_ntu_skeleton,
@@ -242,8 +241,6 @@ def test_fewer_points_than_joints_follow_priority():
     joints[0, :, 0] = np.arange(18) * 10.0               # x = 10 * joint index
     tracks, _ = skeleton_to_points(_sequence(joints, np.ones((1, 18), bool)), frames=1, points=3)
     np.testing.assert_allclose(tracks[0, :, 0], [-1.0, -0.9, -0.5], atol=1e-6)  # joints 0, 1, 5
-    assert point_names("kinetics", 3) == ["nose", "neck", "left shoulder"]
-    assert point_names("ntu", 2) == ["head", "neck"]
 
 
 def test_more_points_than_joints_add_bone_points():
@@ -259,11 +256,6 @@ def test_more_points_than_joints_add_bone_points():
     # point 35: the first quarter point, 1/4 of the way from neck to nose = (105, 35) px
     np.testing.assert_allclose(tracks[0, 35], [0.05, -0.3], atol=1e-6)
     assert vis[:, 18].tolist() == [True, False]
-    names = point_names("kinetics", 36)
-    assert names[18] == "mid(neck, nose)" and names[19] == "mid(left shoulder, left elbow)"
-    assert names[34] == "mid(right eye, right ear)"
-    assert names[35] == "lerp(neck, nose, 1/4)"
-    assert point_names("ntu", 26)[25] == "mid(neck, head)"
 
 
 def test_bad_arguments():
@@ -272,8 +264,6 @@ def test_bad_arguments():
         skeleton_to_points(seq, frames=0, points=3)
     with pytest.raises(ConfigError):
         skeleton_to_points(seq, frames=2, points=0)
-    with pytest.raises(ConfigError):
-        point_names("coco", 3)
     wrong = _sequence(np.zeros((1, 17, 2)), np.ones((1, 17), bool))
     with pytest.raises(DataError, match="expected"):
         skeleton_to_points(wrong, frames=2, points=3)

@@ -25,8 +25,8 @@ Readers
   missing: invisible, holding the joint's last visible position (its first before it is seen,
   the frame centre if never seen). ``label_index`` (0-based) -> label, negative = unknown.
 
-Joint -> point mapping (:func:`skeleton_to_points`, named by :func:`point_names`)
---------------------------------------------------------------------------------
+Joint -> point mapping (:func:`skeleton_to_points`)
+--------------------------------------------------
 Output point i is ``(1 - f) * joint[a] + f * joint[b]``, visible when joints a and b both are.
 If N <= J the points are the first N joints of the layout's priority order (f = 0). If N > J
 they are all J joints in priority order, then bone points: the midpoint (f = 1/2) of every bone
@@ -56,9 +56,6 @@ OpenPose-18 (joint numbers 0..17):
 * bones, in order: 1-0 neck-nose, 5-6, 2-3 shoulder-elbow, 6-7, 3-4 elbow-wrist,
   11-12, 8-9 hip-knee, 12-13, 9-10 knee-ankle, 1-5, 1-2 neck-shoulders, 5-11, 2-8
   shoulder-hip (ST-GCN's torso sides), 0-15, 0-14 nose-eyes, 15-17, 14-16 eye-ears (17 in all).
-
-Point names are the joint name (``"left elbow"``), ``"mid(a, b)"`` for a midpoint and
-``"lerp(a, b, 1/4)"`` for the point a quarter of the way from a to b.
 """
 
 from __future__ import annotations
@@ -294,7 +291,7 @@ def read_ntu_skeleton(path: str | Path) -> SkeletonSequence:
     return SkeletonSequence(
         name=path.stem, layout=NTU_LAYOUT.name, joints=joints, visible=visible,
         width=NTU_WIDTH, height=NTU_HEIGHT, label=label,
-        label_name=_label_for(label, _ntu60_names()),
+        label_name=_label_for(label, ntu60_class_names()),
     )
 
 
@@ -423,14 +420,10 @@ def _parse_class_names(where: str, raw: bytes) -> list[str]:
     return names
 
 
-def ntu60_class_names() -> list[str]:
-    """The 60 NTU RGB+D action names shipped with the package (index = action number - 1)."""
-    return list(_ntu60_names())
-
-
 @functools.lru_cache(maxsize=1)
-def _ntu60_names() -> tuple[str, ...]:
-    """Read once per process: every NTU file read names its label from it."""
+def ntu60_class_names() -> tuple[str, ...]:
+    """The 60 NTU RGB+D action names shipped with the package (index = action number - 1),
+    read once per process: every NTU file read names its label from it."""
     resource = resources.files("lang2motion.data").joinpath(NTU60_CLASSES)
     return tuple(_parse_class_names(f"lang2motion.data/{NTU60_CLASSES}", resource.read_bytes()))
 
@@ -457,21 +450,6 @@ def _point_plan(layout: SkeletonLayout, points: int) -> list[tuple[int, int, Fra
                 plan.append((a, b, Fraction(numerator, denominator)))
         level += 1
     return plan[:points]
-
-
-def point_names(layout: str, points: int) -> list[str]:
-    """Name of each of the N points :func:`skeleton_to_points` makes for this layout."""
-    spec = _layout(layout)
-    names = []
-    for a, b, f in _point_plan(spec, points):
-        first, second = spec.joint_names[a], spec.joint_names[b]
-        if f == 0:
-            names.append(first)
-        elif f == Fraction(1, 2):
-            names.append(f"mid({first}, {second})")
-        else:
-            names.append(f"lerp({first}, {second}, {f})")
-    return names
 
 
 def _resample(joints: np.ndarray, visible: np.ndarray, frames: int
