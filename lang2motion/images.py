@@ -43,11 +43,8 @@ _STANDALONE = frozenset([0x01, *range(0xD0, 0xD8)])   # markers without a length
 def _jpeg_damage(data: bytes) -> str | None:
     """Why the JPEG ``data`` (starting with SOI) is truncated or corrupt; None when it is whole.
 
-    Walks the marker segments by their lengths (so an EXIF thumbnail's own end marker inside
-    APP1 is skipped) and each scan's entropy-coded data with one vectorised pass over its 0xFF
-    bytes, down to the end-of-image marker. Anything after that marker (zero padding, appended
-    data) is ignored: the image itself is complete. About 75 us for an 85 kB 854x480 frame
-    (decoding it takes 1.5 ms).
+    Walks the segments by their lengths (an EXIF thumbnail's own end marker is skipped) and the
+    scans with one vectorised pass over their 0xFF bytes; bytes after the end marker are ignored.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
     n = len(buf)
@@ -87,27 +84,12 @@ def _jpeg_damage(data: bytes) -> str | None:
 
 
 def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
-    """An image file -> (H, W, 3) uint8 RGB, decoded with OpenCV from the bytes read once.
+    """An image file -> (H, W, 3) uint8 RGB (EXIF orientation applied, grey as 3 channels).
 
-    EXIF orientation is applied (OpenCV's IMREAD_COLOR); grey images come back as 3 channels.
-    Raises DataError naming the path for a missing, empty, unreadable or undecodable file.
-
-    Damage that is detected:
-
-    - JPEG (recognised by its FF D8 start, not by the suffix): a file truncated anywhere,
-      including one cut just before its end-of-image marker (some OpenCV builds decode such a
-      file silently, filling the missing part with grey), segment lengths running past the end,
-      and a marker that cannot occur inside entropy-coded data (e.g. bytes of another JPEG
-      written over the middle of the file).
-    - PNG: truncation and any corruption (libpng checks every chunk's CRC; OpenCV returns
-      nothing).
-
-    Not detected: bytes changed inside a JPEG's entropy-coded data that happen to form no
-    invalid marker -- most random corruption there. JPEG has no checksum; libjpeg then decodes
-    a wrong image, only printing "Corrupt JPEG data: ..." to stderr, which this function does
-    not capture. Measured on a DAVIS frame (random overwrites inside the scan data): the marker
-    check catches about 1% of single-byte and 5% of 16-byte ones, libjpeg's warnings about 20%
-    and 50%. No false alarm on 516 whole JPEGs (baseline, progressive, restart intervals, EXIF).
+    DataError naming the path for a missing, empty or undecodable file, a truncated JPEG (some
+    OpenCV builds fill a cut-off JPEG with grey silently) or one with a marker that cannot occur
+    in scan data, and a damaged PNG (libpng checks CRCs). JPEG has no checksum: other damage
+    inside the scan data decodes to a wrong image undetected.
     """
     path = Path(path)
     if not path.is_file():
@@ -129,13 +111,9 @@ def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def binarise_mask(mask: object, *, name: str = "mask") -> np.ndarray:
-    """A mask array -> (H, W) bool, the one rule for every caller (CLI, API, files):
-
-    bool as given; uint8 / integer grey levels > :data:`MASK_THRESHOLD` (127); floats in [0, 1]
-    > :data:`MASK_FLOAT_THRESHOLD` (0.5, the same midpoint). (H, W, 1) is squeezed. Anything
-    else (a colour image, a 1-D array, floats outside [0, 1], NaN) is a DataError naming
-    ``name``: a wrong mask must not become a silently wrong grid.
-    """
+    """A mask array -> (H, W) bool, the one rule for every caller: bool as given, integers
+    > MASK_THRESHOLD, floats in [0, 1] > MASK_FLOAT_THRESHOLD; (H, W, 1) squeezed. Anything else
+    is a DataError naming ``name``: a wrong mask must not become a silently wrong grid."""
     array = np.asarray(mask)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
@@ -185,14 +163,10 @@ def read_mask(path: str | os.PathLike[str], *, size: tuple[int, int] | None = No
               allow_empty: bool = False) -> np.ndarray:
     """A mask image -> (H, W) bool: grey level > MASK_THRESHOLD.
 
-    A colour image counts by its brightest channel, so that a palette PNG's coloured object
-    counts as foreground; one with more than :data:`MASK_MAX_COLOURS` colours is a photograph,
-    refused. An RGBA image whose alpha varies is a cut-out: the object is its alpha (the colour
-    of transparent pixels says nothing). 16-bit images are read at their top 8 bits.
-
-    ``size``: the expected (H, W). Raises DataError for a missing or unreadable file, a size
-    that differs from ``size`` (naming both) and, unless ``allow_empty`` (a per-frame mask of an
-    object that may be absent), a mask without a single foreground pixel.
+    Colour counts by its brightest channel (a palette PNG's object is foreground), but more than
+    MASK_MAX_COLOURS colours is a photograph, refused; a varying alpha is a cut-out whose alpha
+    is the object; 16-bit is read at its top 8 bits. DataError for a missing or unreadable file,
+    a size other than ``size`` (H, W), or an empty mask unless ``allow_empty``.
     """
     path = Path(path)
     if not path.is_file():
@@ -212,10 +186,8 @@ def read_mask(path: str | os.PathLike[str], *, size: tuple[int, int] | None = No
 
 
 def write_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
-    """Write ``image`` as PNG, atomically.
-
-    image: (H, W) bool (written as 0/255), (H, W) uint8 grey or (H, W, 3) uint8 RGB.
-    """
+    """Write ``image`` (H, W) bool (as 0/255), (H, W) uint8 or (H, W, 3) uint8 RGB as PNG,
+    atomically."""
     image = np.asarray(image)
     if image.dtype == bool and image.ndim == 2:
         pixels = image.astype(np.uint8) * np.uint8(MASK_ON)

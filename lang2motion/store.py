@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -111,11 +110,6 @@ class FeatureTensors:
         """(S, N, 2) the initial grid: the first frame of every track."""
         return self.row_tracks[self.row, 0]
 
-    @property
-    def rows(self) -> int:
-        """R, the number of trajectories."""
-        return len(self.row_tracks)
-
     def __len__(self) -> int:
         return len(self.sample_ids)
 
@@ -133,10 +127,7 @@ class FeatureTensors:
                        text_emb=self.text_emb[idx], sizes=self.sizes[idx], row=self.row[idx])
 
 
-# ---------------------------------------------------------------------------------------------
-# Tracks table
-# ---------------------------------------------------------------------------------------------
-
+# ------------------------------------------------------------------------------- tracks table
 
 
 @dataclass(frozen=True)
@@ -266,9 +257,7 @@ def read_tracks(path: str | Path) -> list[TrackRow]:
     return rows
 
 
-# ---------------------------------------------------------------------------------------------
-# Features table
-# ---------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------- features table
 
 SHARD_GLOB = "part-*.parquet"
 # Trajectories per Parquet row group: the unit the streamed loader reads (about 4.5 MB at T=30,
@@ -329,24 +318,12 @@ FEATURES_SCHEMA = pa.schema([
 SAMPLE_COLUMNS = ("sample_ids", "exp_ids", "texts", "motion_kinds", "template_ids", "tags")
 
 
-def _feature_sizes(frames: int, points: int, dim: int) -> dict[str, int]:
-    """Elements per row of every fixed-size list column of the features table."""
-    return {"tracks": frames * points * 2, "visible": frames * points, "grid": points * 2,
-            "image_emb": frames * dim, "image_emb_pooled": dim}
-
-
 def _list_column(arrays: list[np.ndarray], dtype: np.dtype) -> pa.Array:
     """Flat rows (any sizes) -> an Arrow list array, built from one contiguous buffer (fast)."""
     flat = [np.asarray(a, dtype=dtype).ravel() for a in arrays]
     values = np.concatenate(flat) if flat else np.empty(0, dtype=dtype)
     offsets = np.concatenate([[0], np.cumsum([len(a) for a in flat])]).astype(np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), pa.array(values))
-
-
-def _features_meta(frames: int, points: int, dim: int) -> dict[bytes, bytes]:
-    return {b"lang2motion": json.dumps({"table": "features", "version": FEATURES_VERSION,
-                                        "frames": frames, "points": points,
-                                        "dim": dim}).encode()}
 
 
 def feature_table(rows: list[FeatureRow], *, frames: int, points: int, dim: int) -> pa.Table:
@@ -382,7 +359,9 @@ def feature_table(rows: list[FeatureRow], *, frames: int, points: int, dim: int)
     return pa.Table.from_arrays(
         [pa.array(columns[f.name], type=f.type) if isinstance(columns[f.name], list)
          else columns[f.name] for f in FEATURES_SCHEMA],
-        schema=FEATURES_SCHEMA.with_metadata(_features_meta(frames, points, dim)))
+        schema=FEATURES_SCHEMA.with_metadata({b"lang2motion": json.dumps(
+            {"table": "features", "version": FEATURES_VERSION, "frames": frames,
+             "points": points, "dim": dim}).encode()}))
 
 
 # Columns worth a dictionary: ids and captions repeat; embeddings and coordinates do not, and a
@@ -438,7 +417,8 @@ def _check_feature_table(path: Path, table: pa.Table) -> tuple[pa.Table, dict]:
         raise DataError(f"{path}: features shard has wrong column types: {exc}") from None
     track_ids = table.column("track_id")
     samples = table.column("samples").to_numpy(zero_copy_only=False)
-    sizes = {**_feature_sizes(frames, points, dim),
+    sizes = {"tracks": frames * points * 2, "visible": frames * points, "grid": points * 2,
+             "image_emb": frames * dim, "image_emb_pooled": dim,
              **{name: samples for name in SAMPLE_COLUMNS}, "text_emb": samples * dim}
     for name, size in sizes.items():
         lengths = pc.list_value_length(table.column(name)).to_numpy(zero_copy_only=False)
@@ -450,14 +430,6 @@ def _check_feature_table(path: Path, table: pa.Table) -> tuple[pa.Table, dict]:
                             f"N={points}, D={dim}, {samples[bad[0]]} samples); the shard does "
                             "not match its metadata")
     return table, {"frames": frames, "points": points, "dim": dim}
-
-
-def _read_shard(path: Path) -> tuple[pa.Table, dict]:
-    try:
-        table = pq.read_table(path)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise DataError(f"{path}: not a readable Parquet file: {exc}") from None
-    return _check_feature_table(path, table)
 
 
 def shard_paths(directory: str | Path) -> list[Path]:
@@ -475,7 +447,11 @@ def read_feature_table(directory: str | Path) -> tuple[pa.Table, dict]:
     directory = Path(directory)
     tables, first = [], None
     for path in shard_paths(directory):
-        table, meta = _read_shard(path)
+        try:
+            table = pq.read_table(path)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise DataError(f"{path}: not a readable Parquet file: {exc}") from None
+        table, meta = _check_feature_table(path, table)
         if first is None:
             first = (path, meta)
         elif meta != first[1]:
@@ -489,12 +465,11 @@ def read_feature_table(directory: str | Path) -> tuple[pa.Table, dict]:
 def _check_unique(table: pa.Table, directory: str | Path) -> None:
     for column, what in (("track_id", "track ids"), ("sample_ids", "sample ids")):
         values = table.column(column)
-        if column == "sample_ids":
-            values = pc.list_flatten(values)
-        counts = Counter(values.to_pylist())
-        if any(c > 1 for c in counts.values()):
-            dupes = sorted(i for i, c in counts.items() if c > 1)[:5]
-            raise DataError(f"{directory}: duplicate {what} across shards, e.g. {dupes}")
+        counts = pc.value_counts(pc.list_flatten(values) if column == "sample_ids" else values)
+        dupes = counts.field("values").filter(pc.greater(counts.field("counts"), 1)).to_pylist()
+        if dupes:
+            raise DataError(f"{directory}: duplicate {what} across shards, e.g. "
+                            f"{sorted(dupes)[:5]}")
 
 
 def _flat(column: pa.ChunkedArray | pa.Array, dtype: type) -> np.ndarray:

@@ -117,7 +117,7 @@ def test_a_trajectory_is_stored_once_for_all_its_expressions(tmp_path):
     df = read_feature_shards(tmp_path)
     assert len(df) == 2 and df["samples"].tolist() == [3, 1]
     ft = load_feature_tensors(tmp_path)
-    assert ft.rows == 2 and ft.row.tolist() == [0, 0, 0, 1]
+    assert len(ft.row_tracks) == 2 and ft.row.tolist() == [0, 0, 0, 1]
     assert ft.row_image_emb.shape == (2, T, D) and ft.image_emb.shape == (4, T, D)
     for i, s in enumerate(samples):
         assert ft.sample_ids[i] == s.sample_id and ft.texts[i] == s.text
