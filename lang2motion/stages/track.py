@@ -13,6 +13,7 @@ which is the single-process row order.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from lang2motion.runtime import machine_facts, resolve_device
 from lang2motion.sharding import Role, Shard, execute, fingerprint, shard_figures
 from lang2motion.sharding import summary_lines as sharded_summary_lines
 from lang2motion.store import read_tracks, tracks_path, write_tracks
-from lang2motion.tracking.quality import track_quality, warn_if_implausible
+from lang2motion.tracking.quality import implausible, track_quality
 from lang2motion.tracking.track_split import (
     make_tracker,
     merge_summaries,
@@ -35,6 +36,7 @@ from lang2motion.tracking.track_split import (
     video_work,
 )
 
+log = logging.getLogger(__name__)
 STAGE = "track"
 
 
@@ -95,7 +97,9 @@ def run_stage(*, data: DataConfig, grid: GridConfig, track: TrackConfig,
                 write_tracks(tracks_path(staging, name), rows, frames=data.frames,
                              points=grid.size ** 2)
                 split_summary["quality"] = track_quality(rows)     # degenerate tracks, measured
-                warn_if_implausible(split_summary["quality"], split=name, tracker=track.backend)
+                if warning := implausible(split_summary["quality"], split=name,
+                                          tracker=track.backend):
+                    log.warning("%s", warning)   # one line on stderr
                 summary["splits"][name] = split_summary
         summary.update(shard_figures(parts))
         for entry, part in zip(summary["shards"], parts, strict=True):

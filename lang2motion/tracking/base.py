@@ -32,10 +32,14 @@ class Tracker(Protocol):
         ...
 
 
-def check_inputs(frames: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Validate tracker inputs; return the query frame index of every point, (N,) int64.
+def start_tracking(
+    frames: np.ndarray,   # (T, H, W, 3) uint8 RGB
+    queries: np.ndarray,  # (N, 3) (t, x, y), 0 <= t < T and integral
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The preamble of every ``Tracker.track``: validate the inputs, allocate the outputs.
 
-    frames: (T, H, W, 3) uint8; queries: (N, 3) with 0 <= t < T and integral t.
+    Returns t_query (N,) int64 (each point's query frame), tracks (T, N, 2) float32 zeros and
+    visible (T, N) bool False. With N == 0 these are already the answer.
     """
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise DataError(f"tracker: frames must be (T, H, W, 3) uint8, got {frames.shape} "
@@ -53,23 +57,8 @@ def check_inputs(frames: np.ndarray, queries: np.ndarray) -> np.ndarray:
     if bad.any():
         raise DataError(f"tracker: query frame {int(t_int[bad][0])} outside the video's "
                         f"{num_frames} frames")
-    return t_int
-
-
-def start_tracking(
-    frames: np.ndarray,   # (T, H, W, 3) uint8 RGB
-    queries: np.ndarray,  # (N, 3) (t, x, y)
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The preamble of every ``Tracker.track``: validate the inputs, allocate the outputs.
-
-    Returns t_query (N,) int64 (each point's query frame), tracks (T, N, 2) float32 zeros and
-    visible (T, N) bool False. With N == 0 these are already the answer.
-    """
-    t_query = check_inputs(frames, queries)
-    num_frames, num_points = frames.shape[0], queries.shape[0]
-    tracks = np.zeros((num_frames, num_points, 2), dtype=np.float32)
-    visible = np.zeros((num_frames, num_points), dtype=bool)
-    return t_query, tracks, visible
+    return (t_int, np.zeros((num_frames, len(queries), 2), dtype=np.float32),
+            np.zeros((num_frames, len(queries)), dtype=bool))
 
 
 def hold_before_query(tracks: np.ndarray, visible: np.ndarray, queries: np.ndarray) -> None:

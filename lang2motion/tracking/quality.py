@@ -16,15 +16,12 @@ and the report prints them beside the tracker's name.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
 
 from lang2motion.geometry import denormalise
 from lang2motion.store import TrackRow
-
-log = logging.getLogger(__name__)
 
 # A point that moves less than this many pixels over the whole window has not moved: below the
 # jitter a tracker shows on a still object, far below the motion of a moving one.
@@ -69,10 +66,3 @@ def implausible(quality: dict[str, object], *, split: str, tracker: str) -> str 
     return (f"tracker {tracker}, split {split}: {' and '.join(problems)}; implausible for video "
             "of moving objects: check the tracker and its weights (track.backend, "
             "track.checkpoint)")
-
-
-def warn_if_implausible(quality: dict[str, object], *, split: str, tracker: str) -> None:
-    """The line of :func:`implausible` as a logged warning (one line on stderr)."""
-    message = implausible(quality, split=split, tracker=tracker)
-    if message is not None:
-        log.warning("%s", message)
