@@ -20,12 +20,13 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from tqdm import tqdm
 
 from lang2motion.config import ClipConfig, OverlayConfig, values_read_by
+from lang2motion.data.synth.truth import SynthGroundTruth
 from lang2motion.embed.clip import ClipEncoder
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.render.overlay import FrameSource, overlay_track_row
@@ -46,16 +47,6 @@ UNKNOWN_TEMPLATE_ID = -1
 
 _Item = TypeVar("_Item")
 _END = object()   # end-of-iteration sentinel of _timed
-
-
-class GroundTruth(Protocol):
-    """Synthetic-data labels of an expression (``lang2motion.data.synth.SynthGroundTruth``)."""
-
-    def motion_kind(self, video_id: str, exp_id: str) -> str: ...
-
-    def template_id(self, video_id: str, exp_id: str) -> int: ...
-
-    def tags(self, video_id: str, exp_id: str) -> dict[str, str]: ...
 
 
 def _check_rows(rows: list[TrackRow]) -> tuple[int, int]:
@@ -109,18 +100,12 @@ class _ShardWriter:
 
 
 def _feature_row(row: TrackRow, image_emb: np.ndarray, text_emb: dict[str, np.ndarray], *,
-                 encoder: ClipEncoder, ground_truth: GroundTruth | None) -> FeatureRow:
+                 encoder: ClipEncoder, ground_truth: SynthGroundTruth | None) -> FeatureRow:
     """The features-table row of one track row and its expressions.  image_emb: (T, D)."""
-    kinds, templates, tags = [], [], []
-    for exp_id in row.exp_ids:
-        if ground_truth is None:
-            kinds.append(UNKNOWN_MOTION_KIND)
-            templates.append(UNKNOWN_TEMPLATE_ID)
-            tags.append({})
-        else:
-            kinds.append(ground_truth.motion_kind(row.video_id, exp_id))
-            templates.append(int(ground_truth.template_id(row.video_id, exp_id)))
-            tags.append(ground_truth.tags(row.video_id, exp_id))
+    gt, video = ground_truth, row.video_id
+    kinds = [gt.motion_kind(video, e) if gt else UNKNOWN_MOTION_KIND for e in row.exp_ids]
+    templates = [gt.template_id(video, e) if gt else UNKNOWN_TEMPLATE_ID for e in row.exp_ids]
+    tags = [gt.tags(video, e) if gt else {} for e in row.exp_ids]
     return FeatureRow(
         track_id=row.track_id, video_id=row.video_id, start=row.start, width=row.width,
         height=row.height, tracks=row.tracks, visible=row.visible, image_emb=image_emb,
@@ -193,7 +178,7 @@ def embed_split(
     encoder: ClipEncoder,
     overlay: OverlayConfig,
     out_dir: str | os.PathLike[str],
-    ground_truth: GroundTruth | None,
+    ground_truth: SynthGroundTruth | None,
     shard_size: int = ROWS_PER_SHARD,
     batch_size: int = ClipConfig.batch_size,
 ) -> dict[str, Any]:

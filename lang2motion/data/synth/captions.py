@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lang2motion.data.mevis.layout import Expression
-from lang2motion.data.synth.motion import MOTION_KINDS
-from lang2motion.data.synth.rng import choose
+from lang2motion.data.synth.motion import MOTION_KINDS, choose
 
 if TYPE_CHECKING:
     from lang2motion.data.synth.scenes import SceneObject

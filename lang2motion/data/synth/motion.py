@@ -7,7 +7,9 @@ so the ground truth is exact. Legend: T frames, H height, W width.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +22,18 @@ MOTION_KINDS = (
     "standing_still",
 )
 MOVING_KINDS = tuple(k for k in MOTION_KINDS if k != "standing_still")
+
+
+def choose(rng: np.random.Generator, options: Sequence[Any]) -> Any:
+    """One of ``options``, drawn from ``rng`` (the scene and caption generators' one draw)."""
+    return options[int(rng.integers(len(options)))]
+
+
+def weighted(rng: np.random.Generator, table: dict[Any, float]) -> Any:
+    """A key of ``table`` drawn with probability proportional to its value."""
+    keys = list(table)
+    p = np.asarray([table[k] for k in keys], dtype=np.float64)
+    return keys[int(rng.choice(len(keys), p=p / p.sum()))]
 
 SPEEDS = {"slow": 0.008, "medium": 0.014, "fast": 0.02}   # fraction of min(H, W) per frame
 CIRCLE_REVOLUTIONS = {"slow": 0.7, "medium": 1.0, "fast": 1.4}

@@ -21,12 +21,13 @@ from lang2motion.data.synth.motion import (
     MOVING_KINDS,
     SPEEDS,
     Motion,
+    choose,
     extent,
     fit_motion,
     motion_for,
     start_range,
+    weighted,
 )
-from lang2motion.data.synth.rng import choose, weighted
 from lang2motion.data.synth.sprites import (
     COLOURS,
     SHAPES,
