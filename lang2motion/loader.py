@@ -38,7 +38,7 @@ from lang2motion.store import (
     FeatureTensors,
     _check_feature_table,
     feature_tensors,
-    read_feature_table,
+    load_feature_tensors,
     shard_paths,
 )
 
@@ -256,6 +256,4 @@ def open_split(directory: str | Path, *, device: torch.device, use_overlay: bool
         log.info("%s: %.0f MiB of features > train.stream_above_mb %.0f: streaming in chunks",
                  directory, size, stream_above_mb)
         return StreamedSplit(directory, device=device, use_overlay=use_overlay, window=window)
-    table, meta = read_feature_table(directory)
-    return InMemorySplit(feature_tensors(table, meta, where=str(directory)), device=device,
-                         use_overlay=use_overlay)
+    return InMemorySplit(load_feature_tensors(directory), device=device, use_overlay=use_overlay)

@@ -101,7 +101,7 @@ def test_existing_split_is_refused(generated: tuple[Path, dict]) -> None:
 def _templates_by_phrasing(root: Path, split: str) -> dict[str | None, list[int]]:
     truth = SynthGroundTruth.load(root / split)
     out: dict[str | None, list[int]] = {}
-    for video_id in truth.video_ids():
+    for video_id in list(truth.data["videos"]):
         for exp_id in truth.data["videos"][video_id]["expressions"]:
             phrasing = truth.tags(video_id, exp_id).get("phrasing")
             out.setdefault(phrasing, []).append(truth.template_id(video_id, exp_id))
@@ -243,7 +243,7 @@ def test_point_tracks_golden_and_interior_points_visible(tmp_path: Path) -> None
         video_frames=FRAMES, height=HEIGHT,
                        width=WIDTH, seed=11)
     truth = SynthGroundTruth.load(tmp_path / "train")
-    for video_id in truth.video_ids():
+    for video_id in list(truth.data["videos"]):
         for anno_id, obj in truth.objects(video_id).items():
             affine = np.asarray(obj["affine"])
             size = obj["sprite_size"][0]
@@ -263,7 +263,7 @@ def test_point_tracks_golden_and_interior_points_visible(tmp_path: Path) -> None
 def test_point_not_on_the_objects_is_an_error(generated: tuple[Path, dict]) -> None:
     root, _ = generated
     truth = SynthGroundTruth.load(root / "train")
-    video_id = truth.video_ids()[0]
+    video_id = list(truth.data["videos"])[0]
     anno_id = next(iter(truth.objects(video_id)))
     with pytest.raises(DataError, match="lies on none of the objects"):
         truth.point_tracks(video_id, [anno_id], np.array([[-50.0, -50.0]]), 0)

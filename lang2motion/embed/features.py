@@ -182,14 +182,9 @@ def embed_split(
     shard_size: int = ROWS_PER_SHARD,
     batch_size: int = ClipConfig.batch_size,
 ) -> dict[str, Any]:
-    """Embed every sample of ``rows`` and write ``out_dir/part-NNNNN.parquet`` (``shard_size``
-    trajectories each); return a summary.
-
-    ``split`` reads the frames (a prepared split from ``lang2motion.data.splits.resolve_split``);
-    ``ground_truth`` labels synthetic samples (motion kind, template id), None for real data.
-    Text embeddings: one batched call over the unique captions. Image embeddings: per frame of
-    each track row's overlays, pooled by the mean over T. Shards of a previous run that this run
-    did not rewrite are deleted after the new set is written.
+    """Embed every sample of ``rows`` into ``out_dir/part-NNNNN.parquet`` (``shard_size``
+    trajectories each, stale shards deleted); return a summary. ``ground_truth`` labels
+    synthetic samples, None for real data. Image embeddings are pooled by the mean over T.
     """
     if shard_size < 1:
         raise ConfigError(f"shard_size must be >= 1, got {shard_size}")

@@ -85,16 +85,12 @@ def render_overlays(
     opacity: float,
     line_width: int,
 ) -> np.ndarray:            # (T, S, S, 3) uint8, or (T, h, w, 3) for size=(w, h)
-    """Draw every point's trail up to each frame over that frame, resized to ``size``.
+    """Draw every point's trail up to each frame over that frame, resized (INTER_AREA) to
+    ``size``; ``line_width`` in output pixels.
 
-    Frames are resized with ``cv2.INTER_AREA`` to ``size x size`` (aspect squashed, see the
-    module docstring), or to ``w x h`` for ``size=(w, h)``, and positions scaled alike. At
-    frame t each visible point with finite coordinates contributes the segment from its position
-    at t-1 to its position at t, or a dot at t where it was not drawable at t-1 (always at
-    t = 0); hidden points draw nothing. Trails accumulate, so frame t shows everything drawn at
-    0..t. ``line_width`` is in output pixels. Trails are drawn into one binary mask and blended
-    once per frame: pixel = round((1 - opacity) * frame + opacity * colour), so the colour does
-    not get darker where trails cross. Opacity 0 returns the resized frames unchanged.
+    Frame t adds, per visible finite point, the segment from t-1 to t (a dot where it was not
+    drawable at t-1); trails accumulate. They are drawn into one mask and blended once, pixel =
+    round((1 - opacity) * frame + opacity * colour), so crossings do not darken.
     """
     frames = np.asarray(frames)
     tracks_px = np.asarray(tracks_px, dtype=np.float64)
@@ -133,12 +129,11 @@ def render_overlays(
     previous_ok = np.concatenate([np.zeros_like(drawable[:1]), drawable[:-1]])
     previous = np.where(previous_ok[..., None], previous, fixed)
     segments = np.stack([previous, fixed], axis=2)                  # (T, N, 2 ends, 2)
-    draw = drawable                                                 # (T, N)
 
     mask = np.zeros((out_h, out_w), dtype=np.uint8)
     masks = np.empty((n_frames, out_h, out_w), dtype=bool)
     for t in range(n_frames):
-        chosen = segments[t][draw[t]]
+        chosen = segments[t][drawable[t]]
         if len(chosen):
             cv2.polylines(mask, list(chosen[:, :, None, :]), isClosed=False, color=_MASK_ON,
                           thickness=line_width, lineType=cv2.LINE_8, shift=SUBPIXEL_BITS)
@@ -157,12 +152,8 @@ def overlay_track_row(
     *,
     overlay: OverlayConfig,
 ) -> np.ndarray:  # (T, S, S, 3) uint8
-    """Read a track row's frames from ``source`` and render its overlays with ``overlay``.
-
-    The single definition used by the render stage (MP4s) and the embed stage (CLIP inputs), so
-    CLIP sees exactly the pixels a person watches. Tracks are denormalised with the row's own
-    width and height; the frames read must have that size.
-    """
+    """A track row's overlays (its frames from ``source``, which must have the row's size): the
+    one definition behind the render stage's MP4s and the embed stage's CLIP inputs."""
     n_frames = row.tracks.shape[0]
     frames = source.read_frames(row.video_id, row.start, row.start + n_frames)
     expected = (n_frames, row.height, row.width, 3)

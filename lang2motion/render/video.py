@@ -76,11 +76,8 @@ def write_mp4(
     *,
     fps: int,
 ) -> None:
-    """Write an H.264 MP4 (yuv420p) that any player opens; atomically (temp name, rename).
-
-    Odd heights or widths are padded by one edge pixel (yuv420p needs even sizes); nothing is
-    rescaled.
-    """
+    """Write an H.264 MP4 (yuv420p) that any player opens, atomically; odd sizes are padded by
+    one edge pixel (yuv420p needs even sizes), nothing is rescaled."""
     import imageio.v2 as imageio
 
     frames = np.asarray(frames)
@@ -116,15 +113,9 @@ def write_gif(
     fps: int,
     loop: int = 0,
 ) -> None:
-    """Write an animated GIF that browsers and GitHub play; atomically (temp name, rename).
-
-    All frames share one 256-colour palette, without dithering, so a still background costs its
-    bytes once and later frames store only the rectangle that changed. ``loop`` 0 repeats
-    forever, n plays n + 1 times. Frame delays are rounded to whole centiseconds (GIF's unit);
-    above ``GIF_MAX_FPS`` browsers would slow playback down, so that is a DataError. Identical
-    consecutive frames are stored once with their delays summed: a reader may count fewer
-    frames, playback time is the same. Sizes are kept as they are (no padding needed).
-    """
+    """Write an animated GIF that browsers and GitHub play, atomically, one shared palette
+    (see GIF_*). ``loop`` 0 repeats forever, n plays n + 1 times. Pillow stores identical
+    consecutive frames once with their delays summed: a reader may count fewer frames."""
     from PIL import Image
 
     frames = np.asarray(frames)
@@ -168,10 +159,8 @@ def contact_sheet(
     columns: int,
     labels: list[str] | None = None,
 ) -> None:
-    """Tile images in a grid with ``columns`` columns, each with its label below; write a PNG.
-
-    Written atomically. Labels are wrapped to stay under their tile.
-    """
+    """Tile images in a grid of ``columns`` columns, each with its wrapped label below, into
+    a PNG written atomically."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -2,16 +2,11 @@
 
 Legend: B batch, T frames, N points, H height, W width. Pixel (x, y) of the input frames.
 
-The adapter meets the contract of co-tracker's ``cotracker.predictor.CoTrackerPredictor``
-(github facebookresearch/co-tracker): a float video (1, T, 3, H, W) in 0..255, queries
-(1, N, 3) as (t, x, y) pixels, and back tracks (1, T, N, 2) pixels with visibility (1, T, N)
-bool. The caller hands over every query of a video at once (all objects, all window starts)
-so the model sees the video once. Memory grows with T x N, so a video longer than ``chunk_len``
-frames is cut into chunks of at most ``chunk_len`` frames that overlap (by one frame; more for
-the last chunk, which is kept a full chunk); a point still running at the end of a chunk is
-handed over to the next chunk as a new query at that chunk's first frame (its position and
-visibility there come from the earlier chunk). Each chunk is ONE predictor call carrying every
-point that is alive in it.
+co-tracker's ``CoTrackerPredictor`` takes a float video (1, T, 3, H, W) in 0..255 and queries
+(1, N, 3) (t, x, y) pixels, and gives tracks (1, T, N, 2) pixels and visibility (1, T, N). Every
+query of a video goes in at once, so the model sees the video once; memory grows with T x N, so
+longer videos are cut into overlapping chunks of ``chunk_len`` frames, one predictor call each,
+a running point handed over to the next chunk as a query at its first frame.
 
 Two lengths, not to be confused: ``PREDICTOR_WINDOW_LEN`` is fixed by the checkpoint (its
 ``time_emb`` buffer is (1, 60, 1110), so the predictor is always built with 60; the model
@@ -54,22 +49,16 @@ CHUNK_OVERLAP = 1              # frames shared by consecutive chunks for the han
 
 @contextlib.contextmanager
 def keep_rng_state() -> Iterator[None]:
-    """Restore torch's CPU and every CUDA device's RNG state on exit.
-
-    co-tracker calls ``torch.manual_seed(0)`` when imported and draws random initial weights when
-    built; neither may change the caller's random stream.
-    """
+    """Restore torch's CPU and CUDA RNG states on exit: co-tracker seeds torch when imported
+    and draws random initial weights when built; neither may change the caller's stream."""
     devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     with torch.random.fork_rng(devices=devices, device_type="cuda"):
         yield
 
 
 def fetch_checkpoint(*, timeout_s: float = HUB_TIMEOUT_S) -> str:
-    """Local path of scaled_offline.pth: the huggingface_hub cache, else a download.
-
-    Raises DependencyError (the file, its URL and the parameter to set) when the Hub cannot be
-    reached or refuses; waits at most ``timeout_s`` seconds for a first answer.
-    """
+    """Local path of scaled_offline.pth: the huggingface_hub cache, else a download (at most
+    ``timeout_s`` seconds for the Hub's first answer); DependencyError saying what to get."""
     import huggingface_hub
 
     how = (f"download {CHECKPOINT_FILE} from {CHECKPOINT_URL} and pass "

@@ -157,12 +157,9 @@ def video_work(index: SampleIndex, frames: int) -> list[tuple[str, int]]:
 def track_split(split: MevisSplit, index: SampleIndex, *, tracker: Tracker, grid: GridConfig,
                 frames: int, videos: range | None = None) -> tuple[list[TrackRow], dict]:
     """Track every sample of ``index`` (or of the block ``videos`` of :func:`video_work`'s
-    videos); return the rows and a JSON-ready summary.
-
-    Rows hold tracks (T, N, 2) normalised to [-1, 1] (eq. 3) with tracks[0] the grid, and
-    visible (T, N). Samples whose mask cannot hold the grid or whose tracks are not finite are
-    skipped and counted by reason; corrupt frames or masks raise DataError naming the sample.
-    The summaries of consecutive blocks combine with :func:`merge_summaries`.
+    videos); return the rows (tracks[0] is the grid) and a summary that
+    :func:`merge_summaries` combines across blocks. Samples whose mask cannot hold the grid or
+    whose tracks are not finite are skipped and counted by reason.
     """
     by_video = _group_samples(index.samples, frames)
     if videos is not None:

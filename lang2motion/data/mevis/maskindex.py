@@ -123,9 +123,6 @@ class MaskDict:
     def __contains__(self, anno_id: str) -> bool:
         return anno_id in self.offsets
 
-    def keys(self) -> list[str]:
-        return list(self.offsets)
-
     def load(self, anno_id: str) -> list[Any]:
         """The raw per-frame list of one object (RLE dicts and None)."""
         try:

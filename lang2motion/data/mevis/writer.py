@@ -143,15 +143,10 @@ def _write_mask_dict(path: Path, entries: dict[str, list], *, append: bool) -> N
 
 
 class SplitWriter:
-    """Writes videos into ``root/split`` one at a time, in the MeViS layout.
-
-    Each :meth:`add` writes the video's frames at once and keeps its masks (as compact RLE
-    strings) and its expressions; :meth:`close` writes ``mask_dict.json`` and the expressions
-    file once. So writing n videos costs O(n), where appending them one by one with
-    :func:`write_split` rewrites both files every time (O(n^2)). Without ``append`` the split
-    must not exist yet. JSON is written with sorted keys so equal input gives byte-identical
-    files.
-    """
+    """Writes videos into ``root/split`` in the MeViS layout: :meth:`add` writes a video's
+    frames and keeps its masks and expressions, :meth:`close` writes ``mask_dict.json`` and the
+    expressions file once (sorted keys: equal input, equal bytes). Without ``append`` the split
+    must not exist yet."""
 
     def __init__(self, root: str | os.PathLike[str], split: str, *, append: bool = False,
                  jpeg_quality: int = JPEG_QUALITY):
@@ -197,13 +192,8 @@ class SplitWriter:
 
 def write_split(root: str | os.PathLike[str], split: str, videos: Sequence[VideoRecord], *,
                 append: bool = False, jpeg_quality: int = JPEG_QUALITY) -> Path:
-    """Write videos in the MeViS layout under ``root/split``; return the split folder.
-
-    Frames go to ``JPEGImages/<video_id>/<name>.jpg``, masks to ``mask_dict.json`` (COCO
-    compressed RLE strings, null where absent), expressions to ``meta_expressions.json`` (written
-    last: a split without it is incomplete). Without ``append`` the split must not exist yet.
-    Many videos: one :class:`SplitWriter` rather than one call per video.
-    """
+    """Write ``videos`` with one :class:`SplitWriter`; return the split folder. Each call
+    rewrites the split's JSON files: many videos go in one call, not one call each."""
     if not videos:
         raise DataError(f"{Path(root) / split}: no videos to write")
     writer = SplitWriter(root, split, append=append, jpeg_quality=jpeg_quality)

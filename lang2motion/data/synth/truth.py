@@ -21,10 +21,6 @@ SIDECAR_FORMAT = 1
 TAG_KEYS = ("phrasing",)       # expression fields that become evaluation tags
 
 
-# ----------------------------------------------------------------------------------------------
-# Ground truth
-
-
 def _apply(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
     """(2, 3) affine on (N, 2) points."""
     return points @ affine[:, :2].T + affine[:, 2]
@@ -82,9 +78,6 @@ class SynthGroundTruth:
         info = self.expression(video_id, exp_id)
         return {key: str(info[key]) for key in TAG_KEYS if key in info}
 
-    def video_ids(self) -> list[str]:
-        return list(self.data["videos"])
-
     def objects(self, video_id: str) -> dict[str, dict[str, Any]]:
         return self._video(video_id)["objects"]
 
@@ -124,18 +117,13 @@ class SynthGroundTruth:
 
     def point_tracks(self, video_id: str, anno_ids: Sequence[str], points_px: np.ndarray,
                      t0: int) -> tuple[np.ndarray, np.ndarray]:
-        """Exact tracks of frame-``t0`` pixel points lying on the objects ``anno_ids``.
+        """Exact tracks (T_video, N, 2) float32 px and visible (T_video, N) of the frame-``t0``
+        pixel points ``points_px`` (N, 2) lying on the objects ``anno_ids``.
 
-        points_px: (N, 2) x, y in pixels (pixel centres at integers) at frame t0.
-        Returns tracks (T_video, N, 2) float32 px and visible (T_video, N) bool.
-
-        Each point belongs to the front-most object of the set whose sprite covers it at t0; it
-        is carried to the sprite by the inverse affine and to every frame by that frame's
-        affine. It is visible where it lies inside the frame, inside its own sprite and not
-        under any nearer object of the video. Visibility is conservative by one sprite pixel at
-        every sprite edge (eroded own support, dilated occluders) so that a point marked
-        visible always falls inside the rendered mask despite nearest-pixel rounding; this holds
-        for scales >= MIN_SCALE.
+        Each point rides the front-most covering sprite (inverse affine at t0, then each frame's
+        affine); it is visible inside the frame, its sprite, and no nearer object. Visibility is
+        conservative by one sprite pixel (eroded own support, dilated occluders), so a visible
+        point always falls inside the rendered mask; this holds for scales >= MIN_SCALE.
         """
         video = self._video(video_id)
         points = np.asarray(points_px, dtype=np.float64).reshape(-1, 2)
