@@ -2,20 +2,12 @@
 
 Legend: T frames, H height, W width.
 
-Each clip (a source cut at one start) is decoded once (:mod:`.video`) and written with the MeViS
-writer as one video: its frames, one anno id per object with the object's mask on the clip's first
-frame (and on later frames where a ``masks`` folder has one; None elsewhere), one expression per
-caption. Sample windows then start only where a mask is known (:mod:`lang2motion.data.samples`):
-a first-frame mask gives the window at frame 0, per-frame masks later windows too.
-
-Boxes and clicks become masks through :func:`lang2motion.regions.resolve_region`, the helper
-behind ``generate --box/--point`` (SAM with a checkpoint; without, a box is its rectangle and
-clicks are refused), on the first frame at the source's resolution; masks are then resized with
-the frames. Clips shorter than ``frames`` after resampling are skipped and listed with the reason;
-every other problem is an error naming the manifest line. One decoded clip is in memory at a
-time (T frames at the capped size): each clip's frames are written as it is done, through one
-:class:`~lang2motion.data.mevis.writer.SplitWriter` per split, which writes the masks and
-expressions once at the end (linear in the number of clips).
+Each clip (a source cut at one start) is decoded once and written as one video: its frames, one
+anno id per object with its mask on the first frame (and on later frames where a ``masks`` folder
+has one; None elsewhere, so sample windows start only where a mask is known), one expression per
+caption. Boxes and clicks become masks through :func:`lang2motion.regions.resolve_region` (as for
+``generate --box/--point``) on the first frame at source resolution. Clips shorter than
+``frames`` are skipped and listed; every other problem is an error naming the manifest line.
 """
 
 from __future__ import annotations
@@ -140,13 +132,8 @@ def _clip_records(manifest: Manifest, lines: list[ClipLine], clip: DecodedClip, 
 def import_manifest(root: str | os.PathLike[str], *, out_root: str | os.PathLike[str],
                     split_names: dict[str, str], frames: int, fps: float, max_side: int,
                     sam_checkpoint: str = "") -> dict[str, Any]:
-    """Write the clips of the manifest of ``root`` as MeViS splits under ``out_root``.
-
-    split_names: the manifest's train / valid -> the written split folders (data.train_split,
-    data.valid_split). Returns the summary: the manifest, clips and videos per split, and every
-    skipped clip with its manifest lines and reason. DataError naming the manifest line for bad
-    input, and when no train or no valid clip is left.
-    """
+    """Write the clips of the manifest of ``root`` as MeViS splits under ``out_root`` (named by
+    ``split_names``: manifest train / valid -> split folder); return the summary."""
     began = time.perf_counter()
     manifest = read_manifest(root)
     clips: dict[tuple[Any, ...], list[ClipLine]] = {}
@@ -200,12 +187,8 @@ def import_manifest(root: str | os.PathLike[str], *, out_root: str | os.PathLike
 def import_to_folder(root: str | os.PathLike[str], *, out_dir: str | os.PathLike[str],
                      split_names: dict[str, str], frames: int, fps: float, max_side: int,
                      sam_checkpoint: str = "") -> dict[str, Any]:
-    """``lang2motion import``: :func:`import_manifest` into a new folder ``out_dir``, whole or
-    not at all, with the summary in ``out_dir/IMPORT_SUMMARY``. Returns the summary.
-
-    The result is a MeViS-layout root: train on it with ``data.source=mevis
-    data.mevis.root=<out_dir>`` and the same split names.
-    """
+    """``lang2motion import``: :func:`import_manifest` into a new folder ``out_dir`` (a MeViS
+    root for ``data.source=mevis``), whole or not at all, the summary in IMPORT_SUMMARY."""
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise DataError(f"{out}: already exists and is not an empty folder; give a new --out "

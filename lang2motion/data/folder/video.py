@@ -2,13 +2,9 @@
 
 Legend: T output frames, H height, W width.
 
-Video files are decoded with PyAV (FFmpeg's libraries, the decoder torchvision.io uses), not
-OpenCV's VideoCapture (also FFmpeg underneath): PyAV gives every frame its presentation
-timestamp in the stream's own time base, so variable-frame-rate clips (phones, screen captures)
-are resampled by when frames are shown, not by their count; it demuxes only the video stream, so
-audio is never decoded; and a damaged stream raises an error instead of VideoCapture's
-``read() -> False``, which looks the same as the end of the file. Decoding speed is about the
-same with either (measured on the 1296x720 apple clip of the real-data samples).
+Video files are decoded with PyAV rather than OpenCV's VideoCapture: it gives every frame its
+presentation timestamp, so variable-frame-rate clips are resampled by when frames are shown, and
+a damaged stream raises instead of VideoCapture's ``read() -> False`` (the same as the end).
 
 Resampling: output frame k shows the source frame on screen at time t0 + k / fps (the latest
 frame whose timestamp is <= that time), t0 being the timestamp of the clip's first frame (the
@@ -122,12 +118,8 @@ def _folder_frames(path: Path, fps: float) -> tuple[Iterator[SourceFrame], dict[
 def decode_clip(path: str | os.PathLike[str], *, fps: float, max_side: int,
                 start_frame: int | None = None, start_time: float | None = None,
                 folder_fps: float | None = None) -> DecodedClip:
-    """Decode ``path`` (a video file or a folder of frames) at ``fps`` from its start.
-
-    folder_fps: the frame rate of a folder of frames (default ``fps``: no resampling).
-    DataError for an unreadable file, no decodable frame, a start past the end, or frames of
-    different sizes in a folder.
-    """
+    """Decode ``path`` (a video file, or a folder of frames at ``folder_fps``, default ``fps``)
+    at ``fps`` from its start."""
     path = Path(path)
     close: Callable[[], None] = lambda: None      # noqa: E731 (nothing to close for folders)
     if path.is_dir():
