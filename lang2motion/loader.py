@@ -6,14 +6,10 @@ batch keys of :func:`lang2motion.model.losses.compute_losses` on the training de
 run recomputes the order and skips the batches already taken, so it sees exactly the batches an
 uninterrupted one would; under DDP each rank gathers only its slice of every global batch.
 
-- :class:`InMemorySplit`: the whole split on the device; trajectories stored once (``row_*``) and
-  gathered per sample, so memory is one copy of the unique data. Order: one permutation of all
-  samples (``epoch_order``).
-- :class:`StreamedSplit`: Parquet row groups of the feature shards (ROWS_PER_GROUP trajectories
-  with their samples) are the chunks. Order: the chunks are permuted, taken ``window`` at a time,
-  and the samples of each window permuted together; a batch loads the chunks it needs, and only
-  the chunks of the current and the previous window stay in memory, so resident memory does not
-  grow with the split.
+- :class:`InMemorySplit`: the whole split on the device, trajectories once; one permutation.
+- :class:`StreamedSplit`: the shards' row groups are the chunks, permuted and taken ``window`` at
+  a time, the samples of a window permuted together; only the current and previous window stay
+  in memory, so memory does not grow with the split.
 
 Legend: S samples, R trajectories, B batch, T frames, N points, D feature.
 """

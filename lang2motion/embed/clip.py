@@ -1,22 +1,15 @@
 """A frozen open_clip model that turns captions and overlay images into embeddings.
 
 ``load_clip(model=..., pretrained=...)`` accepts three kinds of ``pretrained``:
-- ``"none"``: random weights (the offline default). The initialisation is seeded with
-  ``RANDOM_INIT_SEED`` inside a forked RNG, so the same model name gives the same weights, hence
-  the same features, on every run, without touching the caller's random state. Such features
-  are stand-ins that carry no language or image knowledge.
-- local weights (the value contains a path separator, ends with one of ``WEIGHT_SUFFIXES`` or
-  names a folder): a safetensors file, a ``torch.save`` state dict (plain, or a training
-  checkpoint ``{'state_dict': ...}`` with ``module.`` prefixes), OpenAI's original TorchScript
-  release (``ViT-B-32.pt``), or a folder such as a Hugging Face snapshot holding one of
-  ``FOLDER_WEIGHT_FILES``. The model is built by open_clip's ``create_model_and_transforms``
-  and files are loaded by its ``load_checkpoint`` (prefixes, position-embedding resizing), then
-  checked strictly against the named architecture. open_clip cannot read two of these formats
-  and this module adds them: the snapshot folder, and the TorchScript archive, whose tensors
-  are read as data (its TorchScript code never runs, unlike ``torch.jit.load``). Nothing but
-  tensors and plain containers is unpickled.
-- anything else is an open_clip tag (``openai``, ``laion2b_s34b_b79k``, ...) downloaded from the
-  Hugging Face hub into its cache; offline this fails with a DependencyError saying what to get.
+- ``"none"``: random weights (the offline default), seeded in a forked RNG (RANDOM_INIT_SEED):
+  the same stand-in features on every run, without touching the caller's random state.
+- local weights (a path, a name ending in WEIGHT_SUFFIXES, or a folder): safetensors, a
+  ``torch.save`` state dict (or ``{'state_dict': ...}``), OpenAI's TorchScript release
+  (``ViT-B-32.pt``) or a Hugging Face snapshot folder, loaded by open_clip's ``load_checkpoint``
+  and checked strictly. open_clip reads neither the folder nor the TorchScript archive: this
+  module does, the archive's tensors as data (its code never runs, unlike ``torch.jit.load``).
+  Nothing but tensors and plain containers is unpickled.
+- anything else is an open_clip tag (``openai``...) downloaded into the Hugging Face cache.
 
 Activation: OpenAI's weights (and a few others) were trained with QuickGELU; run with plain GELU
 they load without complaint and give wrong embeddings. The activation is chosen, first rule that

@@ -1,15 +1,8 @@
 """The embed stage's work: CLIP text and overlay-image features of every sample, as Parquet shards.
 
-A sample is one (video, expression, window); several expressions share one track row (same
-objects, same window), so overlays are rendered and encoded once per track row, and each caption
-is encoded once however many samples use it. Overlays are re-rendered in memory with the same
-function the render stage uses for its MP4s: CLIP sees exactly the pixels a person watches,
-without a lossy video decode.
-
-Throughput: worker threads read and render the next rows while CLIP encodes the captions, then
-the current batch (cv2 and JPEG decoding release the GIL); frames of consecutive rows are packed
-into full batches of ``batch_size`` images. The frame source's ``read_frames`` is therefore
-called from worker threads and must be thread-safe (reading image files is).
+Overlays are rendered (in memory, as the render stage draws them: no lossy video decode) and
+encoded once per track row, each caption once. Worker threads read and render the next rows while
+CLIP encodes (cv2 and JPEG decoding release the GIL), so ``read_frames`` must be thread-safe.
 
 Legend: T frames, N points, D CLIP embedding size, S overlay side.
 """

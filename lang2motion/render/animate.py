@@ -1,10 +1,7 @@
 """Trajectory animations for people: trails growing over a still background, labelled panels.
 
-Pure functions on arrays (no files): the trails are drawn by
-:func:`lang2motion.render.overlay.render_overlays` (the one drawing of trails, here at an output
-size that keeps the source aspect), with a dot added at each point's current position so the
-motion reads at a glance. The results go to :func:`lang2motion.render.video.write_animation`
-(GIF or MP4) or, via :func:`still`, to a PNG.
+Pure functions on arrays: trails by :func:`lang2motion.render.overlay.render_overlays` at an
+aspect-keeping size, plus a dot at each point's current position so the motion reads at a glance.
 
 Legend: T frames, N points, H/W source height/width, h/w output height/width.
 """

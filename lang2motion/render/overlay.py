@@ -1,15 +1,9 @@
 """Trajectory overlays: point trails drawn over video frames (Lang2Motion section 3, Table 7).
 
-Each frame is squashed to ``size x size`` (the CLIP input) and every point's trail up to that
-frame is drawn as line segments between its consecutive positions, alpha-blended in one colour.
-These are the images the frozen CLIP image encoder sees, and what the render stage writes as MP4s.
-``size`` may instead be a (width, height) pair: the same drawing at another output size, which
-keeps the aspect when the caller passes a proportional size (animations for people to watch).
-
-Why squash instead of CLIP's resize-shortest-side + centre-crop: a crop would cut away trails
-near the left/right edges of a wide frame, and motion there is part of the caption ("moving to the
-left"). We resize the whole frame to a square ourselves, so CLIP's own preprocessing of a
-``size x size`` image is the identity (no resize, no crop) when ``size`` equals its input size.
+Each frame is squashed to ``size x size`` (the CLIP input; or a (width, height) pair for people)
+with every point's trail up to that frame drawn over it in one colour: what CLIP sees and the
+render stage's MP4s show. Squashed, not CLIP's resize + centre-crop: a crop would cut away trails
+near the edges of a wide frame, and motion there is part of the caption ("moving to the left").
 
 Legend: T frames, N points, H height, W width, S output side (``size``), h/w output height/width.
 """

@@ -2,17 +2,11 @@
 
 Legend: T frames, N points, H height, W width. Pixel (x, y), pixel centres at integer coordinates.
 
-Frame-to-frame forward tracking with a forward-backward check at every step (Kalal et al. 2010):
-a point is tracked t -> t+1, the result tracked back t+1 -> t, and the point is visible at t+1
-only when both LK solves converged, it came back within ``fb_max_error`` pixels of where it
-started and it lies inside the frame.
-
-Occlusion policy (why): a point that fails the check is marked not visible for that frame but
-keeps being tracked so that it can be re-acquired when it reappears. Its position follows the
-forward LK estimate when the forward solve converged and lands inside the frame (an unreliable
-match, e.g. motion blur, usually still moves with the object); otherwise (the solve diverged, or
-the point left the frame) it holds its last position, which is where an occluded or exiting point
-is most likely to come back.
+Frame to frame with a forward-backward check (Kalal et al. 2010): visible at t+1 only when both
+solves converged, the point came back within ``fb_max_error`` px and lies inside the frame. A
+point failing the check keeps being tracked, to be re-acquired: it follows a converged forward
+estimate inside the frame (a blurred match still moves with the object), else holds its last
+position, where an occluded or exiting point most likely comes back.
 """
 
 from __future__ import annotations

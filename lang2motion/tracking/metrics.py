@@ -8,12 +8,8 @@ evaluates the frames strictly after each point's query frame, "strided" mode eve
 query frame. Counts are pooled over all points and evaluated frames of the call (one video), as
 in the reference.
 
-Undefined ratios (0/0): when no evaluated (point, frame) has visible ground truth,
-``pts_within_d`` is NaN (there is nothing to be within), and ``jaccard_d`` is NaN only when
-additionally nothing is predicted visible (with predicted-visible points it is 0: all false
-positives); with no evaluated frame at all every value is NaN. The values are NaN rather than a
-made-up 0 or 1 so that a mean over videos can skip them (:func:`mean_metrics` does, and counts
-how many it skipped); no division warning is raised.
+Undefined ratios (0/0, e.g. no visible ground truth among the evaluated frames) are NaN, not a
+made-up 0 or 1, so that a mean over videos can skip them (:func:`mean_metrics` counts them).
 """
 
 from __future__ import annotations

@@ -2,16 +2,10 @@
 
 Legend: R track rows, T frames, N points.
 
-- ``static_share``: the share of track rows (trajectories) none of whose points moves: the
-  largest displacement of any point from its query position over the window is below
-  :data:`STATIC_PX` pixels of the frame the row was tracked in.
-- ``invisible_share``: the share of points (over every row) that the tracker marks invisible in
-  every frame after the query frame (frame 0 of the window).
-
-A tracker with wrong weights, or a broken tracker, gives rows that hardly move and points seen
-only at the query frame; the pipeline would train on them without a word. The track stage writes
-both shares to its summary, warns (one line on stderr) when either exceeds :data:`WARN_SHARE`,
-and the report prints them beside the tracker's name.
+``static_share``: rows none of whose points moves STATIC_PX pixels from its query position;
+``invisible_share``: points invisible in every frame after the query frame. A tracker with wrong
+weights gives both, and the pipeline would train on them without a word: the track stage warns
+above WARN_SHARE and the report prints them beside the tracker's name.
 """
 
 from __future__ import annotations
