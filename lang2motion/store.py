@@ -146,11 +146,6 @@ class TrackRow:
     height: int
     tracker: str                  # backend name, e.g. "lk" or "cotracker3"
 
-    @property
-    def grid(self) -> np.ndarray:
-        """(N, 2) the initial grid (first frame), normalised."""
-        return self.tracks[0]
-
 
 TRACKS_SCHEMA = pa.schema([
     ("track_id", pa.string()), ("video_id", pa.string()), ("anno_ids", pa.list_(pa.string())),

@@ -175,10 +175,6 @@ def _hold(joints: np.ndarray, present: np.ndarray, width: int, height: int) -> n
     return out
 
 
-def _label_for(index: int | None, names: tuple[str, ...]) -> str | None:
-    return names[index] if index is not None and 0 <= index < len(names) else None
-
-
 # --------------------------------------------------------------------------------------- NTU
 
 
@@ -288,10 +284,11 @@ def read_ntu_skeleton(path: str | Path) -> SkeletonSequence:
 
     match = NTU_ACTION_RE.search(path.stem)
     label = int(match.group(1)) - 1 if match else None
+    names = ntu60_class_names()
     return SkeletonSequence(
         name=path.stem, layout=NTU_LAYOUT.name, joints=joints, visible=visible,
         width=NTU_WIDTH, height=NTU_HEIGHT, label=label,
-        label_name=_label_for(label, ntu60_class_names()),
+        label_name=names[label] if label is not None and 0 <= label < len(names) else None,
     )
 
 

@@ -1,13 +1,9 @@
 """The embed stage: CLIP text and overlay-image features of every sample, as Parquet shards.
 
-Writes ``<out_dir>/<split>/part-NNNNN.parquet`` for both splits (a staging folder swapped in whole
-at the end) and a JSON summary that says which CLIP weights produced the features. Synthetic
-splits carry exact labels (motion kind, caption template, phrasing) from their sidecar.
-
-Sharded (:mod:`lang2motion.sharding`): the work items are each split's track rows in table
-order, all of equal weight (T frames each); shard i embeds its block on its own device into
-``<out_dir>.parts/<shard>/<split>/`` and the merge concatenates the parts in shard order (the
-single-process row order) and re-cuts them into the standard shards.
+Writes ``<out_dir>/<split>/part-NNNNN.parquet`` (swapped in whole) and a JSON summary naming the
+CLIP weights. Sharded (:mod:`lang2motion.sharding`): shard i embeds its block of each split's
+track rows on its own device; the merge concatenates the parts in shard order (the single-process
+row order) and re-cuts them into the standard shards.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """The prepare stage: make ``<out_dir>/<split>/`` readable as MeViS splits, and summarise them.
 
-``data.source: synth`` generates the synthetic set; ``mevis`` finds (or downloads) MeViS, checks
-that every split opens and lists its samples, and writes ``<split>/SOURCE.json`` manifests that
-point at the data in place (see :mod:`lang2motion.data.splits`); ``folder`` imports the clips of
-a user's manifest (:mod:`lang2motion.data.folder`), decoding each clip once. ``out_dir`` is built
-in a staging folder and replaced whole at the end (:func:`lang2motion.io.atomic_dir`): a failed or
-killed run leaves the previous complete output, never a mix.
+``data.source``: ``synth`` generates the synthetic set; ``mevis`` finds (or downloads) MeViS and
+writes ``<split>/SOURCE.json`` manifests pointing at it in place; ``folder`` imports a user's
+clips. ``out_dir`` is replaced whole (a killed run leaves the previous output, never a mix).
 """
 
 from __future__ import annotations
@@ -95,11 +92,8 @@ PREPARE = {"synth": _prepare_synth, "mevis": _prepare_mevis, "folder": _prepare_
 
 def run_stage(*, data: DataConfig, out_dir: str | os.PathLike[str],
         summary_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Prepare both splits of ``cfg`` under ``out_dir``; return (and write) the summary.
-
-    The summary holds, per split, the number of videos, expressions, frames and samples and
-    every expression that yields no sample with the reason.
-    """
+    """Prepare both splits under ``out_dir``; return (and write) the summary: per split the
+    videos, expressions, frames and samples, and every skipped expression with the reason."""
     cfg = data
     out_dir = Path(out_dir)
     prepare = PREPARE[cfg.source]

@@ -1,13 +1,8 @@
 """The render stage: trajectory overlays of every track row as MP4s a person can watch.
 
-Writes ``<out_dir>/<split>/<track id, '/' -> '__'>.mp4`` for both splits (worker threads, a
-staging folder swapped in whole at the end) and one contact sheet PNG: the first, middle and last
-frame of a few rows of each split.
-
-Sharded (:mod:`lang2motion.sharding`): the work items are each split's track rows in table order,
-weighted by their frames; shard i writes the MP4s of its rows into
-``<out_dir>.parts/<shard>/<split>/``, and the merge moves every part's files into the output
-(renames), checks that each row has its video, and draws the contact sheet's few rows itself.
+Writes ``<out_dir>/<split>/<track id, '/' -> '__'>.mp4`` (swapped in whole) and a contact sheet
+PNG. Sharded (:mod:`lang2motion.sharding`): shard i renders its block of each split's rows; the
+merge moves the parts' files into the output, checks each row has its video, and draws the sheet.
 """
 
 from __future__ import annotations

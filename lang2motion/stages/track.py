@@ -1,13 +1,9 @@
 """The track stage: point tracks of every (video, object set, window) of both splits.
 
-Writes ``<out_dir>/<split>.parquet`` (the tracks table of :mod:`lang2motion.store`) per split,
-built in a staging folder swapped in whole at the end, and a JSON summary (rows, skips by reason,
-timing).
-
-Sharded (:mod:`lang2motion.sharding`): the work items are each split's videos in tracking order,
-weighted by the frames read; shard i tracks its block of every split into
-``<out_dir>.parts/<shard>/<split>.parquet`` and the merge concatenates the parts in shard order,
-which is the single-process row order.
+Writes ``<out_dir>/<split>.parquet`` (the tracks table of :mod:`lang2motion.store`), swapped in
+whole, and a JSON summary. Sharded (:mod:`lang2motion.sharding`): shard i tracks its block of each
+split's videos (weighted by frames read); the parts concatenated in shard order are the
+single-process rows.
 """
 
 from __future__ import annotations
