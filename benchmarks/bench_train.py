@@ -84,14 +84,15 @@ def features_config(data: FeatureTensors) -> BenchConfig:
 def generated_split(samples: int, frames: int, points: int, dim: int) -> FeatureTensors:
     rng = np.random.default_rng(0)
     image = rng.normal(size=(samples, frames, dim)).astype(np.float32)
-    return FeatureTensors.from_samples(
+    return FeatureTensors(   # one trajectory per sample
         sample_ids=[f"s{i}" for i in range(samples)], track_ids=[f"t{i}" for i in range(samples)],
         texts=[""] * samples, motion_kinds=[""] * samples, template_ids=np.full(samples, -1),
         tags=[{}] * samples, video_ids=["v"] * samples, starts=np.zeros(samples, int),
-        tracks=rng.uniform(-1, 1, (samples, frames, points, 2)).astype(np.float32),
-        visible=np.ones((samples, frames, points), bool),
-        text_emb=rng.normal(size=(samples, dim)).astype(np.float32), image_emb=image,
-        image_emb_pooled=image.mean(1), sizes=np.tile([256, 192], (samples, 1)))
+        row=np.arange(samples),
+        row_tracks=rng.uniform(-1, 1, (samples, frames, points, 2)).astype(np.float32),
+        row_visible=np.ones((samples, frames, points), bool),
+        text_emb=rng.normal(size=(samples, dim)).astype(np.float32), row_image_emb=image,
+        row_image_emb_pooled=image.mean(1), sizes=np.tile([256, 192], (samples, 1)))
 
 
 def real_split(features: Path, bench: BenchConfig) -> FeatureTensors | None:

@@ -66,25 +66,6 @@ class FeatureTensors:
     clip_model: str = ""         # the CLIP that made the embeddings (one per split)
     clip_pretrained: str = ""
 
-    @classmethod
-    def from_samples(cls, *, sample_ids: list[str], track_ids: list[str], video_ids: list[str],
-                     starts: np.ndarray, texts: list[str], motion_kinds: list[str],
-                     template_ids: np.ndarray, tags: list[dict[str, str]],
-                     tracks: np.ndarray,            # (S, T, N, 2)
-                     visible: np.ndarray,           # (S, T, N)
-                     text_emb: np.ndarray,          # (S, D)
-                     image_emb: np.ndarray,         # (S, T, D)
-                     image_emb_pooled: np.ndarray,  # (S, D)
-                     sizes: np.ndarray, clip_model: str = "",
-                     clip_pretrained: str = "") -> FeatureTensors:
-        """A split given per sample (one trajectory per sample, nothing shared)."""
-        return cls(sample_ids=sample_ids, track_ids=track_ids, video_ids=video_ids,
-                   starts=starts, texts=texts, motion_kinds=motion_kinds,
-                   template_ids=template_ids, tags=tags, text_emb=text_emb, sizes=sizes,
-                   row=np.arange(len(sample_ids)), row_tracks=tracks, row_visible=visible,
-                   row_image_emb=image_emb, row_image_emb_pooled=image_emb_pooled,
-                   clip_model=clip_model, clip_pretrained=clip_pretrained)
-
     @property
     def tracks(self) -> np.ndarray:
         """(S, T, N, 2) every sample's trajectory (a gathered copy)."""

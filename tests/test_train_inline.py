@@ -90,13 +90,13 @@ def _split(tracks: torch.Tensor, text: torch.Tensor, kinds, tags, track_ids):
 
     s = len(track_ids)
     arr = tracks.numpy()
-    return FeatureTensors.from_samples(
+    return FeatureTensors(   # one trajectory per sample
         sample_ids=[f"s{i}" for i in range(s)], track_ids=list(track_ids),
         video_ids=["v"] * s, starts=np.zeros(s, int), texts=[""] * s, motion_kinds=list(kinds),
-        template_ids=np.full(s, -1), tags=list(tags), tracks=arr,
-        visible=np.ones(arr.shape[:3], bool), text_emb=text.numpy(),
-        image_emb=np.zeros((s, arr.shape[1], 2), np.float32),
-        image_emb_pooled=np.zeros((s, 2), np.float32), sizes=np.tile([64, 64], (s, 1)))
+        template_ids=np.full(s, -1), tags=list(tags), row=np.arange(s), row_tracks=arr,
+        row_visible=np.ones(arr.shape[:3], bool), text_emb=text.numpy(),
+        row_image_emb=np.zeros((s, arr.shape[1], 2), np.float32),
+        row_image_emb_pooled=np.zeros((s, 2), np.float32), sizes=np.tile([64, 64], (s, 1)))
 
 
 def test_reference_adds_baselines_motion_kind_and_tag_slices_by_hand() -> None:
