@@ -9,9 +9,8 @@ Two tables:
   CLIP text embedding. ``pandas.read_parquet`` shows everything about a trajectory. Row groups
   of ROWS_PER_GROUP trajectories are the chunks the streamed training loader reads.
 
-Arrays are stored as flat lists (row-major); their shapes (T, N, D) are kept in the schema
-metadata and checked on read. Legend: T frames, N points, D CLIP embedding size, K expressions
-of one trajectory.
+Arrays are flat lists (row-major), their shapes (T, N, D) in the schema metadata, checked on
+read. Legend: T frames, N points, D CLIP embedding size, K expressions of one trajectory.
 """
 
 from __future__ import annotations

@@ -182,8 +182,7 @@ class ClipEncoder:
                 "activation": self.activation}
 
     def autocast(self) -> Any:
-        """The precision context of every encode: fp16 autocast on CUDA, fp32 elsewhere."""
-        # fp16 on CUDA halves the encoder's time; CPU stays in fp32 (CPU fp16 is slow).
+        """fp16 autocast on CUDA (halves the encoder's time), fp32 on CPU (CPU fp16 is slow)."""
         return autocast(self.device, torch.float16)
 
     def token_counts(self, texts: list[str]) -> list[int]:
@@ -529,19 +528,18 @@ def _load_weights(clip_model: torch.nn.Module, weights: _LocalWeights, model: st
             f"unexpected (e.g. {', '.join(unexpected[:3]) or '-'}); {fix}")
 
 
-def _not_random_init_notice(record: logging.LogRecord) -> bool:
-    """open_clip logs 'initialized randomly' whenever it loads no weights itself; here local
-    weights are loaded afterwards and random ones get their own louder warning."""
-    return not str(record.msg).startswith("No pretrained weights loaded")
-
-
 @contextlib.contextmanager
 def _quiet_random_init_notice() -> Iterator[None]:
-    logging.getLogger().addFilter(_not_random_init_notice)
+    """open_clip logs 'No pretrained weights loaded' whenever it loads none itself; here local
+    weights are loaded afterwards and random ones get their own louder warning."""
+    def keep(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No pretrained weights loaded")
+
+    logging.getLogger().addFilter(keep)
     try:
         yield
     finally:
-        logging.getLogger().removeFilter(_not_random_init_notice)
+        logging.getLogger().removeFilter(keep)
 
 
 def load_clip(*, model: str, pretrained: str, device: str = "auto",
