@@ -78,7 +78,7 @@ def test_grids_lie_inside_the_union_masks(split, result):
         assert np.abs(row.tracks).max() <= 1.5      # normalised, not pixels
         mask = split.object_masks(row.video_id, row.anno_ids, start=row.start,
                                   stop=row.start + 1)[0]
-        px = np.rint(denormalise(row.grid, row.width, row.height)).astype(int)
+        px = np.rint(denormalise(row.tracks[0], row.width, row.height)).astype(int)
         assert mask[px[:, 1], px[:, 0]].all(), row.track_id
         assert row.visible[0].all() and row.tracker == "lk"
         assert (row.width, row.height) == (WIDTH, HEIGHT)

@@ -86,9 +86,6 @@ def _track_video(split: MevisSplit, video_id: str, groups: list[_Group], *, trac
     except DataError as exc:
         names = "; ".join(g.describe() for g in groups)
         raise DataError(f"video {video_id}, needed by {names}: {exc}") from exc
-    if video.shape[0] != hi - lo:
-        raise DataError(f"video {video_id}: read {video.shape[0]} frames from {lo}, needed "
-                        f"{hi - lo} for {groups[-1].describe()}")
     height, width = video.shape[1:3]
 
     placed: list[tuple[_Group, np.ndarray]] = []
@@ -139,17 +136,13 @@ def _track_video(split: MevisSplit, video_id: str, groups: list[_Group], *, trac
 
 
 def _frames_read(groups: list[_Group], frames: int) -> int:
-    """Frames :func:`_track_video` reads for a video: from its first window start to the end of
-    its last window."""
+    """Frames :func:`_track_video` reads: first window start to the end of the last window."""
     return max(g.start for g in groups) + frames - min(g.start for g in groups)
 
 
 def video_work(index: SampleIndex, frames: int) -> list[tuple[str, int]]:
-    """The work items of a split in tracking order: (video id, frames read), one per video.
-
-    The track stage shares these out between processes (contiguous blocks balanced by frames
-    read) and passes each process its block as ``videos`` to :func:`track_split`.
-    """
+    """(video id, frames read) per video in tracking order: the work items the track stage
+    shares out between processes, each block passed as ``videos`` to :func:`track_split`."""
     return [(video_id, _frames_read(groups, frames))
             for video_id, groups in _group_samples(index.samples, frames).items()]
 

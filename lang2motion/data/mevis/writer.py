@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,6 @@ from lang2motion.errors import DataError
 from lang2motion.images import read_rgb
 from lang2motion.io import atomic_path, write_bytes_atomic
 
-COPY_CHUNK_BYTES = 1 << 20    # streaming copy of mask_dict.json when appending
 TAIL_BYTES = 4096             # enough of the file's end to find its closing brace
 
 
@@ -131,15 +131,14 @@ def _write_mask_dict(path: Path, entries: dict[str, list], *, append: bool) -> N
     if not tail.rstrip().endswith(b"}"):
         raise DataError(f"{path}: does not end with '}}' (truncated file?)")
     closing = size - len(tail) + len(tail.rstrip()) - 1
-    with atomic_path(path) as tmp, open(path, "rb") as src, open(tmp, "wb") as dst:
-        remaining = closing
-        while remaining > 0:
-            chunk = src.read(min(remaining, COPY_CHUNK_BYTES))
-            dst.write(chunk)
-            remaining -= len(chunk)
-        parts = [json.dumps(k) + ":" + json.dumps(entries[k], separators=(",", ":"))
-                 for k in new_keys]
-        dst.write(((", " if existing else "") + ",".join(parts) + "}").encode("utf-8"))
+    parts = [json.dumps(k) + ":" + json.dumps(entries[k], separators=(",", ":"))
+             for k in new_keys]
+    with atomic_path(path) as tmp:
+        shutil.copyfile(path, tmp)
+        with open(tmp, "r+b") as dst:
+            dst.truncate(closing)
+            dst.seek(closing)
+            dst.write(((", " if existing else "") + ",".join(parts) + "}").encode("utf-8"))
 
 
 class SplitWriter:
