@@ -62,14 +62,6 @@ def check_image(image: np.ndarray, what: str) -> None:
                         f"{image.dtype}")
 
 
-def _pad_even(frames: np.ndarray) -> np.ndarray:
-    """Pad the bottom/right edge by one replicated pixel where H or W is odd (yuv420p)."""
-    pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
-    if not pad_h and not pad_w:
-        return frames
-    return np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-
-
 def write_mp4(
     path: str | os.PathLike[str],
     frames: np.ndarray,  # (T, H, W, 3) uint8 RGB
@@ -84,7 +76,9 @@ def write_mp4(
     check_frames(frames, str(path))
     if fps < 1:
         raise DataError(f"{path}: fps must be >= 1, got {fps}")
-    frames = _pad_even(frames)
+    # yuv420p needs even sizes: one replicated pixel at the bottom/right where H or W is odd
+    frames = np.pad(frames, ((0, 0), (0, frames.shape[1] % 2), (0, frames.shape[2] % 2), (0, 0)),
+                    mode="edge")
     with atomic_path(path) as tmp:
         writer = imageio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec=MP4_CODEC,
                                     pixelformat=MP4_PIXEL_FORMAT, quality=MP4_QUALITY,
