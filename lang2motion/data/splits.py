@@ -1,9 +1,5 @@
-"""Opening a prepared split: ``<raw_dir>/<split>/`` is a MeViS split, or a manifest pointing at one.
-
-The prepare stage leaves either the split itself (the synthetic set, generated in place) or a
-``SOURCE.json`` manifest naming where MeViS lives, so the 15 GB data set is never copied. Every
-later stage opens a split with :func:`resolve_split`, which follows either.
-"""
+"""Opening a prepared split: ``<raw_dir>/<split>/`` is a MeViS split, or a ``SOURCE.json``
+manifest pointing at one in place (the 15 GB MeViS is never copied)."""
 
 from __future__ import annotations
 

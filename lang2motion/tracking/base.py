@@ -1,12 +1,8 @@
-"""The point-tracker interface shared by every backend (the factory, ``make_tracker``, lives in
-track_split.py, so that this interface module imports none of its backends).
+"""The point-tracker interface of every backend (``make_tracker`` is in track_split.py).
 
-Legend: T frames, N points, H height, W width. Coordinates are pixel (x, y) of the input frames,
-pixel centres at integer coordinates.
-
-Contract of ``Tracker.track``: every point is tracked from its query frame forward; frames before
-a point's query frame hold the query position and ``visible=False``; the query frame itself holds
-the query position and ``visible=True``.
+Legend: T frames, N points, H height, W width; pixel (x, y), pixel centres at integers.
+Contract of ``Tracker.track``: every point is tracked from its query frame forward; before it a
+point holds its query position, not visible; at it, its query position, visible.
 """
 
 from __future__ import annotations
@@ -62,10 +58,7 @@ def start_tracking(
 
 
 def hold_before_query(tracks: np.ndarray, visible: np.ndarray, queries: np.ndarray) -> None:
-    """Apply the contract in place: before and at its query frame a point sits at its query.
-
-    tracks: (T, N, 2); visible: (T, N); queries: (N, 3) (t, x, y).
-    """
+    """Apply the contract in place to tracks (T, N, 2), visible (T, N); queries (N, 3)."""
     num_frames = tracks.shape[0]
     t_query = np.round(queries[:, 0]).astype(np.int64)
     frame = np.arange(num_frames)[:, None]
