@@ -1,13 +1,8 @@
-"""`lang2motion demo`: a local web page (Gradio) to play with a trained model.
-
-Generate (a frame, an object, prompts -> trails), Retrieve (a text ranks a split's
-trajectories) and Interpolate / Edit, on one checkpoint loaded once. This module is UI glue:
-every result comes from the verbs' own code (:mod:`generate`, :mod:`retrieve`,
-:mod:`interpolate`, :mod:`edit`, :mod:`lang2motion.regions`), so the page writes exactly
-the files ``lang2motion generate`` writes, into a temporary folder the page offers for download.
-
-:class:`Demo` holds the model and the logic and never imports gradio (its tests need no
-browser); :func:`build_app` lays out the page; :func:`serve` runs it on 127.0.0.1.
+"""`lang2motion demo`: a local web page (Gradio) with Generate, Retrieve and Interpolate / Edit
+tabs on one checkpoint loaded once. UI glue: every result comes from the verbs' own code, so the
+page writes exactly the files the verbs write, into a temporary folder it offers for download.
+:class:`Demo` holds the logic and never imports gradio (its tests need no browser);
+:func:`build_app` lays out the page.
 
 Objects: on an example frame (the first frames of the checkpoint's valid split) a click picks the
 annotated object under it (the data set's own mask); on an uploaded frame clicks go through SAM
@@ -20,6 +15,7 @@ Note: no ``from __future__ import annotations`` here: Gradio reads the handlers'
 (``gr.SelectData``) at run time.
 """
 
+import functools
 import logging
 import os
 import shutil
@@ -49,8 +45,6 @@ from lang2motion.trained_model import DEFAULT_CANVAS, Lang2MotionModel
 log = logging.getLogger(__name__)
 
 DEMO_INSTALL = 'pip install -e ".[demo]"'
-DEFAULT_HOST = "127.0.0.1"        # local only: --host 0.0.0.0 opens it to the network
-DEFAULT_PORT = 7860               # Gradio's usual port
 EXAMPLES_MAX = 8                  # example frames shown (the first videos of the valid split)
 EXAMPLES_HEIGHT = 180             # pixels of the examples strip on the page
 RESULTS_HEIGHT = 320              # pixels of each results gallery (animations, stills)
@@ -394,91 +388,88 @@ def build_app(demo: Demo) -> Any:
     """The Gradio Blocks of the page (launch it with :func:`serve`)."""
     gr = require_gradio()
 
-    def attempt(call: Callable[[], tuple], outputs: int) -> tuple:
-        """``call()``'s outputs, or, on a project error, its message on the page (status, the
-        last output) and nothing else changed."""
-        try:
-            return call()
-        except Lang2MotionError as exc:
-            gr.Warning(str(exc))
-            return (*[gr.update()] * (outputs - 1), f"**Not done:** {exc}")
-        except Exception as exc:            # a bug: the page says so, the server keeps serving
-            log.exception("demo request failed")
-            return (*[gr.update()] * (outputs - 1),
-                    f"**Internal error** ({type(exc).__name__}: {exc}); see the server's log")
+    def wire(event: Callable[..., Any], handler: Callable[..., tuple], inputs: list[Any],
+             outputs: list[Any]) -> None:
+        """``event`` runs ``handler``; on an error its message goes to the status (the last
+        output) and nothing else changes; a bug is logged and the server keeps serving."""
+        @functools.wraps(handler)      # Gradio reads the signature (gr.SelectData) through it
+        def run(*args: Any) -> tuple:
+            try:
+                return handler(*args)
+            except Lang2MotionError as exc:
+                gr.Warning(str(exc))
+                said = f"**Not done:** {exc}"
+            except Exception as exc:
+                log.exception("demo request failed")
+                said = f"**Internal error** ({type(exc).__name__}: {exc}); see the server's log"
+            return (*[gr.update()] * (len(outputs) - 1), said)
+        event(run, inputs, outputs)
 
     def frame_outputs(session: dict[str, Any], box_text: str, status: str) -> tuple:
         return session, demo.preview(session, box_text), box_text, status
 
+    def on_frame(session: dict[str, Any], frame: Frame, said: str) -> tuple:
+        fresh = {**new_session(), "results": session["results"], "frame": frame}
+        return frame_outputs(fresh, "", said)
+
     def on_example(session: dict[str, Any], evt: gr.SelectData) -> tuple:
-        def run() -> tuple:
-            frame = demo.pick_example(int(evt.index))
-            fresh = {**new_session(), "results": session["results"], "frame": frame}
-            title = demo.examples[int(evt.index)].title
-            return frame_outputs(fresh, "", f"Example **{title}**: click on the object.")
-        return attempt(run, 4)
+        frame = demo.pick_example(int(evt.index))
+        title = demo.examples[frame.example].title
+        return on_frame(session, frame, f"Example **{title}**: click on the object.")
 
     def on_upload(session: dict[str, Any], path: str | None) -> tuple:
-        def run() -> tuple:
-            frame = demo.load_upload(path)
-            fresh = {**new_session(), "results": session["results"], "frame": frame}
-            return frame_outputs(fresh, "", f"Uploaded frame {frame.image.shape[1]}x"
-                                 f"{frame.image.shape[0]}: choose the object.")
-        return attempt(run, 4)
+        frame = demo.load_upload(path)
+        return on_frame(session, frame, f"Uploaded frame {frame.image.shape[1]}x"
+                        f"{frame.image.shape[0]}: choose the object.")
 
     def on_click(session: dict[str, Any], mode: str, box_text: str,
                  evt: gr.SelectData) -> tuple:
-        def run() -> tuple:
-            x, y = (float(v) for v in evt.index)
-            updated, box = demo.click(session, x, y, mode=mode, box_text=box_text)
-            said = (f"Box {box}." if box != box_text else
-                    f"Corner at ({x:g}, {y:g}): click the opposite corner."
-                    if updated["corner"] else f"{len(updated['clicks'])} click(s) on the object.")
-            return frame_outputs(updated, box, said)
-        return attempt(run, 4)
+        x, y = (float(v) for v in evt.index)
+        updated, box = demo.click(session, x, y, mode=mode, box_text=box_text)
+        said = (f"Box {box}." if box != box_text else
+                f"Corner at ({x:g}, {y:g}): click the opposite corner."
+                if updated["corner"] else f"{len(updated['clicks'])} click(s) on the object.")
+        return frame_outputs(updated, box, said)
 
     def on_clear(session: dict[str, Any]) -> tuple:
-        cleared = {**session, "clicks": [], "corner": None}
-        return attempt(lambda: frame_outputs(cleared, "", "Cleared."), 4)
+        return frame_outputs({**session, "clicks": [], "corner": None}, "", "Cleared.")
 
     def on_box(session: dict[str, Any], box_text: str) -> tuple:
-        return attempt(lambda: frame_outputs(session, box_text, ""), 4)
+        return frame_outputs(session, box_text, "")
 
     def on_generate(session: dict[str, Any], box_text: str, prompts: str) -> tuple:
-        def run() -> tuple:
-            written, region = demo.generate(session, box_text, prompts)
-            choices = [(r["label"], i) for i, r in enumerate(session["results"])]
-            return (session, [(w["animation"], w["label"]) for w in written],
-                    [(w["still"], w["label"]) for w in written],
-                    [w["trajectory"] for w in written],
-                    gr.update(choices=choices, value=len(choices) - 1),
-                    f"Generated {len(written)} trajectory(ies) from {region}.")
-        return attempt(run, 6)
+        written, region = demo.generate(session, box_text, prompts)
+        choices = [(r["label"], i) for i, r in enumerate(session["results"])]
+        return (session, [(w["animation"], w["label"]) for w in written],
+                [(w["still"], w["label"]) for w in written], [w["trajectory"] for w in written],
+                gr.update(choices=choices, value=len(choices) - 1),
+                f"Generated {len(written)} trajectory(ies) from {region}.")
 
     def on_retrieve(text: str, k: float, source: str) -> tuple:
-        def run() -> tuple:
-            shown = demo.retrieve(text, int(k), source)
-            return shown, f"Top {len(shown)} of `{source}` for \"{text.strip()}\"."
-        return attempt(run, 2)
+        shown = demo.retrieve(text, int(k), source)
+        return shown, f"Top {len(shown)} of `{source}` for \"{text.strip()}\"."
 
     def on_interpolate(session: dict[str, Any], a: str, b: str, steps: float) -> tuple:
-        def run() -> tuple:
-            result = demo.interpolate(session, a, b, int(steps))
-            files = [v for k, v in result.items() if k.startswith("step") and k[4:].isdigit()]
-            where = "the object of your last Generate" if session["results"] else \
-                "a centred disc (generate first to use your object)"
-            return (result["animation"], result["strip"], files,
-                    f"{result['steps']} steps from \"{result['from']}\" to \"{result['to']}\", "
-                    f"from {where}.")
-        return attempt(run, 4)
+        result = demo.interpolate(session, a, b, int(steps))
+        files = [v for k, v in result.items() if k.startswith("step") and k[4:].isdigit()]
+        where = "the object of your last Generate" if session["results"] else \
+            "a centred disc (generate first to use your object)"
+        return (result["animation"], result["strip"], files,
+                f"{result['steps']} steps from \"{result['from']}\" to \"{result['to']}\", "
+                f"from {where}.")
 
     def on_edit(session: dict[str, Any], choice: int | None, upload: str | None,
                 source_text: str, target_text: str) -> tuple:
-        def run() -> tuple:
-            result = demo.edit(session, choice, upload, source_text, target_text)
-            return (result["animation"], result["still"], [result["trajectory"]],
-                    f"Edited: {result['label']}.")
-        return attempt(run, 4)
+        result = demo.edit(session, choice, upload, source_text, target_text)
+        return (result["animation"], result["still"], [result["trajectory"]],
+                f"Edited: {result['label']}.")
+
+    def result_panels(what: str, files_label: str) -> list[Any]:
+        """An animation and a still side by side, and the files under them."""
+        with gr.Row():
+            pair = [gr.Image(label=f"{what}, {how}", type="filepath", interactive=False)
+                    for how in ("animated", "full trails")]
+        return [*pair, gr.File(label=files_label, file_count="multiple", interactive=False)]
 
     with gr.Blocks(title="lang2motion demo", analytics_enabled=False,
                    delete_cache=(3600, 3600)) as app:
@@ -509,12 +500,11 @@ def build_app(demo: Demo) -> Any:
                                          elem_id="prompts")
                     generate = gr.Button("Generate", variant="primary", elem_id="generate")
                     status = gr.Markdown("Pick an example or upload a frame.", elem_id="status")
-                    animations = gr.Gallery(label="Trails, animated", columns=2,
-                                            height=RESULTS_HEIGHT, object_fit="contain",
-                                            allow_preview=False, elem_id="animations")
-                    stills = gr.Gallery(label="Full trails", columns=2, height=RESULTS_HEIGHT,
-                                        object_fit="contain", allow_preview=False,
-                                        elem_id="stills")
+                    animations, stills = (
+                        gr.Gallery(label=label, columns=2, height=RESULTS_HEIGHT,
+                                   object_fit="contain", allow_preview=False, elem_id=elem)
+                        for label, elem in (("Trails, animated", "animations"),
+                                            ("Full trails", "stills")))
                     files = gr.File(label="Trajectory files (lang2motion.trajectory/1 JSON)",
                                     file_count="multiple", interactive=False,
                                     elem_id="trajectories")
@@ -538,13 +528,7 @@ def build_app(demo: Demo) -> Any:
                                   label="Steps")
             interpolate = gr.Button("Interpolate", variant="primary", elem_id="interpolate")
             interp_status = gr.Markdown(elem_id="interp-status")
-            with gr.Row():
-                interp_movie = gr.Image(label="All steps, animated", type="filepath",
-                                        interactive=False)
-                interp_strip = gr.Image(label="All steps, full trails", type="filepath",
-                                        interactive=False)
-            interp_files = gr.File(label="Step trajectories", file_count="multiple",
-                                   interactive=False)
+            interp_out = result_panels("All steps", "Step trajectories")
             gr.Markdown("**Edit**: latent arithmetic, unit(z) + text(to) - text(from), decoded "
                         "from the trajectory's own first frame.")
             with gr.Row():
@@ -557,27 +541,21 @@ def build_app(demo: Demo) -> Any:
                 edit_to = gr.Textbox(label="What it should do (to)", elem_id="edit-to")
             edit = gr.Button("Edit", variant="primary", elem_id="edit")
             edit_status = gr.Markdown(elem_id="edit-status")
-            with gr.Row():
-                edit_movie = gr.Image(label="Edited, animated", type="filepath",
-                                      interactive=False)
-                edit_still = gr.Image(label="Edited, full trails", type="filepath",
-                                      interactive=False)
-            edit_files = gr.File(label="Edited trajectory", file_count="multiple",
-                                 interactive=False)
+            edit_out = result_panels("Edited", "Edited trajectory")
 
         frame_out = [session, frame, box, status]
-        examples.select(on_example, [session], frame_out)
-        upload.upload(on_upload, [session, upload], frame_out)
-        frame.select(on_click, [session, mode, box], frame_out)
-        clear.click(on_clear, [session], frame_out)
-        box.submit(on_box, [session, box], frame_out)
-        generate.click(on_generate, [session, box, prompts],
-                       [session, animations, stills, files, choice, status])
-        retrieve.click(on_retrieve, [query, k, source], [ranked, retrieve_status])
-        interpolate.click(on_interpolate, [session, start, end, steps],
-                          [interp_movie, interp_strip, interp_files, interp_status])
-        edit.click(on_edit, [session, choice, edit_upload, edit_from, edit_to],
-                   [edit_movie, edit_still, edit_files, edit_status])
+        wire(examples.select, on_example, [session], frame_out)
+        wire(upload.upload, on_upload, [session, upload], frame_out)
+        wire(frame.select, on_click, [session, mode, box], frame_out)
+        wire(clear.click, on_clear, [session], frame_out)
+        wire(box.submit, on_box, [session, box], frame_out)
+        wire(generate.click, on_generate, [session, box, prompts],
+             [session, animations, stills, files, choice, status])
+        wire(retrieve.click, on_retrieve, [query, k, source], [ranked, retrieve_status])
+        wire(interpolate.click, on_interpolate, [session, start, end, steps],
+             [*interp_out, interp_status])
+        wire(edit.click, on_edit, [session, choice, edit_upload, edit_from, edit_to],
+             [*edit_out, edit_status])
     return app
 
 
@@ -585,10 +563,8 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def serve(demo: Demo, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          share: bool = False) -> None:
-    """Serve the page until interrupted (Ctrl-C). ``share`` asks Gradio for a public link
-    (needs the network)."""
+def serve(demo: Demo, *, host: str, port: int, share: bool = False) -> None:
+    """Serve the page until interrupted (Ctrl-C); ``share`` asks Gradio for a public link."""
     gr = require_gradio()
     app = build_app(demo)
     app.queue(default_concurrency_limit=1)      # one model, one request at a time
@@ -621,7 +597,3 @@ def serve_model(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str], ho
         demo.warm_up()
         serve(demo, host=host, port=port, share=share)
 
-
-__all__ = ["DEMO_INSTALL", "Demo", "Example", "Frame", "build_app", "demo_for",
-           "load_examples", "new_session", "parse_prompts", "require_gradio", "serve",
-           "serve_model"]
