@@ -1,10 +1,6 @@
-"""`lang2motion ablations`: the `dvc exp run` commands that fill the paper's Tables 4-7.
-
-One list, the report's (:mod:`lang2motion.report.paper`): every configuration of the ablation
-tables as parameter overrides of the committed baseline. ``--queue`` queues them all as DVC
-experiments (`dvc exp run --queue -S ...`); `dvc queue start` runs them and the report is
-rebuilt from them (`make ablations` does all three).
-"""
+"""`lang2motion ablations`: the `dvc exp run -S ...` commands of the paper's Tables 4-7 (the
+report's own list, :mod:`lang2motion.report.paper`); ``--queue`` queues them (`make ablations`
+also runs them and rebuilds the report)."""
 
 from __future__ import annotations
 
@@ -17,23 +13,16 @@ from lang2motion.report.experiments import exp_command
 from lang2motion.report.paper import TABLE4, TABLE5, TABLE6, TABLE7
 
 
-def configurations() -> list[dict[str, Any]]:
-    """Every distinct non-baseline configuration of Tables 4-7, in table order."""
-    seen, out = set(), []
-    for row in (*TABLE4, *TABLE5, *TABLE6, *TABLE7):
-        key = tuple(sorted(row.overrides.items()))
-        if row.overrides and key not in seen:
-            seen.add(key)
-            out.append(dict(row.overrides))
-    return out
-
-
 def commands() -> list[str]:
-    return [exp_command(o) for o in configurations()]
+    """Every distinct non-baseline configuration of Tables 4-7, in table order."""
+    unique: dict[tuple, dict[str, Any]] = {}
+    for row in (*TABLE4, *TABLE5, *TABLE6, *TABLE7):
+        if row.overrides:
+            unique.setdefault(tuple(sorted(row.overrides.items())), row.overrides)
+    return [exp_command(o) for o in unique.values()]
 
 
 def queue(dvc: str = "dvc") -> list[str]:
-    """Queue every configuration as a DVC experiment; return the commands run."""
     if shutil.which(dvc) is None:
         raise DependencyError(f"{dvc} is not on PATH: run from the project's environment "
                               "(.venv/bin/lang2motion ablations --queue, or make ablations)")

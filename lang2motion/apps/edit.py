@@ -1,9 +1,5 @@
-"""`lang2motion edit TRAJECTORY --from A --to B`: MotionCLIP's latent arithmetic on a trajectory.
-
-unit(z) + unit(text(B)) - unit(text(A)), decoded from the trajectory's own first frame: turn
-"moving left" into "moving right" while keeping the rest. ``--from`` equal to ``--to``
-reconstructs the trajectory (through the auto-encoder).
-"""
+"""`lang2motion edit TRAJECTORY --from A --to B`: MotionCLIP's latent arithmetic
+(:meth:`Lang2MotionModel.edit`) on a trajectory file."""
 
 from __future__ import annotations
 
@@ -21,9 +17,7 @@ from lang2motion.trajectory import read_trajectory
 def edit_and_write(model: Lang2MotionModel, trajectory_path: str, *, source_text: str,
                    target_text: str, image: str | None, out_dir: str | os.PathLike[str],
                    style: Style, overwrite: bool) -> dict[str, Any]:
-    """Edit the trajectory file ``trajectory_path`` from ``source_text`` to ``target_text``;
-    write the result's files (``image``: the frame its overlays are drawn on)."""
-    style.check()
+    """``image``: the frame the overlays are drawn on."""
     if not source_text.strip() or not target_text.strip():
         raise ConfigError("--from and --to must both be non-empty prompts")
     trajectory = read_trajectory(trajectory_path)

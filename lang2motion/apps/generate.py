@@ -1,15 +1,7 @@
-"""`lang2motion generate`: trajectories from prompts (or an image, or a trajectory's overlay) and
-an initial grid inside an object region, written as trajectory files, animations and stills.
-
-The region is a mask PNG, a box, or clicks on an image (through SAM when installed; see
-:mod:`lang2motion.regions`), or a centred disc. Every option is checked and every output name
-reserved before the model loads and before anything is written.
-
-Table 8's other modalities: ``from_image`` decodes the CLIP image embedding of the image (no
-text); ``from_overlay`` decodes the time-pooled CLIP embedding of a trajectory's overlays.
-
-Legend: T frames, N points, D latent, H/W frame size.
-"""
+"""`lang2motion generate`: trajectories from prompts (or, paper Table 8, the CLIP embedding of an
+image or the time-pooled one of a trajectory's overlays), from a grid inside the object region
+(:mod:`lang2motion.regions`, else a centred disc). :func:`plan` checks every option and output
+name before the model loads. Legend: D latent, H/W frame size."""
 
 from __future__ import annotations
 
@@ -45,7 +37,6 @@ class Request:
 
 
 def read_prompts(prompts: list[str], prompts_file: str | None) -> list[str]:
-    """The prompts given on the command line plus one per line of ``prompts_file``."""
     out = list(prompts)
     if prompts_file:
         lines = read_text(prompts_file, what="prompts file",
@@ -64,9 +55,7 @@ def plan(*, prompts: list[str], image: str | None, mask: str | None, box: str | 
          out_dir: str | os.PathLike[str], style: Style, overwrite: bool, from_image: bool,
          from_overlay: str | None, device: str, grid_points: int = 1,
          sam_kind: str | None = None) -> Request:
-    """Check every option and reserve every output name; load nothing slow but SAM.
-    ``grid_points``: the model's grid points, which the region must be able to hold."""
-    style.check()
+    """``grid_points``: the model's, which the region must be able to hold."""
     size = check_canvas(size, option="--size")
     if from_image and from_overlay:
         raise ConfigError("--from-image and --from-overlay are two different conditions: "
@@ -132,7 +121,6 @@ def latents(model: Lang2MotionModel, request: Request) -> np.ndarray:   # -> (B,
 
 
 def generate_and_write(model: Lang2MotionModel, request: Request) -> list[dict[str, Any]]:
-    """Decode and write every result; return what was written, one dict per result."""
     trajectories = model.decode(latents(model, request), mask=request.mask,
                                 labels=request.labels,
                                 source={"kind": request.kind, "region": request.region})
@@ -142,6 +130,3 @@ def generate_and_write(model: Lang2MotionModel, request: Request) -> list[dict[s
                              background=request.image, mask=request.mask)
         written.append({"label": trajectory.label, **{k: str(v) for k, v in paths.items()}})
     return written
-
-
-__all__ = ["Request", "generate_and_write", "plan", "read_prompts"]
