@@ -11,8 +11,7 @@
     lang2motion report                     # dvc exp show, then dvc repro report (make report)
     lang2motion demo                       # a local web page (pip install -e ".[demo]")
 
-Verbs are thin: they parse arguments, check them, and call lang2motion.apps (one module per
-verb); the Python API is :class:`lang2motion.Lang2MotionModel`.
+Verbs parse and check their arguments and call lang2motion.apps (one module per verb).
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ log = logging.getLogger("lang2motion")
 
 
 def _load(args: argparse.Namespace):
-    """The model, loaded after the verb's own checks (the slow part)."""
     from lang2motion.trained_model import Lang2MotionModel
 
     return Lang2MotionModel.load(args.model, device=args.device, clip_model=args.clip_model,
@@ -47,8 +45,8 @@ def _load(args: argparse.Namespace):
 
 def argument_type(convert: Callable[[str], Any], accept: Callable[[Any], bool], *,
                   expected: str, rule: str) -> Callable[[str], Any]:
-    """An argparse type: ``convert(text)``, refused before any work with "expected <expected>"
-    when it does not convert and "must be <rule>" when ``accept`` says no (``--k 0``)."""
+    """An argparse type: "expected <expected>" when ``convert`` fails, "must be <rule>" when
+    ``accept`` says no (``--k 0``)."""
     def parse(text: str) -> Any:
         try:
             value = convert(text)
@@ -72,7 +70,7 @@ seed_value = argument_type(int, lambda v: SEED_RANGE[0] <= v <= SEED_RANGE[1],
 
 
 def _points(args: argparse.Namespace) -> int:
-    """The checkpoint's number of grid points, from its JSON alone (fast, before loading)."""
+    """The checkpoint's grid points, from its JSON (fast, before loading)."""
     from lang2motion.model.checkpoint import read_model_meta
 
     config = read_model_meta(args.model).get("model_config") or {}
@@ -132,14 +130,11 @@ def cmd_retrieve(args: argparse.Namespace) -> None:
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
     from lang2motion.apps import interpolate
-    from lang2motion.regions import resolve_region
+    from lang2motion.images import read_mask
     from lang2motion.trained_model import check_steps
 
     check_steps(args.steps)                  # before the model loads
-    mask = None
-    if args.mask:
-        mask, _ = resolve_region(size=None, image=None, mask_path=args.mask, box=None,
-                                 points=None, sam_checkpoint=None, device=args.device)
+    mask = read_mask(args.mask) if args.mask else None
     model = _load(args)
     result = interpolate.interpolate_and_write(model, args.a, args.b, steps=args.steps,
                                                mask=mask, out_dir=args.out, style=_style(args),

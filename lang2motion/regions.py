@@ -1,7 +1,5 @@
-"""Where the initial grid's region comes from: a mask file, a box, or clicks through SAM.
-
-Used by the verbs (``generate``, the demo) and by the folder importer (:mod:`lang2motion.data`),
-so it sits below both.
+"""Where the initial grid's region comes from: a mask file, a box, or clicks through SAM (for the
+verbs, the demo and the folder importer).
 
 Pixel convention: integer (x, y) name pixel centres (OpenCV, CoTracker; SAM's prompt encoder
 shifts its inputs by half a pixel for the same reason), so pixel (x, y) spans x +- 0.5.
@@ -52,16 +50,12 @@ def _parse_numbers(text: str, *, option: str, form: str, count: int) -> tuple[fl
     return values
 
 
-def parse_box(text: str) -> Box:
-    """'x0,y0,x1,y1' (pixels) -> (x0, y0, x1, y1); ConfigError naming --box otherwise."""
-    x0, y0, x1, y1 = _parse_numbers(text, option="--box", form="x0,y0,x1,y1", count=4)
-    return x0, y0, x1, y1
+def parse_box(text: str) -> Box:         # 'x0,y0,x1,y1' in pixels
+    return _parse_numbers(text, option="--box", form="x0,y0,x1,y1", count=4)
 
 
-def parse_point(text: str) -> Point:
-    """'x,y' (pixels) -> (x, y); ConfigError naming --point otherwise."""
-    x, y = _parse_numbers(text, option="--point", form="x,y", count=2)
-    return x, y
+def parse_point(text: str) -> Point:     # 'x,y' in pixels
+    return _parse_numbers(text, option="--point", form="x,y", count=2)
 
 
 def _fmt(values: Sequence[float]) -> str:
@@ -117,11 +111,8 @@ def _check_points(points: Sequence[Sequence[float]], size: tuple[int, int]) -> n
 def pick_objects(masks: np.ndarray,              # (K, H, W) bool: the known objects
                  points: Sequence[Sequence[float]]  # (P, 2) clicks (x, y) in pixels
                  ) -> tuple[np.ndarray, list[int]]:  # (H, W) bool, the objects' indices
-    """The union of the known objects under the clicks (e.g. a data set's annotated masks).
-
-    A click picks the object whose mask holds the pixel it lands on (the first listed, where
-    objects overlap). ConfigError for a click outside the image or on no object.
-    """
+    """The union of the known objects (e.g. a data set's annotated masks) under the clicks; a
+    click picks the first object holding its pixel."""
     masks = np.asarray(masks, dtype=bool)
     if masks.ndim != 3:
         raise DataError(f"object masks must be (K, H, W), got shape {masks.shape}")
@@ -140,7 +131,6 @@ def pick_objects(masks: np.ndarray,              # (K, H, W) bool: the known obj
 
 # -- SAM ----------------------------------------------------------------------------------------
 def _import_sam() -> tuple[Any, Any]:
-    """(segment_anything.build_sam module, SamPredictor class) or DependencyError."""
     try:
         predictor = importlib.import_module("segment_anything.predictor")
         # the package's `build_sam` attribute is a function: import the module by its path
@@ -158,8 +148,8 @@ def _checkpoint_help() -> str:
 
 
 def kind_from_file_name(path: Path, kinds: Sequence[str]) -> str:
-    """The one of ``kinds`` (sam_model_registry's keys) that the file name names as a word:
-    ``sam_vit_b_01ec64.pth`` -> ``vit_b``; ConfigError when it names none or several."""
+    """The one of ``kinds`` (sam_model_registry's keys) the file name names as a word:
+    ``sam_vit_b_01ec64.pth`` -> ``vit_b``."""
     name = path.name.lower()
     found = [k for k in kinds if k != "default"
              and re.search(rf"(?<![a-z0-9]){re.escape(k.lower())}(?![a-z0-9])", name)]
@@ -173,10 +163,7 @@ def kind_from_file_name(path: Path, kinds: Sequence[str]) -> str:
 
 
 class SamSegmenter:
-    """segment_anything's SamPredictor with the image embedding cached per image.
-
-    Several prompts on one image run the (costly: ~20 s for vit_b on a CPU) image encoder once.
-    """
+    """segment_anything's SamPredictor, its costly image embedding cached per image."""
 
     def __init__(self, model: Any, *, name: str) -> None:
         _, predictor_cls = _import_sam()
@@ -187,12 +174,8 @@ class SamSegmenter:
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], *, device: str = "cpu",
                         kind: str | None = None) -> SamSegmenter:
-        """SAM built by ``segment_anything.sam_model_registry[kind]`` from the checkpoint.
-
-        ``kind`` (vit_b, vit_l, vit_h or another registered builder): None reads it from the
-        file name (:func:`kind_from_file_name`). The builder loads the weights with
-        ``torch.load``, whose default is ``weights_only=True``: nothing but tensors is unpickled.
-        """
+        """``sam_model_registry[kind]`` (None: from the file name) on the checkpoint, loaded
+        with ``torch.load``'s default ``weights_only=True``: nothing but tensors is unpickled."""
         build, _ = _import_sam()
         registry = build.sam_model_registry
         path = Path(path)
@@ -217,7 +200,7 @@ class SamSegmenter:
     def segment(self, image: np.ndarray, *,   # (H, W, 3) uint8 RGB
                 box: Sequence[float] | None = None,
                 points: Sequence[Sequence[float]] | None = None) -> np.ndarray:
-        """(H, W) bool: SAM's best-scoring of its three masks for a box and/or positive clicks."""
+        """(H, W) bool: SAM's best of its three masks for a box and/or positive clicks."""
         has_points = points is not None and len(points) > 0
         if box is None and not has_points:
             raise ConfigError("SAM needs a box or at least one point")
@@ -245,7 +228,6 @@ def _cached_segmenter(path: str, mtime_ns: int, device: str, kind: str | None) -
 
 
 def _load_segmenter(path: str, device: str, kind: str | None) -> SamSegmenter:
-    """The last segmenter built, reused while the checkpoint file, device and kind stay."""
     resolved = Path(path).expanduser().resolve()
     if not resolved.is_file():
         raise DependencyError(f"{path}: SAM checkpoint not found. " + _checkpoint_help())
@@ -263,12 +245,9 @@ def resolve_region(*, size: tuple[int, int] | None,
                    sam_kind: str | None = None) -> tuple[np.ndarray, str]:
     """(mask (H, W) bool, how it was made) from exactly one of a mask file, a box or points.
 
-    size: (H, W) of the frame when no image is given (the image's own size wins; both given
-    must agree); None with a mask file lets the file define it. sam_checkpoint: None reads
-    $LANG2MOTION_SAM_CHECKPOINT; sam_kind: its sam_model_registry kind, None to read it from
-    the file name (:func:`kind_from_file_name`). With a checkpoint and an image, a box or points
-    go through SAM; without, a box becomes its rectangle (:func:`box_mask`) and points are
-    refused.
+    size: the frame's (H, W) without an image (both given must agree; None: the mask file's).
+    sam_checkpoint None reads $LANG2MOTION_SAM_CHECKPOINT. With a checkpoint and an image, a box
+    or points go through SAM; without, a box is its rectangle and points are refused.
     """
     given = [name for name, value in (("--mask", mask_path), ("--box", box), ("--point", points))
              if value is not None and (name != "--point" or len(value) > 0)]
