@@ -222,16 +222,9 @@ class SamSegmenter:
         return np.asarray(masks[int(np.argmax(scores))], dtype=bool)
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)      # the last one built, while file, device and kind stay
 def _cached_segmenter(path: str, mtime_ns: int, device: str, kind: str | None) -> SamSegmenter:
     return SamSegmenter.from_checkpoint(path, device=device, kind=kind)
-
-
-def _load_segmenter(path: str, device: str, kind: str | None) -> SamSegmenter:
-    resolved = Path(path).expanduser().resolve()
-    if not resolved.is_file():
-        raise DependencyError(f"{path}: SAM checkpoint not found. " + _checkpoint_help())
-    return _cached_segmenter(str(resolved), resolved.stat().st_mtime_ns, device, kind)
 
 
 # -- the one entry point ------------------------------------------------------------------------
@@ -287,8 +280,11 @@ def resolve_region(*, size: tuple[int, int] | None,
             raise ConfigError(f"--point needs SAM to turn clicks into a mask ({missing}); "
                               f"or give --box or --mask instead")
         described = "points " + ", ".join(_fmt(p) for p in sam_points)
-    segmenter = _load_segmenter(checkpoint, str(resolve_device(device, param="--device")),
-                                sam_kind)
+    if not Path(checkpoint).expanduser().is_file():
+        raise DependencyError(f"{checkpoint}: SAM checkpoint not found. " + _checkpoint_help())
+    resolved = Path(checkpoint).expanduser().resolve()
+    segmenter = _cached_segmenter(str(resolved), resolved.stat().st_mtime_ns,
+                                  str(resolve_device(device, param="--device")), sam_kind)
     mask = segmenter.segment(image, box=sam_box, points=sam_points)
     if not mask.any():
         raise DataError(f"SAM {segmenter.name} returned an empty mask for {described}; "

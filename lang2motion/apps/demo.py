@@ -2,7 +2,7 @@
 tabs on one checkpoint loaded once. UI glue: every result comes from the verbs' own code, so the
 page writes exactly the files the verbs write, into a temporary folder it offers for download.
 :class:`Demo` holds the logic and never imports gradio (its tests need no browser);
-:func:`build_app` lays out the page.
+:func:`build_app` lays out the page, :func:`serve_model` serves it.
 
 Objects: on an example frame (the first frames of the checkpoint's valid split) a click picks the
 annotated object under it (the data set's own mask); on an uploaded frame clicks go through SAM
@@ -385,7 +385,7 @@ def demo_for(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str],
 
 # -- the page -----------------------------------------------------------------------------------
 def build_app(demo: Demo) -> Any:
-    """The Gradio Blocks of the page (launch it with :func:`serve`)."""
+    """The Gradio Blocks of the page (:func:`serve_model` launches it)."""
     gr = require_gradio()
 
     def wire(event: Callable[..., Any], handler: Callable[..., tuple], inputs: list[Any],
@@ -559,41 +559,31 @@ def build_app(demo: Demo) -> Any:
     return app
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-def serve(demo: Demo, *, host: str, port: int, share: bool = False) -> None:
-    """Serve the page until interrupted (Ctrl-C); ``share`` asks Gradio for a public link."""
+def serve_model(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str], host: str,
+                port: int, share: bool, sam_checkpoint: str | None, device: str) -> None:
+    """`lang2motion demo`: the page for ``model`` until Ctrl-C, its files in a temporary folder
+    removed at exit; ``share`` asks Gradio for a public link."""
     gr = require_gradio()
-    app = build_app(demo)
-    app.queue(default_concurrency_limit=1)      # one model, one request at a time
-    if threading.current_thread() is threading.main_thread():
-        # `kill` stops it like Ctrl-C does: the temporary folder is removed on the way out
-        signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        app.launch(server_name=host, server_port=port, share=share, ssr_mode=False,
-                   show_error=False, footer_links=[], quiet=True, prevent_thread_lock=True,
-                   allowed_paths=[str(demo.work_dir)])
-        print(f"lang2motion demo: serving {app.local_url}"
-              + (f" and {app.share_url}" if app.share_url else "")
-              + " (Ctrl-C stops it)", flush=True)
-        app.block_thread()
-    except OSError as exc:
-        raise ConfigError(f"--port {port} on {host}: cannot listen there ({exc}); give another "
-                          "--port") from None
-    finally:
-        gr.close_all()
-
-
-def serve_model(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str], host: str, port: int,
-        share: bool, sam_checkpoint: str | None, device: str) -> None:
-    """`lang2motion demo`: the page for ``model``, its files in a temporary folder removed at
-    exit."""
     with tempfile.TemporaryDirectory(prefix="lang2motion-demo-") as work:
         os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(work) / "gradio"))
         demo = demo_for(model, data_dir=data_dir, sam_checkpoint=sam_checkpoint,
                         device=device, work_dir=work)
         demo.warm_up()
-        serve(demo, host=host, port=port, share=share)
-
+        app = build_app(demo)
+        app.queue(default_concurrency_limit=1)      # one model, one request at a time
+        if threading.current_thread() is threading.main_thread():
+            # `kill` stops it like Ctrl-C does: the temporary folder is removed on the way out
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            app.launch(server_name=host, server_port=port, share=share, ssr_mode=False,
+                       show_error=False, footer_links=[], quiet=True, prevent_thread_lock=True,
+                       allowed_paths=[work])
+            print(f"lang2motion demo: serving {app.local_url}"
+                  + (f" and {app.share_url}" if app.share_url else "")
+                  + " (Ctrl-C stops it)", flush=True)
+            app.block_thread()
+        except OSError as exc:
+            raise ConfigError(f"--port {port} on {host}: cannot listen there ({exc}); give "
+                              "another --port") from None
+        finally:
+            gr.close_all()
