@@ -145,12 +145,13 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 
 
 def cmd_edit(args: argparse.Namespace) -> None:
-    from lang2motion.apps import edit
+    from lang2motion.apps import generate
 
     model = _load(args)
-    result = edit.edit_and_write(model, args.trajectory, source_text=args.source_text,
-                                 target_text=args.target_text, image=args.image,
-                                 out_dir=args.out, style=_style(args), overwrite=args.overwrite)
+    result = generate.edit_and_write(model, args.trajectory, source_text=args.source_text,
+                                     target_text=args.target_text, image=args.image,
+                                     out_dir=args.out, style=_style(args),
+                                     overwrite=args.overwrite)
     print(f"{result['label']}: {result['trajectory']}, {result['animation']}")
     _report(result, args)
 
@@ -184,14 +185,31 @@ def cmd_recognize(args: argparse.Namespace) -> None:
 
 
 def cmd_ablations(args: argparse.Namespace) -> None:
-    from lang2motion.apps import ablations
+    """Every distinct non-baseline configuration of the paper's Tables 4-7 (the report's own
+    list) as a `dvc exp run -S ...` command, printed or queued."""
+    import shutil
+    import subprocess
 
-    if args.queue:
-        queued = ablations.queue()
-        print(f"queued {len(queued)} experiments; run them with `dvc queue start`, follow with "
-              "`dvc queue status`, then rebuild the report: `make report`")
-    else:
-        print("\n".join(ablations.commands()))
+    from lang2motion.errors import DependencyError
+    from lang2motion.report.experiments import exp_command
+    from lang2motion.report.paper import TABLE4, TABLE5, TABLE6, TABLE7
+
+    unique: dict[tuple, dict[str, Any]] = {}
+    for row in (*TABLE4, *TABLE5, *TABLE6, *TABLE7):
+        if row.overrides:
+            unique.setdefault(tuple(sorted(row.overrides.items())), row.overrides)
+    commands = [exp_command(o) for o in unique.values()]
+    if not args.queue:
+        print("\n".join(commands))
+        return
+    if shutil.which("dvc") is None:
+        raise DependencyError("dvc is not on PATH: run from the project's environment "
+                              "(.venv/bin/lang2motion ablations --queue, or make ablations)")
+    for command in commands:
+        words = command.split()
+        subprocess.run([*words[:3], "--queue", *words[3:]], check=True)
+    print(f"queued {len(commands)} experiments; run them with `dvc queue start`, follow with "
+          "`dvc queue status`, then rebuild the report: `make report`")
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -247,7 +265,6 @@ def _model_options(parser: argparse.ArgumentParser, *, json_flag: bool = True) -
     if json_flag:
         parser.add_argument("--json", action="store_true",
                             help="also print the result as JSON")
-    add_debug_flag(parser)
 
 
 def _output_options(parser: argparse.ArgumentParser) -> None:
@@ -303,7 +320,6 @@ def build_parser() -> argparse.ArgumentParser:
                      "deterministic)")
     _output_options(gen)
     _model_options(gen)
-    gen.set_defaults(func=cmd_generate)
 
     ret = sub.add_parser("retrieve", help="rank trajectories by similarity to a text",
                          description="Rank the trajectories of a split's feature shards, or of a "
@@ -316,7 +332,6 @@ def build_parser() -> argparse.ArgumentParser:
     ret.add_argument("--k", type=positive_int, default=8, help="how many to show (default 8)")
     _output_options(ret)
     _model_options(ret)
-    ret.set_defaults(func=cmd_retrieve)
 
     itp = sub.add_parser("interpolate", help="decode along the path between two embeddings",
                          description="Spherical interpolation between two prompts, two "
@@ -328,7 +343,6 @@ def build_parser() -> argparse.ArgumentParser:
                      "or the first trajectory's own grid size)")
     _output_options(itp)
     _model_options(itp)
-    itp.set_defaults(func=cmd_interpolate)
 
     edt = sub.add_parser("edit", help="latent arithmetic: z + text(to) - text(from)",
                          description="Edit a trajectory with MotionCLIP's latent arithmetic, "
@@ -339,7 +353,6 @@ def build_parser() -> argparse.ArgumentParser:
     edt.add_argument("--image", help="the frame its overlays are drawn on (default: a canvas)")
     _output_options(edt)
     _model_options(edt)
-    edt.set_defaults(func=cmd_edit)
 
     cls = sub.add_parser("classify", help="zero-shot labels for trajectory files",
                          description="Label trajectories with the class names whose CLIP text "
@@ -349,7 +362,6 @@ def build_parser() -> argparse.ArgumentParser:
     cls.add_argument("--classes-file", help="a file of class names, one per line")
     cls.add_argument("--k", type=positive_int, default=3, help="labels per trajectory (default 3)")
     _model_options(cls)
-    cls.set_defaults(func=cmd_classify)
 
     rec = sub.add_parser("recognize", help="zero-shot action recognition of skeleton files",
                          description="Classify every NTU RGB+D (.skeleton) or Kinetics-skeleton "
@@ -362,7 +374,6 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--k", type=positive_int, default=5, help="labels per file (default 5)")
     rec.add_argument("--save", metavar="FILE.json", help="write the result as JSON")
     _model_options(rec)
-    rec.set_defaults(func=cmd_recognize)
 
     dem = sub.add_parser("demo", help="a local web page to play with the model (Gradio)",
                          description="Serve a page on this machine: pick an example frame or "
@@ -381,12 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "clicks and boxes on uploaded frames go through SAM (or set "
                      "LANG2MOTION_SAM_CHECKPOINT); pip install -e \".[sam]\"")
     _model_options(dem, json_flag=False)
-    dem.set_defaults(func=cmd_demo)
 
     abl = sub.add_parser("ablations", help="the dvc exp run commands of paper Tables 4-7")
     abl.add_argument("--queue", action="store_true", help="queue them (dvc exp run --queue)")
-    add_debug_flag(abl)
-    abl.set_defaults(func=cmd_ablations)
 
     rep = sub.add_parser("report", help="dvc exp show -> reports/experiments.json, then "
                          "dvc repro report (reports/report.md)",
@@ -397,8 +405,6 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--experiments", default=DEFAULT_EXPERIMENTS,
                      help=f"the report stage's experiments file (default {DEFAULT_EXPERIMENTS})")
     rep.add_argument("--stage", default="report", help="the stage to reproduce (default report)")
-    add_debug_flag(rep)
-    rep.set_defaults(func=cmd_report)
 
     defaults = FolderConfig()
     imp = sub.add_parser("import", help="a folder of your own clips (manifest) -> MeViS layout",
@@ -418,13 +424,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "$LANG2MOTION_SAM_CHECKPOINT)")
     imp.add_argument("--train-split", default=DataConfig().train_split)
     imp.add_argument("--valid-split", default=DataConfig().valid_split)
-    add_debug_flag(imp)
-    imp.set_defaults(func=cmd_import)
 
     info = sub.add_parser("info", help="print a checkpoint's config, params and metrics")
     info.add_argument("--model", default=DEFAULT_MODEL_DIR)
-    add_debug_flag(info)
-    info.set_defaults(func=cmd_info)
+    for name, verb in sub.choices.items():       # verb `x` runs cmd_x
+        add_debug_flag(verb)
+        verb.set_defaults(func=globals()[f"cmd_{name}"])
     return parser
 
 

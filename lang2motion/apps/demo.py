@@ -30,7 +30,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from lang2motion.apps import edit as edit_verb
 from lang2motion.apps import generate as generate_verb
 from lang2motion.apps import interpolate as interpolate_verb
 from lang2motion.apps import retrieve as retrieve_verb
@@ -358,10 +357,10 @@ class Demo:
             raise ConfigError("choose a trajectory to edit: one generated on the Generate tab, "
                               "or upload a trajectory .json")
         out = self.request_dir("edit")
-        return edit_verb.edit_and_write(self.model, trajectory,
-                                        source_text=str(source_text or ""),
-                                        target_text=str(target_text or ""), image=image,
-                                        out_dir=out, style=self.style, overwrite=False)
+        return generate_verb.edit_and_write(
+            self.model, trajectory, source_text=str(source_text or ""),
+            target_text=str(target_text or ""), image=image, out_dir=out, style=self.style,
+            overwrite=False)
 
 
 def demo_for(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str],

@@ -1,7 +1,8 @@
 """`lang2motion generate`: trajectories from prompts (or, paper Table 8, the CLIP embedding of an
 image or the time-pooled one of a trajectory's overlays), from a grid inside the object region
 (:mod:`lang2motion.regions`, else a centred disc). :func:`plan` checks every option and output
-name before the model loads. Legend: D latent, H/W frame size."""
+name before the model loads. `lang2motion edit` decodes an edited trajectory's latent and
+writes it the same way. Legend: D latent, H/W frame size."""
 
 from __future__ import annotations
 
@@ -130,3 +131,21 @@ def generate_and_write(model: Lang2MotionModel, request: Request) -> list[dict[s
                              background=request.image, mask=request.mask)
         written.append({"label": trajectory.label, **{k: str(v) for k, v in paths.items()}})
     return written
+
+
+def edit_and_write(model: Lang2MotionModel, trajectory_path: str, *, source_text: str,
+                   target_text: str, image: str | None, out_dir: str | os.PathLike[str],
+                   style: Style, overwrite: bool) -> dict[str, Any]:
+    """`lang2motion edit`: MotionCLIP's latent arithmetic (:meth:`Lang2MotionModel.edit`) on a
+    trajectory file; ``image``: the frame its overlays are drawn on."""
+    if not source_text.strip() or not target_text.strip():
+        raise ConfigError("--from and --to must both be non-empty prompts")
+    trajectory = read_trajectory(trajectory_path)
+    picture = read_rgb(image) if image else None
+    name = "edit-" + stem(f"{Path(trajectory_path).stem}: {source_text} -> {target_text}",
+                          kind="edit")
+    out_dir = Path(out_dir)
+    check_free([group_paths(out_dir, name, style, with_mask=False)], overwrite=overwrite)
+    edited = model.edit(trajectory, source_text, target_text, frames=picture)
+    paths = write_result(out_dir, name, edited, style=style, background=picture)
+    return {"label": edited.label, **{k: str(v) for k, v in paths.items()}}
