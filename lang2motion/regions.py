@@ -63,8 +63,13 @@ def _fmt(values: Sequence[float]) -> str:
 
 
 # -- boxes and points ---------------------------------------------------------------------------
-def _box_pixels(box: Sequence[float], size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """Inclusive pixel index range (c0, r0, c1, r1) of ``box`` clipped to an (H, W) image."""
+def box_mask(box: Sequence[float], size: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: the pixels whose centres lie in ``box`` (x0, y0, x1, y1), edges included.
+
+    Pixel (x, y) is centred on integer x, y, so the box (2, 1, 4, 3) covers columns 2..4 and
+    rows 1..3 (3 x 3 pixels) and (2.5, 1, 4, 3) columns 3..4. A box reaching past the image is
+    clipped; ConfigError for an empty or inverted box or one that covers no pixel of the image.
+    """
     height, width = size
     if len(box) != 4:
         raise ConfigError(f"box {tuple(box)}: expected (x0, y0, x1, y1)")
@@ -78,17 +83,6 @@ def _box_pixels(box: Sequence[float], size: tuple[int, int]) -> tuple[int, int, 
     if c0 > c1 or r0 > r1:
         raise ConfigError(f"box {_fmt(box)} covers no pixel centre of the {width}x{height} "
                           f"(WxH) image (pixel (x, y) is centred on integer x, y)")
-    return c0, r0, c1, r1
-
-
-def box_mask(box: Sequence[float], size: tuple[int, int]) -> np.ndarray:
-    """(H, W) bool: the pixels whose centres lie in ``box`` (x0, y0, x1, y1), edges included.
-
-    Pixel (x, y) is centred on integer x, y, so the box (2, 1, 4, 3) covers columns 2..4 and
-    rows 1..3 (3 x 3 pixels) and (2.5, 1, 4, 3) columns 3..4. A box reaching past the image is
-    clipped; ConfigError for an empty or inverted box or one that covers no pixel of the image.
-    """
-    c0, r0, c1, r1 = _box_pixels(box, size)
     mask = np.zeros(size, dtype=bool)
     mask[r0:r1 + 1, c0:c1 + 1] = True
     return mask
@@ -263,10 +257,10 @@ def resolve_region(*, size: tuple[int, int] | None,
     checkpoint = sam_checkpoint or os.environ.get(SAM_CHECKPOINT_ENV) or None
     sam_box = sam_points = None
     if box is not None:
-        _box_pixels(box, size)                      # refuse empty, inverted or outside boxes
+        rectangle = box_mask(box, size)             # refuses empty, inverted or outside boxes
         if checkpoint is None or image is None:
             why = "no SAM checkpoint" if checkpoint is None else "no image for SAM"
-            return box_mask(box, size), f"rectangle from box {_fmt(box)} ({why})"
+            return rectangle, f"rectangle from box {_fmt(box)} ({why})"
         height, width = size
         x0, y0, x1, y1 = (float(v) for v in box)    # clipped to the pixel centres, as box_mask
         sam_box = (max(x0, 0.0), max(y0, 0.0), min(x1, width - 1.0), min(y1, height - 1.0))

@@ -83,14 +83,13 @@ def recognize(model: Lang2MotionModel, folder: str | os.PathLike[str], classes: 
                                                                "layout": seq.layout}))
     latents = model.encode(trajectories)
     top = model.classify(latents, classes, k=k)
-    labelled = [i for i, seq in enumerate(sequences)
-                if seq.label is not None and seq.label < len(classes)]
+    true = [classes[s.label] if s.label is not None and s.label < len(classes) else None
+            for s in sequences]
+    labelled = [i for i, name in enumerate(true) if name is not None]
     result: dict[str, Any] = {
         "folder": str(folder), "files": len(files), "classes": len(classes),
-        "predictions": [{"file": p.name, "true": (classes[s.label] if s.label is not None
-                                                  and s.label < len(classes) else None),
-                         "top": [[n, sc] for n, sc in t]}
-                        for p, s, t in zip(files, sequences, top, strict=True)],
+        "predictions": [{"file": p.name, "true": name, "top": [[n, sc] for n, sc in t]}
+                        for p, name, t in zip(files, true, top, strict=True)],
         **model.describe()}
     if labelled:
         class_emb = model.text_embeddings(classes)

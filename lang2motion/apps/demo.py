@@ -22,8 +22,8 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -144,23 +144,23 @@ def parse_prompts(text: str) -> list[str]:
     return prompts
 
 
+@dataclass
 class Demo:
     """The model and everything the page computes, without the page (see the module doc)."""
 
-    def __init__(self, model: Lang2MotionModel, *, examples: Sequence[Example],
-                 examples_from: str, gallery_source: str | os.PathLike[str],
-                 sam_checkpoint: str | None, device: str,
-                 work_dir: str | os.PathLike[str]) -> None:
-        self.model = model
-        self.examples = list(examples)
-        self.examples_from = examples_from            # where examples came from, or why none
-        self.gallery_source = str(gallery_source)
-        self.sam_checkpoint = sam_checkpoint or os.environ.get(SAM_CHECKPOINT_ENV) or None
-        self.device = device
-        self.work_dir = Path(work_dir)
-        self.style = Style()
-        self._galleries: dict[tuple[str, float], retrieve_verb.Gallery] = {}
-        self._requests = 0
+    model: Lang2MotionModel
+    examples: list[Example]
+    examples_from: str                # where the examples came from, or why there are none
+    gallery_source: str
+    sam_checkpoint: str | None        # None: $LANG2MOTION_SAM_CHECKPOINT, if set
+    device: str
+    work_dir: Path
+    style: Style = field(default_factory=Style)
+    _galleries: dict[tuple[str, float], retrieve_verb.Gallery] = field(default_factory=dict)
+    _requests: int = 0
+
+    def __post_init__(self) -> None:
+        self.sam_checkpoint = self.sam_checkpoint or os.environ.get(SAM_CHECKPOINT_ENV) or None
 
     def warm_up(self) -> None:
         """Load CLIP and run the model once, so that the first click is as fast as the rest
@@ -169,20 +169,18 @@ class Demo:
 
     # -- what the page says about itself -------------------------------------------------------
     def header(self) -> str:
-        meta = self.model.meta
-        described = self.model.describe()
-        clip = described["clip"]
+        model, meta = self.model, self.model.meta
         lines = [
             f"**Checkpoint** `{self.model.path}` (epoch {meta.get('epoch', '?')}, git "
             f"`{str(meta.get('git_rev') or '?')[:10]}`; {self.model.frames} frames x "
-            f"{self.model.points} points) · **CLIP** `{clip['model']}`, weights "
-            f"`{clip['pretrained']}` · **Data** examples: {self.examples_from}; retrieval: "
+            f"{self.model.points} points) · **CLIP** `{model.clip_model}`, weights "
+            f"`{model.clip_pretrained}` · **Data** examples: {self.examples_from}; retrieval: "
             f"`{self.gallery_source}`"]
         if self.model.random_clip:
             captions = [c for e in self.examples for c in e.captions if c][:2]
             hint = (" Captions like " + ", ".join(f"\"{c}\"" for c in captions) + " work best."
                     if captions else "")
-            lines.append(f"> **This CLIP has random weights** (`{clip['pretrained']}`): it "
+            lines.append(f"> **This CLIP has random weights** (`{model.clip_pretrained}`): it "
                          "understands no language. Prompts work only through their resemblance "
                          f"to the training captions.{hint}")
         return "\n\n".join(lines)
@@ -378,8 +376,8 @@ def demo_for(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str],
         log.warning("no example frames: %s", exc)
         examples, said = [], f"none ({exc}; upload a frame instead)"
     return Demo(model, examples=examples, examples_from=said,
-                gallery_source=Path(data_dir) / "features" / split,
-                sam_checkpoint=sam_checkpoint, device=device, work_dir=work_dir)
+                gallery_source=str(Path(data_dir) / "features" / split),
+                sam_checkpoint=sam_checkpoint, device=device, work_dir=Path(work_dir))
 
 
 # -- the page -----------------------------------------------------------------------------------

@@ -113,16 +113,14 @@ def plan(*, prompts: list[str], image: str | None, mask: str | None, box: str | 
                    overlay_of=overlay_of, names=names, out_dir=out_dir, style=style)
 
 
-def latents(model: Lang2MotionModel, request: Request) -> np.ndarray:   # -> (B, D)
-    if request.kind == "image":
-        return model.image_embeddings(request.image[None])
-    if request.kind == "overlay":
-        return model.overlay_embedding(request.overlay_of, frames=request.image)[None]
-    return model.text_embeddings(request.labels)
-
-
 def generate_and_write(model: Lang2MotionModel, request: Request) -> list[dict[str, Any]]:
-    trajectories = model.decode(latents(model, request), mask=request.mask,
+    if request.kind == "image":
+        latents = model.image_embeddings(request.image[None])                   # (1, D)
+    elif request.kind == "overlay":
+        latents = model.overlay_embedding(request.overlay_of, frames=request.image)[None]
+    else:
+        latents = model.text_embeddings(request.labels)                         # (B, D)
+    trajectories = model.decode(latents, mask=request.mask,
                                 labels=request.labels,
                                 source={"kind": request.kind, "region": request.region})
     written = []
