@@ -83,24 +83,15 @@ def _style(args: argparse.Namespace):
     return Style(color=args.color, format=args.format)
 
 
-def _report(items: Any, args: argparse.Namespace) -> None:
-    if args.json:
-        print(json.dumps(items, indent=2))
+def cmd_generate(args: argparse.Namespace) -> Any:
+    from lang2motion.apps import generate
 
-
-def _seed(args: argparse.Namespace) -> None:
     if args.seed is not None:
         import numpy as np
         import torch
 
         torch.manual_seed(args.seed)
         np.random.seed(args.seed)
-
-
-def cmd_generate(args: argparse.Namespace) -> None:
-    from lang2motion.apps import generate
-
-    _seed(args)
     request = generate.plan(
         prompts=generate.read_prompts(args.prompts, args.prompts_file), image=args.image,
         mask=args.mask, box=args.box, points=args.point, sam_checkpoint=args.sam_checkpoint,
@@ -112,10 +103,10 @@ def cmd_generate(args: argparse.Namespace) -> None:
     for item in written:
         print(f"{item['label']!r}: {item['trajectory']}, {item['animation']}, {item['still']}")
     print(f"region: {request.region} (saved as <name>.mask.png)")
-    _report(written, args)
+    return written
 
 
-def cmd_retrieve(args: argparse.Namespace) -> None:
+def cmd_retrieve(args: argparse.Namespace) -> Any:
     from lang2motion.apps import retrieve
 
     model = _load(args)
@@ -125,10 +116,10 @@ def cmd_retrieve(args: argparse.Namespace) -> None:
     for item in results:
         print(f"{item['rank']:3d}  {item['score']:+.3f}  {item['id']}  {item['label']}")
     print(f"contact sheet: {paths['sheet']}; ranking: {paths['ranking']}")
-    _report(results, args)
+    return results
 
 
-def cmd_interpolate(args: argparse.Namespace) -> None:
+def cmd_interpolate(args: argparse.Namespace) -> Any:
     from lang2motion.apps import interpolate
     from lang2motion.images import read_mask
     from lang2motion.trained_model import check_steps
@@ -141,10 +132,10 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
                                                overwrite=args.overwrite)
     print(f"{result['steps']} steps from {result['from']!r} to {result['to']!r}: "
           f"{result['strip']}, {result['animation']}")
-    _report(result, args)
+    return result
 
 
-def cmd_edit(args: argparse.Namespace) -> None:
+def cmd_edit(args: argparse.Namespace) -> Any:
     from lang2motion.apps import generate
 
     model = _load(args)
@@ -153,10 +144,10 @@ def cmd_edit(args: argparse.Namespace) -> None:
                                      out_dir=args.out, style=_style(args),
                                      overwrite=args.overwrite)
     print(f"{result['label']}: {result['trajectory']}, {result['animation']}")
-    _report(result, args)
+    return result
 
 
-def cmd_classify(args: argparse.Namespace) -> None:
+def cmd_classify(args: argparse.Namespace) -> Any:
     from lang2motion.apps import classify
 
     classes = classify.class_list(args.classes, args.classes_file)
@@ -165,10 +156,10 @@ def cmd_classify(args: argparse.Namespace) -> None:
     for item in results:
         labels = ", ".join(f"{name} ({score:+.3f})" for name, score in item["classes"])
         print(f"{Path(item['file']).name}: {labels}")
-    _report(results, args)
+    return results
 
 
-def cmd_recognize(args: argparse.Namespace) -> None:
+def cmd_recognize(args: argparse.Namespace) -> Any:
     from lang2motion.apps import classify
 
     classes = classify.class_list(args.classes, args.classes_file)
@@ -181,7 +172,7 @@ def cmd_recognize(args: argparse.Namespace) -> None:
         print(f"{result['labelled']} labelled files: top-1 {result['top1']:.1%} (chance "
               f"{result['chance_top1']:.1%}), top-5 {result['top5']:.1%} (chance "
               f"{result['chance_top5']:.1%})")
-    _report(result, args)
+    return result
 
 
 def cmd_ablations(args: argparse.Namespace) -> None:
@@ -438,7 +429,9 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(arguments)
         setup_logging(logging.WARNING)   # warnings only: e.g. random CLIP weights, long prompts
         try:
-            args.func(args)
+            result = args.func(args)        # a verb's result, printed as JSON on --json
+            if getattr(args, "json", False):
+                print(json.dumps(result, indent=2))
         except OSError as exc:
             # the disk, not the code: a read-only folder, a full disk, a file in the way
             raise DataError(f"{exc.filename or 'a file'}: {exc.strerror or exc}") from exc

@@ -225,22 +225,22 @@ class Lang2MotionModel:
         if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8 or not len(images):
             raise DataError(f"images must be a (B, H, W, 3) uint8 RGB array, got shape "
                             f"{images.shape} and dtype {images.dtype}")
-        count = len(images)
-        squares = render_overlays(images, np.zeros((count, 0, 2)),
-                                  np.zeros((count, 0), bool), size=self.overlay.size,
-                                  color=self.overlay.color, opacity=0.0,
-                                  line_width=self.overlay.line_width)   # opacity 0: resize only
-        return self.clip.encode_images(squares, batch_size=self.batch_size)
+        return self._overlay_clip(images, np.zeros((len(images), 0, 2)), opacity=0.0)
 
     def overlay_features(self,
                          frames: np.ndarray,  # (T, H, W, 3) uint8: the video, or a still repeated
                          tracks: np.ndarray,  # (T, N, 2) normalised
                          ) -> np.ndarray:     # (T, D) float32
         height, width = frames.shape[1:3]
-        images = render_overlays(frames, denormalise(tracks, width, height),
-                                 np.ones(tracks.shape[:2], bool), size=self.overlay.size,
-                                 color=self.overlay.color, opacity=self.overlay.opacity,
-                                 line_width=self.overlay.line_width)
+        return self._overlay_clip(frames, denormalise(tracks, width, height),
+                                  opacity=self.overlay.opacity)
+
+    def _overlay_clip(self, frames: np.ndarray,   # (T, H, W, 3) uint8
+                      tracks_px: np.ndarray,      # (T, N, 2) pixels; N = 0: resized frames
+                      *, opacity: float) -> np.ndarray:   # (T, D)
+        images = render_overlays(frames, tracks_px, np.ones(tracks_px.shape[:2], bool),
+                                 size=self.overlay.size, color=self.overlay.color,
+                                 opacity=opacity, line_width=self.overlay.line_width)
         return self.clip.encode_images(images, batch_size=self.batch_size)
 
     # -- the torch module on arrays, in batches --------------------------------------------------

@@ -19,7 +19,7 @@ from lang2motion.data.skeletons import (
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.evaluate.recognition import chance_topk, class_ranks
 from lang2motion.io import write_json_atomic
-from lang2motion.trained_model import Lang2MotionModel, check_class_names, check_k
+from lang2motion.trained_model import Lang2MotionModel, check_class_names
 from lang2motion.trajectory import Trajectory, read_trajectory
 
 RECOGNITION_KS = (1, 5)
@@ -58,7 +58,6 @@ def trajectory_files(inputs: list[str]) -> list[Path]:
 
 def classify(model: Lang2MotionModel, inputs: list[str], classes: list[str], *,
              k: int) -> list[dict[str, Any]]:
-    check_k(k, option="--k")          # before the trajectories are encoded
     files = trajectory_files(inputs)
     trajectories = [read_trajectory(p) for p in files]
     labels = model.classify(model.encode(trajectories), classes, k=k)

@@ -18,7 +18,7 @@ from lang2motion.io import write_json_atomic
 from lang2motion.render.animate import still
 from lang2motion.render.video import contact_sheet
 from lang2motion.store import SHARD_GLOB, load_feature_tensors
-from lang2motion.trained_model import Lang2MotionModel, check_k
+from lang2motion.trained_model import Lang2MotionModel
 from lang2motion.trajectory import Trajectory, read_trajectory
 
 SHEET_COLUMNS = 4
@@ -71,7 +71,6 @@ def rank(model: Lang2MotionModel, gallery: Gallery, text: str, *, k: int
 def retrieve_and_write(model: Lang2MotionModel, text: str, source: str | os.PathLike[str], *,
                        k: int, out_dir: str | os.PathLike[str], style: Style, overwrite: bool
                        ) -> tuple[list[dict[str, Any]], dict[str, Path]]:
-    check_k(k, option="--k")          # before the gallery is encoded
     out_dir = Path(out_dir)
     name = f"retrieve-{stem(text, kind='retrieve')}"
     paths = {"sheet": out_dir / f"{name}.png", "ranking": out_dir / f"{name}.json"}
