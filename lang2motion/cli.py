@@ -1,17 +1,6 @@
-"""The `lang2motion` command: what researchers do with a trained model (`dvc repro` trains one).
-
-    lang2motion generate "a red ball bouncing to the right" --mask first_frame_mask.png
-    lang2motion generate "moving left" --image frame.jpg --box 40,60,200,220
-    lang2motion retrieve "a dog running to the left" --source data/features/valid_u
-    lang2motion interpolate "moving left" "moving right" --steps 5
-    lang2motion edit generated/x.json --from "moving left" --to "moving right"
-    lang2motion classify generated/ --classes "moving left" "spinning" "bouncing"
-    lang2motion recognize ntu_folder/ --classes-file lang2motion/data/classes/ntu60.txt
-    lang2motion import my_clips/ --out data/my_clips
-    lang2motion report                     # dvc exp show, then dvc repro report (make report)
-    lang2motion demo                       # a local web page (pip install -e ".[demo]")
-
-Verbs parse and check their arguments and call lang2motion.apps (one module per verb).
+"""The `lang2motion` command: what researchers do with a trained model (`dvc repro` trains one;
+README "Use a trained model" shows every verb). Verbs parse and check their arguments, call
+lang2motion.apps, print the result and return it (``--json`` prints it as JSON).
 """
 
 from __future__ import annotations
@@ -32,8 +21,6 @@ from lang2motion.errors import DataError
 DEFAULT_MODEL_DIR = "models"
 DEFAULT_OUT_DIR = "generated"
 DEFAULT_EXPERIMENTS = "reports/experiments.json"     # the report stage's dependency (dvc.yaml)
-
-log = logging.getLogger("lang2motion")
 
 
 def _load(args: argparse.Namespace):
@@ -236,8 +223,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     demo.require_gradio()          # says which extra to install before the slow model load
     model = _load(args)
-    demo.serve_model(model, data_dir=args.data, host=args.host, port=args.port, share=args.share,
-             sam_checkpoint=args.sam_checkpoint, device=args.device)
+    demo.serve_model(model, data_dir=args.data, host=args.host, port=args.port,
+                     share=args.share, sam_checkpoint=args.sam_checkpoint, device=args.device)
 
 
 def cmd_info(args: argparse.Namespace) -> None:

@@ -74,12 +74,11 @@ def recognize(model: Lang2MotionModel, folder: str | os.PathLike[str], classes: 
     if not files:
         raise DataError(f"{folder}: no skeleton files (.skeleton, .json)")
     sequences = [read_skeleton(p) for p in files]
-    trajectories = []
-    for seq in sequences:
-        tracks, _ = skeleton_to_points(seq, frames=model.frames, points=model.points)
-        trajectories.append(Trajectory(tracks=tracks, width=seq.width, height=seq.height,
-                                       label=seq.name, source={"kind": "skeleton",
-                                                               "layout": seq.layout}))
+    trajectories = [Trajectory(tracks=skeleton_to_points(s, frames=model.frames,
+                                                         points=model.points)[0],
+                               width=s.width, height=s.height, label=s.name,
+                               source={"kind": "skeleton", "layout": s.layout})
+                    for s in sequences]
     latents = model.encode(trajectories)
     top = model.classify(latents, classes, k=k)
     true = [classes[s.label] if s.label is not None and s.label < len(classes) else None

@@ -37,7 +37,7 @@ from lang2motion.apps.outputs import Style, animate
 from lang2motion.data.splits import resolve_split
 from lang2motion.errors import ConfigError, DataError, DependencyError, Lang2MotionError
 from lang2motion.images import read_mask, read_rgb, write_png
-from lang2motion.regions import SAM_CHECKPOINT_ENV, SAM_INSTALL, pick_objects
+from lang2motion.regions import SAM_CHECKPOINT_ENV, SAM_INSTALL, parse_box, pick_objects
 from lang2motion.render.video import write_animation
 from lang2motion.trained_model import DEFAULT_CANVAS, Lang2MotionModel
 
@@ -246,7 +246,7 @@ class Demo:
             image[mask] = ((1 - PICKED_TINT) * image[mask] + PICKED_TINT * tint).astype(np.uint8)
         if box_text and box_text.strip():
             try:
-                x0, y0, x1, y1 = generate_verb.parse_box(box_text)
+                x0, y0, x1, y1 = parse_box(box_text)
                 cv2.rectangle(image, (round(x0), round(y0)), (round(x1), round(y1)), BOX_RGB, 2)
             except ConfigError:
                 pass          # a half-typed box: Generate will say what is wrong with it

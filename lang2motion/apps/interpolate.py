@@ -48,10 +48,8 @@ def interpolate_and_write(model: Lang2MotionModel, a: str, b: str, *, steps: int
     paths.update(strip=out_dir / f"{name}.strip.png",
                  animation=out_dir / f"{name}.{style.format}")
     check_free([paths], overwrite=overwrite)
-    if mask is None and isinstance(ends[0], Trajectory):
-        size = (ends[0].width, ends[0].height)
-    else:
-        size = (mask.shape[1], mask.shape[0]) if mask is not None else DEFAULT_CANVAS
+    # without a mask: a disc in the first trajectory's frame, else on the default canvas
+    size = (ends[0].width, ends[0].height) if isinstance(ends[0], Trajectory) else DEFAULT_CANVAS
     trajectories = model.interpolate(ends[0], ends[1], steps=steps, mask=mask, size=size)
     panels = [labelled(animate(t, style=style), t.label) for t in trajectories]
     movie = side_by_side(panels, gap=PANEL_GAP)
