@@ -150,6 +150,8 @@ class Lang2MotionModel:
         self.batch_size = batch_size
         self.clip_model = clip_model           # the CLIP the features were made with
         self.clip_pretrained = clip_pretrained
+        self.random_clip = clip_pretrained.lower() == "none"   # prompts carry no language then
+        self.frames, self.points = module.cfg.frames, module.cfg.points
         self.overlay = from_dict(OverlayConfig, meta.get("overlay"), "checkpoint overlay")
         self.grid_params = from_dict(GridConfig, meta.get("grid") or {}, "checkpoint grid")
         self._clip: ClipEncoder | None = None
@@ -179,19 +181,6 @@ class Lang2MotionModel:
         return cls(module, meta, path=path, device=target, clip_model=name,
                    clip_pretrained=weights, batch_size=batch_size)
 
-    # -- what the checkpoint is -----------------------------------------------------------------
-    @property
-    def frames(self) -> int:
-        return self.module.cfg.frames
-
-    @property
-    def points(self) -> int:
-        return self.module.cfg.points
-
-    @property
-    def random_clip(self) -> bool:          # prompts then carry no language knowledge
-        return self.clip_pretrained.lower() == "none"
-
     def describe(self) -> dict[str, Any]:     # what trajectory files record about the model
         return {"model": {"path": str(self.path), "epoch": self.meta.get("epoch"),
                           "git_rev": self.meta.get("git_rev")},
@@ -214,8 +203,7 @@ class Lang2MotionModel:
         return 1 if self.device.type == "cpu" and items <= SMALL_BATCH else None
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:       # (B, D) float32
-        """CLIP text embeddings, unchecked (evaluation's stored captions and class names; user
-        prompts go through :meth:`text_embeddings`)."""
+        """Unchecked (stored captions); user prompts go through :meth:`text_embeddings`."""
         with cpu_threads(self._threads(len(texts))):
             return self.clip.encode_text(list(texts), batch_size=self.batch_size)
 
@@ -292,8 +280,8 @@ class Lang2MotionModel:
 
     def grids(self, count: int, *, mask: np.ndarray | None = None,
               size: tuple[int, int] = DEFAULT_CANVAS) -> tuple[np.ndarray, int, int]:
-        """(count, N, 2) normalised grids inside ``mask`` (default: a centred disc on a
-        ``size`` (W, H) canvas), and the frame's width and height."""
+        """(count, N, 2) normalised grids inside ``mask`` (else a disc on a ``size`` (W, H)
+        canvas), and the frame's width and height."""
         if mask is None:
             mask = default_mask(*check_canvas(size))
         mask = binarise_mask(mask)

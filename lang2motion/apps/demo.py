@@ -162,11 +162,6 @@ class Demo:
     def __post_init__(self) -> None:
         self.sam_checkpoint = self.sam_checkpoint or os.environ.get(SAM_CHECKPOINT_ENV) or None
 
-    def warm_up(self) -> None:
-        """Load CLIP and run the model once, so that the first click is as fast as the rest
-        (CLIP loads lazily and torch's first call costs seconds)."""
-        self.model.generate([WARM_UP_PROMPT])
-
     # -- what the page says about itself -------------------------------------------------------
     def header(self) -> str:
         model, meta = self.model, self.model.meta
@@ -256,8 +251,7 @@ class Demo:
 
     # -- Generate --------------------------------------------------------------------------------
     def request_dir(self, verb: str) -> Path:
-        """A fresh folder for one request's files; the oldest are deleted beyond
-        REQUESTS_KEPT (the page has its own copies)."""
+        """A fresh folder for one request's files (beyond REQUESTS_KEPT the oldest go)."""
         self._requests += 1
         folder = self.work_dir / "results" / f"{self._requests:06d}-{verb}"
         folder.mkdir(parents=True)
@@ -268,9 +262,8 @@ class Demo:
 
     def generate(self, session: dict[str, Any], box_text: str, prompts_text: str
                  ) -> tuple[list[dict[str, Any]], str]:
-        """Trajectories for every prompt from the chosen object, written by generate's own
-        code; returns what was written (label, trajectory, animation, still, mask) and how the
-        region was made."""
+        """generate's own files for every prompt from the chosen object, and how the region was
+        made."""
         prompts = parse_prompts(prompts_text)
         frame = self.frame_of(session)
         clicks, box = session["clicks"], (box_text or "").strip()
@@ -334,8 +327,7 @@ class Demo:
     # -- Interpolate / Edit ----------------------------------------------------------------------
     def interpolate(self, session: dict[str, Any], a: str, b: str, steps: int
                     ) -> dict[str, Any]:
-        """interpolate's own outputs, from the object of the last Generate result (its
-        region) or a centred disc."""
+        """interpolate's own outputs, from the last Generate's object or a centred disc."""
         results = session["results"]
         mask = read_mask(results[-1]["mask"]) if results else None
         out = self.request_dir("interpolate")
@@ -364,9 +356,8 @@ class Demo:
 def demo_for(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str],
              sam_checkpoint: str | None, device: str,
              work_dir: str | os.PathLike[str]) -> Demo:
-    """A Demo on the data the checkpoint was trained on, under ``data_dir`` (raw/<valid split>
-    for the examples, features/<valid split> for retrieval). Missing data is not an error: the
-    page then offers uploads only and says why."""
+    """A Demo on the checkpoint's valid split under ``data_dir`` (raw/ for the examples,
+    features/ for retrieval); without data the page offers uploads only and says why."""
     split = (model.meta.get("data") or {}).get("valid_split") or "valid_u"
     raw = Path(data_dir) / "raw"
     try:
@@ -565,7 +556,7 @@ def serve_model(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str], ho
         os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(work) / "gradio"))
         demo = demo_for(model, data_dir=data_dir, sam_checkpoint=sam_checkpoint,
                         device=device, work_dir=work)
-        demo.warm_up()
+        model.generate([WARM_UP_PROMPT])   # CLIP loads and torch starts now, not on a click
         app = build_app(demo)
         app.queue(default_concurrency_limit=1)      # one model, one request at a time
         if threading.current_thread() is threading.main_thread():
