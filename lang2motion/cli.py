@@ -56,8 +56,7 @@ seed_value = argument_type(int, lambda v: SEED_RANGE[0] <= v <= SEED_RANGE[1],
                            rule=f"from {SEED_RANGE[0]} to {SEED_RANGE[1]} (numpy's seed range)")
 
 
-def _points(args: argparse.Namespace) -> int:
-    """The checkpoint's grid points, from its JSON (fast, before loading)."""
+def _points(args: argparse.Namespace) -> int:   # the grid points, from model.json (fast)
     from lang2motion.model.checkpoint import read_model_meta
 
     config = read_model_meta(args.model).get("model_config") or {}

@@ -89,7 +89,7 @@ def box_mask(box: Sequence[float], size: tuple[int, int]) -> np.ndarray:
 
 
 def _check_points(points: Sequence[Sequence[float]], size: tuple[int, int]) -> np.ndarray:
-    """(K, 2) float64 of ``points``; ConfigError for a point that lies on no pixel."""
+    """(K, 2) float64; ConfigError for a point on no pixel."""
     height, width = size
     coords = np.asarray(points, dtype=np.float64)
     if coords.ndim != 2 or coords.shape[1] != 2 or len(coords) == 0:

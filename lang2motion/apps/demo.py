@@ -96,13 +96,12 @@ class Example:
         return f"{self.name}: {said}" if said else self.name
 
 
-def load_examples(raw_dir: str | os.PathLike[str], split: str, *,
-                  count: int = EXAMPLES_MAX) -> list[Example]:
-    """The first frames of the first ``count`` videos of a prepared split, with the first-frame
-    mask of every object visible there (none for a split without masks)."""
+def load_examples(raw_dir: str | os.PathLike[str], split: str) -> list[Example]:
+    """The first frames of a prepared split's first videos, with the mask of every object
+    visible there (none for a split without masks)."""
     data = resolve_split(raw_dir, split)
     examples = []
-    for video_id in data.video_ids()[:count]:
+    for video_id in data.video_ids()[:EXAMPLES_MAX]:
         video = data.video(video_id)
         path = data.frame_path(video_id, video.frame_names[0])
         image = read_rgb(path)
