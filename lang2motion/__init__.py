@@ -10,18 +10,14 @@ use.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-__all__ = ["Lang2MotionModel", "Trajectory"]
+_API = {"Lang2MotionModel": "lang2motion.trained_model", "Trajectory": "lang2motion.trajectory"}
+__all__ = list(_API)
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Lang2MotionModel":
-        from lang2motion.trained_model import Lang2MotionModel
-
-        return Lang2MotionModel
-    if name == "Trajectory":
-        from lang2motion.trajectory import Trajectory
-
-        return Trajectory
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
     raise AttributeError(f"module 'lang2motion' has no attribute {name!r}")

@@ -1,18 +1,6 @@
-"""The `lang2motion` command: what researchers do with a trained model (`dvc repro` trains one).
-
-    lang2motion generate "a red ball bouncing to the right" --mask first_frame_mask.png
-    lang2motion generate "moving left" --image frame.jpg --box 40,60,200,220
-    lang2motion retrieve "a dog running to the left" --source data/features/valid_u
-    lang2motion interpolate "moving left" "moving right" --steps 5
-    lang2motion edit generated/x.json --from "moving left" --to "moving right"
-    lang2motion classify generated/ --classes "moving left" "spinning" "bouncing"
-    lang2motion recognize ntu_folder/ --classes-file lang2motion/data/classes/ntu60.txt
-    lang2motion import my_clips/ --out data/my_clips
-    lang2motion report                     # dvc exp show, then dvc repro report (make report)
-    lang2motion demo                       # a local web page (pip install -e ".[demo]")
-
-Verbs are thin: they parse arguments, check them, and call lang2motion.apps (one module per
-verb); the Python API is :class:`lang2motion.Lang2MotionModel`.
+"""The `lang2motion` command: what researchers do with a trained model (`dvc repro` trains one;
+README "Use a trained model" shows every verb). Verbs parse and check their arguments, call
+lang2motion.apps, print the result and return it (``--json`` prints it as JSON).
 """
 
 from __future__ import annotations
@@ -34,11 +22,8 @@ DEFAULT_MODEL_DIR = "models"
 DEFAULT_OUT_DIR = "generated"
 DEFAULT_EXPERIMENTS = "reports/experiments.json"     # the report stage's dependency (dvc.yaml)
 
-log = logging.getLogger("lang2motion")
-
 
 def _load(args: argparse.Namespace):
-    """The model, loaded after the verb's own checks (the slow part)."""
     from lang2motion.trained_model import Lang2MotionModel
 
     return Lang2MotionModel.load(args.model, device=args.device, clip_model=args.clip_model,
@@ -47,8 +32,8 @@ def _load(args: argparse.Namespace):
 
 def argument_type(convert: Callable[[str], Any], accept: Callable[[Any], bool], *,
                   expected: str, rule: str) -> Callable[[str], Any]:
-    """An argparse type: ``convert(text)``, refused before any work with "expected <expected>"
-    when it does not convert and "must be <rule>" when ``accept`` says no (``--k 0``)."""
+    """An argparse type: "expected <expected>" when ``convert`` fails, "must be <rule>" when
+    ``accept`` says no (``--k 0``)."""
     def parse(text: str) -> Any:
         try:
             value = convert(text)
@@ -71,8 +56,7 @@ seed_value = argument_type(int, lambda v: SEED_RANGE[0] <= v <= SEED_RANGE[1],
                            rule=f"from {SEED_RANGE[0]} to {SEED_RANGE[1]} (numpy's seed range)")
 
 
-def _points(args: argparse.Namespace) -> int:
-    """The checkpoint's number of grid points, from its JSON alone (fast, before loading)."""
+def _points(args: argparse.Namespace) -> int:   # the grid points, from model.json (fast)
     from lang2motion.model.checkpoint import read_model_meta
 
     config = read_model_meta(args.model).get("model_config") or {}
@@ -85,24 +69,15 @@ def _style(args: argparse.Namespace):
     return Style(color=args.color, format=args.format)
 
 
-def _report(items: Any, args: argparse.Namespace) -> None:
-    if args.json:
-        print(json.dumps(items, indent=2))
+def cmd_generate(args: argparse.Namespace) -> Any:
+    from lang2motion.apps import generate
 
-
-def _seed(args: argparse.Namespace) -> None:
     if args.seed is not None:
         import numpy as np
         import torch
 
         torch.manual_seed(args.seed)
         np.random.seed(args.seed)
-
-
-def cmd_generate(args: argparse.Namespace) -> None:
-    from lang2motion.apps import generate
-
-    _seed(args)
     request = generate.plan(
         prompts=generate.read_prompts(args.prompts, args.prompts_file), image=args.image,
         mask=args.mask, box=args.box, points=args.point, sam_checkpoint=args.sam_checkpoint,
@@ -114,10 +89,10 @@ def cmd_generate(args: argparse.Namespace) -> None:
     for item in written:
         print(f"{item['label']!r}: {item['trajectory']}, {item['animation']}, {item['still']}")
     print(f"region: {request.region} (saved as <name>.mask.png)")
-    _report(written, args)
+    return written
 
 
-def cmd_retrieve(args: argparse.Namespace) -> None:
+def cmd_retrieve(args: argparse.Namespace) -> Any:
     from lang2motion.apps import retrieve
 
     model = _load(args)
@@ -127,40 +102,38 @@ def cmd_retrieve(args: argparse.Namespace) -> None:
     for item in results:
         print(f"{item['rank']:3d}  {item['score']:+.3f}  {item['id']}  {item['label']}")
     print(f"contact sheet: {paths['sheet']}; ranking: {paths['ranking']}")
-    _report(results, args)
+    return results
 
 
-def cmd_interpolate(args: argparse.Namespace) -> None:
+def cmd_interpolate(args: argparse.Namespace) -> Any:
     from lang2motion.apps import interpolate
-    from lang2motion.regions import resolve_region
+    from lang2motion.images import read_mask
     from lang2motion.trained_model import check_steps
 
     check_steps(args.steps)                  # before the model loads
-    mask = None
-    if args.mask:
-        mask, _ = resolve_region(size=None, image=None, mask_path=args.mask, box=None,
-                                 points=None, sam_checkpoint=None, device=args.device)
+    mask = read_mask(args.mask) if args.mask else None
     model = _load(args)
     result = interpolate.interpolate_and_write(model, args.a, args.b, steps=args.steps,
                                                mask=mask, out_dir=args.out, style=_style(args),
                                                overwrite=args.overwrite)
     print(f"{result['steps']} steps from {result['from']!r} to {result['to']!r}: "
           f"{result['strip']}, {result['animation']}")
-    _report(result, args)
+    return result
 
 
-def cmd_edit(args: argparse.Namespace) -> None:
-    from lang2motion.apps import edit
+def cmd_edit(args: argparse.Namespace) -> Any:
+    from lang2motion.apps import generate
 
     model = _load(args)
-    result = edit.edit_and_write(model, args.trajectory, source_text=args.source_text,
-                                 target_text=args.target_text, image=args.image,
-                                 out_dir=args.out, style=_style(args), overwrite=args.overwrite)
+    result = generate.edit_and_write(model, args.trajectory, source_text=args.source_text,
+                                     target_text=args.target_text, image=args.image,
+                                     out_dir=args.out, style=_style(args),
+                                     overwrite=args.overwrite)
     print(f"{result['label']}: {result['trajectory']}, {result['animation']}")
-    _report(result, args)
+    return result
 
 
-def cmd_classify(args: argparse.Namespace) -> None:
+def cmd_classify(args: argparse.Namespace) -> Any:
     from lang2motion.apps import classify
 
     classes = classify.class_list(args.classes, args.classes_file)
@@ -169,10 +142,10 @@ def cmd_classify(args: argparse.Namespace) -> None:
     for item in results:
         labels = ", ".join(f"{name} ({score:+.3f})" for name, score in item["classes"])
         print(f"{Path(item['file']).name}: {labels}")
-    _report(results, args)
+    return results
 
 
-def cmd_recognize(args: argparse.Namespace) -> None:
+def cmd_recognize(args: argparse.Namespace) -> Any:
     from lang2motion.apps import classify
 
     classes = classify.class_list(args.classes, args.classes_file)
@@ -185,18 +158,35 @@ def cmd_recognize(args: argparse.Namespace) -> None:
         print(f"{result['labelled']} labelled files: top-1 {result['top1']:.1%} (chance "
               f"{result['chance_top1']:.1%}), top-5 {result['top5']:.1%} (chance "
               f"{result['chance_top5']:.1%})")
-    _report(result, args)
+    return result
 
 
 def cmd_ablations(args: argparse.Namespace) -> None:
-    from lang2motion.apps import ablations
+    """Every distinct non-baseline configuration of the paper's Tables 4-7 (the report's own
+    list) as a `dvc exp run -S ...` command, printed or queued."""
+    import shutil
+    import subprocess
 
-    if args.queue:
-        queued = ablations.queue()
-        print(f"queued {len(queued)} experiments; run them with `dvc queue start`, follow with "
-              "`dvc queue status`, then rebuild the report: `make report`")
-    else:
-        print("\n".join(ablations.commands()))
+    from lang2motion.errors import DependencyError
+    from lang2motion.report.experiments import exp_command
+    from lang2motion.report.paper import TABLE4, TABLE5, TABLE6, TABLE7
+
+    unique: dict[tuple, dict[str, Any]] = {}
+    for row in (*TABLE4, *TABLE5, *TABLE6, *TABLE7):
+        if row.overrides:
+            unique.setdefault(tuple(sorted(row.overrides.items())), row.overrides)
+    commands = [exp_command(o) for o in unique.values()]
+    if not args.queue:
+        print("\n".join(commands))
+        return
+    if shutil.which("dvc") is None:
+        raise DependencyError("dvc is not on PATH: run from the project's environment "
+                              "(.venv/bin/lang2motion ablations --queue, or make ablations)")
+    for command in commands:
+        words = command.split()
+        subprocess.run([*words[:3], "--queue", *words[3:]], check=True)
+    print(f"queued {len(commands)} experiments; run them with `dvc queue start`, follow with "
+          "`dvc queue status`, then rebuild the report: `make report`")
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -232,8 +222,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     demo.require_gradio()          # says which extra to install before the slow model load
     model = _load(args)
-    demo.serve_model(model, data_dir=args.data, host=args.host, port=args.port, share=args.share,
-             sam_checkpoint=args.sam_checkpoint, device=args.device)
+    demo.serve_model(model, data_dir=args.data, host=args.host, port=args.port,
+                     share=args.share, sam_checkpoint=args.sam_checkpoint, device=args.device)
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -252,7 +242,6 @@ def _model_options(parser: argparse.ArgumentParser, *, json_flag: bool = True) -
     if json_flag:
         parser.add_argument("--json", action="store_true",
                             help="also print the result as JSON")
-    add_debug_flag(parser)
 
 
 def _output_options(parser: argparse.ArgumentParser) -> None:
@@ -308,7 +297,6 @@ def build_parser() -> argparse.ArgumentParser:
                      "deterministic)")
     _output_options(gen)
     _model_options(gen)
-    gen.set_defaults(func=cmd_generate)
 
     ret = sub.add_parser("retrieve", help="rank trajectories by similarity to a text",
                          description="Rank the trajectories of a split's feature shards, or of a "
@@ -321,7 +309,6 @@ def build_parser() -> argparse.ArgumentParser:
     ret.add_argument("--k", type=positive_int, default=8, help="how many to show (default 8)")
     _output_options(ret)
     _model_options(ret)
-    ret.set_defaults(func=cmd_retrieve)
 
     itp = sub.add_parser("interpolate", help="decode along the path between two embeddings",
                          description="Spherical interpolation between two prompts, two "
@@ -333,7 +320,6 @@ def build_parser() -> argparse.ArgumentParser:
                      "or the first trajectory's own grid size)")
     _output_options(itp)
     _model_options(itp)
-    itp.set_defaults(func=cmd_interpolate)
 
     edt = sub.add_parser("edit", help="latent arithmetic: z + text(to) - text(from)",
                          description="Edit a trajectory with MotionCLIP's latent arithmetic, "
@@ -344,7 +330,6 @@ def build_parser() -> argparse.ArgumentParser:
     edt.add_argument("--image", help="the frame its overlays are drawn on (default: a canvas)")
     _output_options(edt)
     _model_options(edt)
-    edt.set_defaults(func=cmd_edit)
 
     cls = sub.add_parser("classify", help="zero-shot labels for trajectory files",
                          description="Label trajectories with the class names whose CLIP text "
@@ -354,7 +339,6 @@ def build_parser() -> argparse.ArgumentParser:
     cls.add_argument("--classes-file", help="a file of class names, one per line")
     cls.add_argument("--k", type=positive_int, default=3, help="labels per trajectory (default 3)")
     _model_options(cls)
-    cls.set_defaults(func=cmd_classify)
 
     rec = sub.add_parser("recognize", help="zero-shot action recognition of skeleton files",
                          description="Classify every NTU RGB+D (.skeleton) or Kinetics-skeleton "
@@ -367,7 +351,6 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--k", type=positive_int, default=5, help="labels per file (default 5)")
     rec.add_argument("--save", metavar="FILE.json", help="write the result as JSON")
     _model_options(rec)
-    rec.set_defaults(func=cmd_recognize)
 
     dem = sub.add_parser("demo", help="a local web page to play with the model (Gradio)",
                          description="Serve a page on this machine: pick an example frame or "
@@ -386,12 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "clicks and boxes on uploaded frames go through SAM (or set "
                      "LANG2MOTION_SAM_CHECKPOINT); pip install -e \".[sam]\"")
     _model_options(dem, json_flag=False)
-    dem.set_defaults(func=cmd_demo)
 
     abl = sub.add_parser("ablations", help="the dvc exp run commands of paper Tables 4-7")
     abl.add_argument("--queue", action="store_true", help="queue them (dvc exp run --queue)")
-    add_debug_flag(abl)
-    abl.set_defaults(func=cmd_ablations)
 
     rep = sub.add_parser("report", help="dvc exp show -> reports/experiments.json, then "
                          "dvc repro report (reports/report.md)",
@@ -402,8 +382,6 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--experiments", default=DEFAULT_EXPERIMENTS,
                      help=f"the report stage's experiments file (default {DEFAULT_EXPERIMENTS})")
     rep.add_argument("--stage", default="report", help="the stage to reproduce (default report)")
-    add_debug_flag(rep)
-    rep.set_defaults(func=cmd_report)
 
     defaults = FolderConfig()
     imp = sub.add_parser("import", help="a folder of your own clips (manifest) -> MeViS layout",
@@ -423,13 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
                           "$LANG2MOTION_SAM_CHECKPOINT)")
     imp.add_argument("--train-split", default=DataConfig().train_split)
     imp.add_argument("--valid-split", default=DataConfig().valid_split)
-    add_debug_flag(imp)
-    imp.set_defaults(func=cmd_import)
 
     info = sub.add_parser("info", help="print a checkpoint's config, params and metrics")
     info.add_argument("--model", default=DEFAULT_MODEL_DIR)
-    add_debug_flag(info)
-    info.set_defaults(func=cmd_info)
+    for name, verb in sub.choices.items():       # verb `x` runs cmd_x
+        add_debug_flag(verb)
+        verb.set_defaults(func=globals()[f"cmd_{name}"])
     return parser
 
 
@@ -438,7 +415,9 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(arguments)
         setup_logging(logging.WARNING)   # warnings only: e.g. random CLIP weights, long prompts
         try:
-            args.func(args)
+            result = args.func(args)        # a verb's result, printed as JSON on --json
+            if getattr(args, "json", False):
+                print(json.dumps(result, indent=2))
         except OSError as exc:
             # the disk, not the code: a read-only folder, a full disk, a file in the way
             raise DataError(f"{exc.filename or 'a file'}: {exc.strerror or exc}") from exc

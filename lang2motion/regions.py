@@ -1,7 +1,5 @@
-"""Where the initial grid's region comes from: a mask file, a box, or clicks through SAM.
-
-Used by the verbs (``generate``, the demo) and by the folder importer (:mod:`lang2motion.data`),
-so it sits below both.
+"""Where the initial grid's region comes from: a mask file, a box, or clicks through SAM (for the
+verbs, the demo and the folder importer).
 
 Pixel convention: integer (x, y) name pixel centres (OpenCV, CoTracker; SAM's prompt encoder
 shifts its inputs by half a pixel for the same reason), so pixel (x, y) spans x +- 0.5.
@@ -52,16 +50,12 @@ def _parse_numbers(text: str, *, option: str, form: str, count: int) -> tuple[fl
     return values
 
 
-def parse_box(text: str) -> Box:
-    """'x0,y0,x1,y1' (pixels) -> (x0, y0, x1, y1); ConfigError naming --box otherwise."""
-    x0, y0, x1, y1 = _parse_numbers(text, option="--box", form="x0,y0,x1,y1", count=4)
-    return x0, y0, x1, y1
+def parse_box(text: str) -> Box:         # 'x0,y0,x1,y1' in pixels
+    return _parse_numbers(text, option="--box", form="x0,y0,x1,y1", count=4)
 
 
-def parse_point(text: str) -> Point:
-    """'x,y' (pixels) -> (x, y); ConfigError naming --point otherwise."""
-    x, y = _parse_numbers(text, option="--point", form="x,y", count=2)
-    return x, y
+def parse_point(text: str) -> Point:     # 'x,y' in pixels
+    return _parse_numbers(text, option="--point", form="x,y", count=2)
 
 
 def _fmt(values: Sequence[float]) -> str:
@@ -69,8 +63,13 @@ def _fmt(values: Sequence[float]) -> str:
 
 
 # -- boxes and points ---------------------------------------------------------------------------
-def _box_pixels(box: Sequence[float], size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """Inclusive pixel index range (c0, r0, c1, r1) of ``box`` clipped to an (H, W) image."""
+def box_mask(box: Sequence[float], size: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: the pixels whose centres lie in ``box`` (x0, y0, x1, y1), edges included.
+
+    Pixel (x, y) is centred on integer x, y, so the box (2, 1, 4, 3) covers columns 2..4 and
+    rows 1..3 (3 x 3 pixels) and (2.5, 1, 4, 3) columns 3..4. A box reaching past the image is
+    clipped; ConfigError for an empty or inverted box or one that covers no pixel of the image.
+    """
     height, width = size
     if len(box) != 4:
         raise ConfigError(f"box {tuple(box)}: expected (x0, y0, x1, y1)")
@@ -84,24 +83,13 @@ def _box_pixels(box: Sequence[float], size: tuple[int, int]) -> tuple[int, int, 
     if c0 > c1 or r0 > r1:
         raise ConfigError(f"box {_fmt(box)} covers no pixel centre of the {width}x{height} "
                           f"(WxH) image (pixel (x, y) is centred on integer x, y)")
-    return c0, r0, c1, r1
-
-
-def box_mask(box: Sequence[float], size: tuple[int, int]) -> np.ndarray:
-    """(H, W) bool: the pixels whose centres lie in ``box`` (x0, y0, x1, y1), edges included.
-
-    Pixel (x, y) is centred on integer x, y, so the box (2, 1, 4, 3) covers columns 2..4 and
-    rows 1..3 (3 x 3 pixels) and (2.5, 1, 4, 3) columns 3..4. A box reaching past the image is
-    clipped; ConfigError for an empty or inverted box or one that covers no pixel of the image.
-    """
-    c0, r0, c1, r1 = _box_pixels(box, size)
     mask = np.zeros(size, dtype=bool)
     mask[r0:r1 + 1, c0:c1 + 1] = True
     return mask
 
 
 def _check_points(points: Sequence[Sequence[float]], size: tuple[int, int]) -> np.ndarray:
-    """(K, 2) float64 of ``points``; ConfigError for a point that lies on no pixel."""
+    """(K, 2) float64; ConfigError for a point on no pixel."""
     height, width = size
     coords = np.asarray(points, dtype=np.float64)
     if coords.ndim != 2 or coords.shape[1] != 2 or len(coords) == 0:
@@ -117,11 +105,8 @@ def _check_points(points: Sequence[Sequence[float]], size: tuple[int, int]) -> n
 def pick_objects(masks: np.ndarray,              # (K, H, W) bool: the known objects
                  points: Sequence[Sequence[float]]  # (P, 2) clicks (x, y) in pixels
                  ) -> tuple[np.ndarray, list[int]]:  # (H, W) bool, the objects' indices
-    """The union of the known objects under the clicks (e.g. a data set's annotated masks).
-
-    A click picks the object whose mask holds the pixel it lands on (the first listed, where
-    objects overlap). ConfigError for a click outside the image or on no object.
-    """
+    """The union of the known objects (e.g. a data set's annotated masks) under the clicks; a
+    click picks the first object holding its pixel."""
     masks = np.asarray(masks, dtype=bool)
     if masks.ndim != 3:
         raise DataError(f"object masks must be (K, H, W), got shape {masks.shape}")
@@ -140,7 +125,6 @@ def pick_objects(masks: np.ndarray,              # (K, H, W) bool: the known obj
 
 # -- SAM ----------------------------------------------------------------------------------------
 def _import_sam() -> tuple[Any, Any]:
-    """(segment_anything.build_sam module, SamPredictor class) or DependencyError."""
     try:
         predictor = importlib.import_module("segment_anything.predictor")
         # the package's `build_sam` attribute is a function: import the module by its path
@@ -158,8 +142,8 @@ def _checkpoint_help() -> str:
 
 
 def kind_from_file_name(path: Path, kinds: Sequence[str]) -> str:
-    """The one of ``kinds`` (sam_model_registry's keys) that the file name names as a word:
-    ``sam_vit_b_01ec64.pth`` -> ``vit_b``; ConfigError when it names none or several."""
+    """The one of ``kinds`` (sam_model_registry's keys) the file name names as a word:
+    ``sam_vit_b_01ec64.pth`` -> ``vit_b``."""
     name = path.name.lower()
     found = [k for k in kinds if k != "default"
              and re.search(rf"(?<![a-z0-9]){re.escape(k.lower())}(?![a-z0-9])", name)]
@@ -173,10 +157,7 @@ def kind_from_file_name(path: Path, kinds: Sequence[str]) -> str:
 
 
 class SamSegmenter:
-    """segment_anything's SamPredictor with the image embedding cached per image.
-
-    Several prompts on one image run the (costly: ~20 s for vit_b on a CPU) image encoder once.
-    """
+    """segment_anything's SamPredictor, its costly image embedding cached per image."""
 
     def __init__(self, model: Any, *, name: str) -> None:
         _, predictor_cls = _import_sam()
@@ -187,12 +168,8 @@ class SamSegmenter:
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], *, device: str = "cpu",
                         kind: str | None = None) -> SamSegmenter:
-        """SAM built by ``segment_anything.sam_model_registry[kind]`` from the checkpoint.
-
-        ``kind`` (vit_b, vit_l, vit_h or another registered builder): None reads it from the
-        file name (:func:`kind_from_file_name`). The builder loads the weights with
-        ``torch.load``, whose default is ``weights_only=True``: nothing but tensors is unpickled.
-        """
+        """``sam_model_registry[kind]`` (None: from the file name) on the checkpoint, loaded
+        with ``torch.load``'s default ``weights_only=True``: nothing but tensors is unpickled."""
         build, _ = _import_sam()
         registry = build.sam_model_registry
         path = Path(path)
@@ -217,7 +194,7 @@ class SamSegmenter:
     def segment(self, image: np.ndarray, *,   # (H, W, 3) uint8 RGB
                 box: Sequence[float] | None = None,
                 points: Sequence[Sequence[float]] | None = None) -> np.ndarray:
-        """(H, W) bool: SAM's best-scoring of its three masks for a box and/or positive clicks."""
+        """(H, W) bool: SAM's best of its three masks for a box and/or positive clicks."""
         has_points = points is not None and len(points) > 0
         if box is None and not has_points:
             raise ConfigError("SAM needs a box or at least one point")
@@ -239,17 +216,9 @@ class SamSegmenter:
         return np.asarray(masks[int(np.argmax(scores))], dtype=bool)
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)      # the last one built, while file, device and kind stay
 def _cached_segmenter(path: str, mtime_ns: int, device: str, kind: str | None) -> SamSegmenter:
     return SamSegmenter.from_checkpoint(path, device=device, kind=kind)
-
-
-def _load_segmenter(path: str, device: str, kind: str | None) -> SamSegmenter:
-    """The last segmenter built, reused while the checkpoint file, device and kind stay."""
-    resolved = Path(path).expanduser().resolve()
-    if not resolved.is_file():
-        raise DependencyError(f"{path}: SAM checkpoint not found. " + _checkpoint_help())
-    return _cached_segmenter(str(resolved), resolved.stat().st_mtime_ns, device, kind)
 
 
 # -- the one entry point ------------------------------------------------------------------------
@@ -263,12 +232,9 @@ def resolve_region(*, size: tuple[int, int] | None,
                    sam_kind: str | None = None) -> tuple[np.ndarray, str]:
     """(mask (H, W) bool, how it was made) from exactly one of a mask file, a box or points.
 
-    size: (H, W) of the frame when no image is given (the image's own size wins; both given
-    must agree); None with a mask file lets the file define it. sam_checkpoint: None reads
-    $LANG2MOTION_SAM_CHECKPOINT; sam_kind: its sam_model_registry kind, None to read it from
-    the file name (:func:`kind_from_file_name`). With a checkpoint and an image, a box or points
-    go through SAM; without, a box becomes its rectangle (:func:`box_mask`) and points are
-    refused.
+    size: the frame's (H, W) without an image (both given must agree; None: the mask file's).
+    sam_checkpoint None reads $LANG2MOTION_SAM_CHECKPOINT. With a checkpoint and an image, a box
+    or points go through SAM; without, a box is its rectangle and points are refused.
     """
     given = [name for name, value in (("--mask", mask_path), ("--box", box), ("--point", points))
              if value is not None and (name != "--point" or len(value) > 0)]
@@ -291,10 +257,10 @@ def resolve_region(*, size: tuple[int, int] | None,
     checkpoint = sam_checkpoint or os.environ.get(SAM_CHECKPOINT_ENV) or None
     sam_box = sam_points = None
     if box is not None:
-        _box_pixels(box, size)                      # refuse empty, inverted or outside boxes
+        rectangle = box_mask(box, size)             # refuses empty, inverted or outside boxes
         if checkpoint is None or image is None:
             why = "no SAM checkpoint" if checkpoint is None else "no image for SAM"
-            return box_mask(box, size), f"rectangle from box {_fmt(box)} ({why})"
+            return rectangle, f"rectangle from box {_fmt(box)} ({why})"
         height, width = size
         x0, y0, x1, y1 = (float(v) for v in box)    # clipped to the pixel centres, as box_mask
         sam_box = (max(x0, 0.0), max(y0, 0.0), min(x1, width - 1.0), min(y1, height - 1.0))
@@ -308,8 +274,11 @@ def resolve_region(*, size: tuple[int, int] | None,
             raise ConfigError(f"--point needs SAM to turn clicks into a mask ({missing}); "
                               f"or give --box or --mask instead")
         described = "points " + ", ".join(_fmt(p) for p in sam_points)
-    segmenter = _load_segmenter(checkpoint, str(resolve_device(device, param="--device")),
-                                sam_kind)
+    if not Path(checkpoint).expanduser().is_file():
+        raise DependencyError(f"{checkpoint}: SAM checkpoint not found. " + _checkpoint_help())
+    resolved = Path(checkpoint).expanduser().resolve()
+    segmenter = _cached_segmenter(str(resolved), resolved.stat().st_mtime_ns,
+                                  str(resolve_device(device, param="--device")), sam_kind)
     mask = segmenter.segment(image, box=sam_box, points=sam_points)
     if not mask.any():
         raise DataError(f"SAM {segmenter.name} returned an empty mask for {described}; "

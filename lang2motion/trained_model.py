@@ -1,23 +1,10 @@
-"""A trained model: the checkpoint's torch module with the CLIP and the settings it was trained
-with. The one class behind evaluation, the ``lang2motion`` verbs, the demo and the Python API:
+"""A loaded checkpoint (the torch module ``Lang2Motion`` + model.json) with its recorded CLIP:
+the one class behind evaluation, the verbs, the demo and the Python API. On numpy batches
+(``encode_tracks``, ``decode_tracks``: evaluation) and on :class:`Trajectory` objects
+(``generate``, ``encode``, ``decode``, ``edit``, ...: the verbs); README shows its use.
 
-    from lang2motion import Lang2MotionModel
-    model = Lang2MotionModel.load("models")
-    ball, = model.generate(["a red ball bouncing to the right"], mask=mask)   # (H, W) bool
-    model.classify(model.encode([ball]), ["bouncing", "moving left", "spinning"], k=1)
-    model.interpolate("moving left", "moving right", steps=5, mask=mask)
-
-Three words, three things: :class:`lang2motion.model.autoencoder.Lang2Motion` is the torch
-module (tensors in, tensors out; ``Lang2MotionModel.module``); a checkpoint is the folder it is
-saved in (model.safetensors + model.json, :mod:`lang2motion.model.checkpoint`);
-:class:`Lang2MotionModel` is a loaded checkpoint with its CLIP, on numpy arrays in batches
-(``encode_tracks``, ``decode_tracks``: what evaluation calls) and on :class:`Trajectory` objects
-(``generate``, ``encode``, ``decode``, ``edit``, ...: what the verbs call).
-
-Text is encoded with the CLIP the checkpoint records; a trajectory is encoded as in training, its
-overlays rendered with the checkpoint's overlay settings over the frames given or over a plain
-canvas (a frame-less stand-in for the video: expect the encoder to see it as an unfamiliar
-background).
+A trajectory is encoded as in training, its overlays drawn over the frames given or over a plain
+canvas (a frame-less stand-in for the video: an unfamiliar background to the encoder).
 
 Legend: B batch, T frames, N points, D latent (= CLIP embedding size), H/W frame size.
 """
@@ -78,17 +65,21 @@ def check_canvas(size: Sequence[int], *, option: str = "size") -> tuple[int, int
     return width, height
 
 
+def _whole(value: object, low: int, high: float = math.inf) -> bool:
+    return (not isinstance(value, bool) and isinstance(value, (int, np.integer))
+            and low <= value <= high)
+
+
 def check_k(k: int, *, option: str = "k") -> int:
     """``k`` results: a whole number >= 1 (0 would silently return nothing)."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+    if not _whole(k, 1):
         raise ConfigError(f"{option} must be a whole number >= 1, got {k!r}")
     return int(k)
 
 
 def check_steps(steps: int) -> int:
     """Interpolation steps: 2 (the two ends) to :data:`MAX_INTERPOLATION_STEPS`."""
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not (
-            2 <= steps <= MAX_INTERPOLATION_STEPS):
+    if not _whole(steps, 2, MAX_INTERPOLATION_STEPS):
         raise ConfigError(f"--steps must be a whole number from 2 (the two ends) to "
                           f"{MAX_INTERPOLATION_STEPS}, got {steps!r}")
     return int(steps)
@@ -109,6 +100,19 @@ def check_prompts(texts: str | Sequence[str]) -> list[str]:
     return texts
 
 
+def check_class_names(names: Sequence[str]) -> list[str]:
+    names = list(names)
+    if not names:
+        raise ConfigError("no class names given")
+    wrong = [n for n in names if not isinstance(n, str) or not n.strip()]
+    if wrong:
+        raise ConfigError(f"class names must be non-empty text, got {wrong[0]!r}")
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise ConfigError(f"the class name {twice!r} is given twice: give each class once")
+    return names
+
+
 def default_mask(width: int, height: int) -> np.ndarray:
     """(H, W) bool: a centred disc, the object region when the user gives none."""
     mask = np.zeros((height, width), np.uint8)
@@ -123,8 +127,7 @@ def unit(vectors: np.ndarray) -> np.ndarray:    # (B, D) -> (B, D), rows of norm
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:   # (D,), (D,) -> (D,)
-    """Spherical interpolation between the directions of ``a`` and ``b``; t=0 gives unit(a),
-    t=1 unit(b)."""
+    """Spherical interpolation from unit(a) (t=0) to unit(b) (t=1)."""
     a, b = unit(a[None])[0], unit(b[None])[0]
     omega = math.acos(float(np.clip(a @ b, -1.0, 1.0)))
     if omega < SLERP_PARALLEL:
@@ -133,8 +136,8 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:   # (D,), (D,) 
 
 
 class Lang2MotionModel:
-    """A checkpoint's torch module (eval mode, on ``device``) with its recorded CLIP (built on
-    first use), overlay and grid settings (see the module docstring)."""
+    """A checkpoint's module (eval mode, on ``device``), its CLIP (built on first use), overlay
+    and grid settings."""
 
     def __init__(self, module: Lang2Motion, meta: dict[str, Any], *,
                  path: str | os.PathLike[str], device: torch.device,
@@ -147,6 +150,8 @@ class Lang2MotionModel:
         self.batch_size = batch_size
         self.clip_model = clip_model           # the CLIP the features were made with
         self.clip_pretrained = clip_pretrained
+        self.random_clip = clip_pretrained.lower() == "none"   # prompts carry no language then
+        self.frames, self.points = module.cfg.frames, module.cfg.points
         self.overlay = from_dict(OverlayConfig, meta.get("overlay"), "checkpoint overlay")
         self.grid_params = from_dict(GridConfig, meta.get("grid") or {}, "checkpoint grid")
         self._clip: ClipEncoder | None = None
@@ -156,9 +161,8 @@ class Lang2MotionModel:
              device_param: str = "--device", batch_size: int = DEFAULT_BATCH,
              clip_model: str | None = None, clip_pretrained: str | None = None
              ) -> Lang2MotionModel:
-        """Load a checkpoint folder (model.safetensors + model.json). The CLIP defaults to the
-        one the checkpoint records; ``clip_model`` / ``clip_pretrained`` override it.
-        ``device_param`` is the option or parameter an error about ``device`` names."""
+        """Load a checkpoint folder with the CLIP it records (``clip_*`` override it);
+        ``device_param``: what an error about ``device`` names."""
         target = resolve_device(device, param=device_param)
         module, meta = load_model(path, device=target)
         recorded = meta.get("clip") or {}
@@ -177,22 +181,7 @@ class Lang2MotionModel:
         return cls(module, meta, path=path, device=target, clip_model=name,
                    clip_pretrained=weights, batch_size=batch_size)
 
-    # -- what the checkpoint is -----------------------------------------------------------------
-    @property
-    def frames(self) -> int:
-        return self.module.cfg.frames
-
-    @property
-    def points(self) -> int:
-        return self.module.cfg.points
-
-    @property
-    def random_clip(self) -> bool:
-        """True when the CLIP has random weights: prompts then carry no language knowledge."""
-        return self.clip_pretrained.lower() == "none"
-
-    def describe(self) -> dict[str, Any]:
-        """What trajectory files record about the model that made them."""
+    def describe(self) -> dict[str, Any]:     # what trajectory files record about the model
         return {"model": {"path": str(self.path), "epoch": self.meta.get("epoch"),
                           "git_rev": self.meta.get("git_rev")},
                 "clip": {"model": self.clip_model, "pretrained": self.clip_pretrained}}
@@ -200,8 +189,7 @@ class Lang2MotionModel:
     # -- CLIP ------------------------------------------------------------------------------------
     @property
     def clip(self) -> ClipEncoder:
-        """The recorded CLIP, built on first use (text generation needs its text tower only, but
-        building it is the slow part of every command: do it once)."""
+        """The recorded CLIP, built once on first use (the slow part of every command)."""
         if self._clip is None:
             self._clip = load_clip(model=self.clip_model, pretrained=self.clip_pretrained,
                                    device=str(self.device))
@@ -211,46 +199,41 @@ class Lang2MotionModel:
                                   "was trained with")
         return self._clip
 
-    def _threads(self, items: int) -> int | None:
-        """One intra-op thread for a small batch on the CPU; else torch's default."""
+    def _threads(self, items: int) -> int | None:    # one thread for a small CPU batch
         return 1 if self.device.type == "cpu" and items <= SMALL_BATCH else None
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:       # (B, D) float32
-        """CLIP text embeddings, unchecked (evaluation's stored captions and class names; user
-        prompts go through :meth:`text_embeddings`)."""
+        """Unchecked (stored captions); user prompts go through :meth:`text_embeddings`."""
         with cpu_threads(self._threads(len(texts))):
             return self.clip.encode_text(list(texts), batch_size=self.batch_size)
 
     def image_embeddings(self, images: np.ndarray) -> np.ndarray:     # (B, H, W, 3) -> (B, D)
-        """CLIP image embeddings of whole frames, squashed to CLIP's square input like overlays
-        (opacity 0: no trails)."""
+        """CLIP embeddings of whole frames, squashed to CLIP's square input like overlays."""
         images = np.asarray(images)
         if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8 or not len(images):
             raise DataError(f"images must be a (B, H, W, 3) uint8 RGB array, got shape "
                             f"{images.shape} and dtype {images.dtype}")
-        count = len(images)
-        squares = render_overlays(images, np.zeros((count, 0, 2)),
-                                  np.zeros((count, 0), bool), size=self.overlay.size,
-                                  color=self.overlay.color, opacity=0.0,
-                                  line_width=self.overlay.line_width)   # opacity 0: resize only
-        return self.clip.encode_images(squares, batch_size=self.batch_size)
+        return self._overlay_clip(images, np.zeros((len(images), 0, 2)), opacity=0.0)
 
     def overlay_features(self,
                          frames: np.ndarray,  # (T, H, W, 3) uint8: the video, or a still repeated
                          tracks: np.ndarray,  # (T, N, 2) normalised
                          ) -> np.ndarray:     # (T, D) float32
-        """The per-frame CLIP embeddings of a trajectory's overlays, rendered as in training."""
         height, width = frames.shape[1:3]
-        images = render_overlays(frames, denormalise(tracks, width, height),
-                                 np.ones(tracks.shape[:2], bool), size=self.overlay.size,
-                                 color=self.overlay.color, opacity=self.overlay.opacity,
-                                 line_width=self.overlay.line_width)
+        return self._overlay_clip(frames, denormalise(tracks, width, height),
+                                  opacity=self.overlay.opacity)
+
+    def _overlay_clip(self, frames: np.ndarray,   # (T, H, W, 3) uint8
+                      tracks_px: np.ndarray,      # (T, N, 2) pixels; N = 0: resized frames
+                      *, opacity: float) -> np.ndarray:   # (T, D)
+        images = render_overlays(frames, tracks_px, np.ones(tracks_px.shape[:2], bool),
+                                 size=self.overlay.size, color=self.overlay.color,
+                                 opacity=opacity, line_width=self.overlay.line_width)
         return self.clip.encode_images(images, batch_size=self.batch_size)
 
     # -- the torch module on arrays, in batches --------------------------------------------------
     def _in_batches(self, fn: Callable[..., torch.Tensor],
                     *arrays: np.ndarray | None) -> np.ndarray:
-        """``fn`` on batches of equally long arrays (None passes through), on the device."""
         total = len(arrays[0])
         out = []
         with torch.inference_mode(), cpu_threads(self._threads(total)):
@@ -267,7 +250,6 @@ class Lang2MotionModel:
                       tracks: np.ndarray,                  # (B, T, N, 2) normalised
                       overlay: np.ndarray | None = None,   # (B, T, D) CLIP overlay features
                       ) -> np.ndarray:                     # (B, D) z
-        """The encoder's latents of normalised tracks (see :meth:`encode` for trajectories)."""
         if self.module.cfg.use_overlay and overlay is None:
             raise DataError("this model encodes trajectories with their overlay features "
                             "(model.use_overlay): give them (see overlay_features)")
@@ -280,8 +262,6 @@ class Lang2MotionModel:
                       grids: np.ndarray,                   # (B, N, 2) p_0, normalised
                       teacher: np.ndarray | None = None,   # (B, T, N, 2) ground truth, or None
                       ) -> np.ndarray:                     # (B, T, N, 2)
-        """Decode from the initial grids: own outputs, or teacher forcing when given (see
-        :meth:`decode` for trajectories)."""
         if len(latents) != len(grids):
             raise DataError(f"{len(latents)} latents for {len(grids)} grids")
         return self._in_batches(lambda z, g, t: self.module.decode(z, g, teacher=t), latents,
@@ -289,8 +269,7 @@ class Lang2MotionModel:
 
     # -- inputs ---------------------------------------------------------------------------------
     def grid(self, mask: np.ndarray) -> np.ndarray:      # (H, W) bool -> (N, 2) pixels
-        """The initial grid inside ``mask``, placed as training placed it (the checkpoint's grid
-        size, erosion and margin)."""
+        """The initial grid inside ``mask``, placed as training placed it."""
         size = math.isqrt(self.points)
         if size * size != self.points:
             raise ConfigError(f"{self.path}: the model has {self.points} points, not a square "
@@ -301,8 +280,8 @@ class Lang2MotionModel:
 
     def grids(self, count: int, *, mask: np.ndarray | None = None,
               size: tuple[int, int] = DEFAULT_CANVAS) -> tuple[np.ndarray, int, int]:
-        """(count, N, 2) normalised grids inside ``mask`` (default: a centred disc on a
-        ``size`` (W, H) canvas), and the frame's width and height."""
+        """(count, N, 2) normalised grids inside ``mask`` (else a disc on a ``size`` (W, H)
+        canvas), and the frame's width and height."""
         if mask is None:
             mask = default_mask(*check_canvas(size))
         mask = binarise_mask(mask)
@@ -311,8 +290,7 @@ class Lang2MotionModel:
         return np.repeat(grid[None], count, axis=0), width, height
 
     def check_prompts(self, texts: str | Sequence[str]) -> list[str]:
-        """The prompts (:func:`check_prompts`); a warning names every prompt longer than the
-        text encoder's context (CLIP cuts it)."""
+        """:func:`check_prompts`, warning about every prompt longer than CLIP's context."""
         texts = check_prompts(texts)
         clip = self.clip
         for text, count in zip(texts, clip.token_counts(texts), strict=True):
@@ -322,23 +300,20 @@ class Lang2MotionModel:
         return texts
 
     def text_embeddings(self, texts: Sequence[str]) -> np.ndarray:      # -> (B, D)
-        """CLIP text embeddings of user prompts, checked (:meth:`check_prompts`)."""
         return self.encode_texts(self.check_prompts(texts))
 
     # -- latent -> trajectory -------------------------------------------------------------------
     def decode(self, latents: np.ndarray, *, mask: np.ndarray | None = None,
                size: tuple[int, int] = DEFAULT_CANVAS, labels: Sequence[str] | None = None,
                source: dict[str, Any] | None = None) -> list[Trajectory]:
-        """Trajectories decoded from ``latents`` (B, D) — texts', images' or trajectories'
-        embeddings — from the grid inside ``mask`` (H, W)."""
+        """Trajectories decoded from ``latents`` (B, D) from the grid inside ``mask`` (H, W)."""
         latents = self.check_latents(latents)
         grids, width, height = self.grids(len(latents), mask=mask, size=size)
         return self.decode_from_grids(latents, grids, width=width, height=height, labels=labels,
                                       source=source)
 
     def check_latents(self, latents: object) -> np.ndarray:   # -> (B, D) float32
-        """Latents as (B, D) float32; DataError for another shape, width or non-finite values
-        (a NaN latent decodes to a NaN trajectory)."""
+        """(B, D) float32; DataError for another shape or NaN (it decodes to NaN tracks)."""
         try:
             array = np.atleast_2d(np.asarray(latents, dtype=np.float32))
         except (TypeError, ValueError) as exc:
@@ -370,7 +345,6 @@ class Lang2MotionModel:
 
     def generate(self, texts: str | Sequence[str], *, mask: np.ndarray | None = None,
                  size: tuple[int, int] = DEFAULT_CANVAS) -> list[Trajectory]:
-        """Text -> trajectory, one per prompt, all from the same grid inside ``mask``."""
         texts = [texts] if isinstance(texts, str) else list(texts)
         return self.decode(self.text_embeddings(texts), mask=mask, size=size, labels=texts,
                            source={"kind": "text"})
@@ -378,9 +352,8 @@ class Lang2MotionModel:
     # -- trajectory -> latent -------------------------------------------------------------------
     def encode(self, trajectories: Sequence[Trajectory], *,
                frames: np.ndarray | None = None) -> np.ndarray:           # -> (B, D) z
-        """The encoder's latent of each trajectory. Its overlays are drawn over ``frames``
-        ((T, H, W, 3) video frames or one (H, W, 3) still, matching the trajectories' frame
-        size) or, without frames, over a plain canvas."""
+        """The encoder's latent of each trajectory, its overlays drawn over ``frames``
+        ((T, H, W, 3) or one (H, W, 3) still) or a plain canvas."""
         if not trajectories:
             raise DataError("no trajectory to encode")
         tracks = np.stack([self._fit(t) for t in trajectories])
@@ -405,8 +378,7 @@ class Lang2MotionModel:
                                      self._fit(trajectory)).mean(axis=0)
 
     def background(self, trajectory: Trajectory, frames: np.ndarray | None) -> np.ndarray:
-        """(T, H, W, 3) what a trajectory's overlays are drawn on: ``frames`` (a still is
-        repeated) or a plain canvas."""
+        """(T, H, W, 3): ``frames`` (a still repeated) or a plain canvas."""
         if frames is None:
             frames = plain_canvas(trajectory.width, trajectory.height)
         frames = np.asarray(frames)
@@ -424,26 +396,20 @@ class Lang2MotionModel:
     # -- what the latent space supports ---------------------------------------------------------
     def retrieve(self, text: str, latents: np.ndarray, *, k: int
                  ) -> list[tuple[int, float]]:
-        """The ``k`` trajectories (rows of ``latents`` (B, D), e.g. from :meth:`encode`) most
-        similar to ``text``: (index, cosine), best first."""
+        """(index, cosine) of the ``k`` rows of ``latents`` (B, D) closest to ``text``."""
         k = check_k(k)
         scores = cosine_matrix(self.text_embeddings([text]), self.check_latents(latents))[0]
         order = np.argsort(-scores, kind="stable")[:k]
         return [(int(i), float(scores[i])) for i in order]
 
-    def latent_of(self, item: str | Trajectory) -> np.ndarray:          # -> (D,)
-        """A prompt's CLIP text embedding or a trajectory's latent."""
-        if isinstance(item, Trajectory):
-            return self.encode([item])[0]
-        return self.text_embeddings([item])[0]
-
     def interpolate(self, a: str | Trajectory, b: str | Trajectory, *, steps: int,
                     mask: np.ndarray | None = None,
                     size: tuple[int, int] = DEFAULT_CANVAS) -> list[Trajectory]:
-        """Decode ``steps`` points of the spherical interpolation from ``a`` to ``b`` (prompts or
-        trajectories), all from the same grid; step 0 decodes ``a``, the last ``b``."""
+        """``steps`` decodings along the slerp from ``a`` to ``b`` (prompts or trajectories),
+        all from the same grid; step 0 decodes ``a``, the last ``b``."""
         check_steps(steps)
-        za, zb = self.latent_of(a), self.latent_of(b)
+        za, zb = (self.encode([x])[0] if isinstance(x, Trajectory) else
+                  self.text_embeddings([x])[0] for x in (a, b))
         ts = np.linspace(0.0, 1.0, steps)
         latents = np.stack([slerp(za, zb, float(t)) for t in ts])
         names = [x.label if isinstance(x, Trajectory) else x for x in (a, b)]
@@ -453,8 +419,8 @@ class Lang2MotionModel:
 
     def edit(self, trajectory: Trajectory, source_text: str, target_text: str, *,
              frames: np.ndarray | None = None) -> Trajectory:
-        """MotionCLIP's latent arithmetic: unit(z) + unit(text(target)) - unit(text(source)),
-        decoded from the trajectory's own first frame. source == target reconstructs it."""
+        """MotionCLIP's unit(z) + unit(text(target)) - unit(text(source)), decoded from the
+        trajectory's own first frame."""
         z = unit(self.encode([trajectory], frames=frames))[0]
         texts = unit(self.text_embeddings([source_text, target_text]))
         edited = z + texts[1] - texts[0]
@@ -467,18 +433,9 @@ class Lang2MotionModel:
 
     def classify(self, latents: np.ndarray, class_names: Sequence[str], *, k: int
                  ) -> list[list[tuple[str, float]]]:
-        """Zero-shot: the ``k`` class names whose CLIP text embeddings are closest (cosine) to
-        each latent (B, D); best first."""
+        """Zero-shot: the ``k`` class names closest (cosine) to each latent (B, D)."""
         k = check_k(k)
-        names = list(class_names)
-        if not names:
-            raise ConfigError("no class names given")
-        wrong = [n for n in names if not isinstance(n, str) or not n.strip()]
-        if wrong:
-            raise ConfigError(f"class names must be non-empty text, got {wrong[0]!r}")
-        duplicate = next((n for i, n in enumerate(names) if n in names[:i]), None)
-        if duplicate is not None:
-            raise ConfigError(f"the class name {duplicate!r} is given twice")
+        names = check_class_names(class_names)
         indices, scores = top_k(latents, self.text_embeddings(names), min(k, len(names)))
         return [[(names[i], float(s)) for i, s in zip(row_i, row_s, strict=True)]
                 for row_i, row_s in zip(indices, scores, strict=True)]

@@ -69,8 +69,7 @@ def write_trajectory(path: str | os.PathLike[str], trajectory: Trajectory) -> No
 
 
 def read_trajectory(path: str | os.PathLike[str]) -> Trajectory:
-    """A trajectory file written by :func:`write_trajectory`; DataError naming the file and the
-    field when it is not one."""
+    """DataError naming the file and the field when it is not a trajectory file."""
     path = Path(path)
     data = read_json(path, what="trajectory file")
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:

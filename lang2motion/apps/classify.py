@@ -1,14 +1,6 @@
-"""`lang2motion classify` and `lang2motion recognize`: zero-shot labels from the latent space.
-
-A trajectory's latent z is compared (cosine) with the CLIP text embeddings of class names; the
-top ``k`` are its labels (paper section 4.5, MotionCLIP's action recognition). ``classify``
-labels trajectory files; ``recognize`` evaluates a folder of skeleton files (NTU RGB+D
-``.skeleton``, Kinetics-skeleton ``.json``) against a class list, each file's skeleton mapped to
-the model's points and frames (:mod:`lang2motion.data.skeletons`). Both share the evaluation's
-recognition functions.
-
-Legend: B trajectories, K classes, D latent.
-"""
+"""`lang2motion classify` (trajectory files) and `lang2motion recognize` (a folder of NTU or
+Kinetics skeleton files, with accuracy): zero-shot labels, the class names whose CLIP text
+embeddings are closest to the latent (paper section 4.5)."""
 
 from __future__ import annotations
 
@@ -27,34 +19,28 @@ from lang2motion.data.skeletons import (
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.evaluate.recognition import chance_topk, class_ranks
 from lang2motion.io import write_json_atomic
-from lang2motion.trained_model import Lang2MotionModel, check_k
+from lang2motion.trained_model import Lang2MotionModel, check_class_names
 from lang2motion.trajectory import Trajectory, read_trajectory
 
 RECOGNITION_KS = (1, 5)
 
 
 def class_list(names: list[str], classes_file: str | None) -> list[str]:
-    """Class names from the command line and/or a file (one per line, '#' comments)."""
     out = [n for n in names if n.strip()]
     if classes_file:
         out += read_class_names(classes_file)
     if not out:
         raise ConfigError("give class names (--classes a b c) or a file of them (--classes-file)")
-    twice = next((name for i, name in enumerate(out) if name in out[:i]), None)
-    if twice is not None:
-        raise ConfigError(f"the class name {twice!r} is given twice: give each class once")
-    return out
+    return check_class_names(out)
 
 
 def check_save_path(out: str | os.PathLike[str] | None) -> None:
-    """``--save``: a file to write, not a folder (checked before any work)."""
     if out is not None and Path(out).is_dir():
         raise ConfigError(f"--save {out}: is a folder; give a file name, e.g. "
                           f"{Path(out) / 'recognition.json'}")
 
 
 def trajectory_files(inputs: list[str]) -> list[Path]:
-    """Trajectory files named directly or found (``*.json``) in folders."""
     files: list[Path] = []
     for item in inputs:
         path = Path(item)
@@ -72,8 +58,6 @@ def trajectory_files(inputs: list[str]) -> list[Path]:
 
 def classify(model: Lang2MotionModel, inputs: list[str], classes: list[str], *,
              k: int) -> list[dict[str, Any]]:
-    """Top-``k`` class names of every trajectory file, with cosine scores."""
-    check_k(k, option="--k")          # before the trajectories are encoded
     files = trajectory_files(inputs)
     trajectories = [read_trajectory(p) for p in files]
     labels = model.classify(model.encode(trajectories), classes, k=k)
@@ -83,30 +67,27 @@ def classify(model: Lang2MotionModel, inputs: list[str], classes: list[str], *,
 
 def recognize(model: Lang2MotionModel, folder: str | os.PathLike[str], classes: list[str], *,
               k: int, out: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Zero-shot recognition of every skeleton file in ``folder``: predictions and, for files
-    whose class the file says (NTU's ``A<nnn>``, Kinetics' ``label_index``), top-1 and top-5
-    accuracy with chance. Writes the result as JSON to ``out`` when given."""
+    """Predictions for every skeleton file in ``folder`` and, over the files that say their
+    class (NTU's ``A<nnn>``, Kinetics' ``label_index``), top-1 and top-5 accuracy."""
     check_save_path(out)
     files = list_skeleton_files(folder)
     if not files:
         raise DataError(f"{folder}: no skeleton files (.skeleton, .json)")
     sequences = [read_skeleton(p) for p in files]
-    trajectories = []
-    for seq in sequences:
-        tracks, _ = skeleton_to_points(seq, frames=model.frames, points=model.points)
-        trajectories.append(Trajectory(tracks=tracks, width=seq.width, height=seq.height,
-                                       label=seq.name, source={"kind": "skeleton",
-                                                               "layout": seq.layout}))
+    trajectories = [Trajectory(tracks=skeleton_to_points(s, frames=model.frames,
+                                                         points=model.points)[0],
+                               width=s.width, height=s.height, label=s.name,
+                               source={"kind": "skeleton", "layout": s.layout})
+                    for s in sequences]
     latents = model.encode(trajectories)
     top = model.classify(latents, classes, k=k)
-    labelled = [i for i, seq in enumerate(sequences)
-                if seq.label is not None and seq.label < len(classes)]
+    true = [classes[s.label] if s.label is not None and s.label < len(classes) else None
+            for s in sequences]
+    labelled = [i for i, name in enumerate(true) if name is not None]
     result: dict[str, Any] = {
         "folder": str(folder), "files": len(files), "classes": len(classes),
-        "predictions": [{"file": p.name, "true": (classes[s.label] if s.label is not None
-                                                  and s.label < len(classes) else None),
-                         "top": [[n, sc] for n, sc in t]}
-                        for p, s, t in zip(files, sequences, top, strict=True)],
+        "predictions": [{"file": p.name, "true": name, "top": [[n, sc] for n, sc in t]}
+                        for p, name, t in zip(files, true, top, strict=True)],
         **model.describe()}
     if labelled:
         class_emb = model.text_embeddings(classes)

@@ -1,13 +1,8 @@
-"""`lang2motion demo`: a local web page (Gradio) to play with a trained model.
-
-Generate (a frame, an object, prompts -> trails), Retrieve (a text ranks a split's
-trajectories) and Interpolate / Edit, on one checkpoint loaded once. This module is UI glue:
-every result comes from the verbs' own code (:mod:`generate`, :mod:`retrieve`,
-:mod:`interpolate`, :mod:`edit`, :mod:`lang2motion.regions`), so the page writes exactly
-the files ``lang2motion generate`` writes, into a temporary folder the page offers for download.
-
-:class:`Demo` holds the model and the logic and never imports gradio (its tests need no
-browser); :func:`build_app` lays out the page; :func:`serve` runs it on 127.0.0.1.
+"""`lang2motion demo`: a local web page (Gradio) with Generate, Retrieve and Interpolate / Edit
+tabs on one checkpoint loaded once. UI glue: every result comes from the verbs' own code, so the
+page writes exactly the files the verbs write, into a temporary folder it offers for download.
+:class:`Demo` holds the logic and never imports gradio (its tests need no browser);
+:func:`build_app` lays out the page, :func:`serve_model` serves it.
 
 Objects: on an example frame (the first frames of the checkpoint's valid split) a click picks the
 annotated object under it (the data set's own mask); on an uploaded frame clicks go through SAM
@@ -20,21 +15,21 @@ Note: no ``from __future__ import annotations`` here: Gradio reads the handlers'
 (``gr.SelectData``) at run time.
 """
 
+import functools
 import logging
 import os
 import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from lang2motion.apps import edit as edit_verb
 from lang2motion.apps import generate as generate_verb
 from lang2motion.apps import interpolate as interpolate_verb
 from lang2motion.apps import retrieve as retrieve_verb
@@ -42,15 +37,13 @@ from lang2motion.apps.outputs import Style, animate
 from lang2motion.data.splits import resolve_split
 from lang2motion.errors import ConfigError, DataError, DependencyError, Lang2MotionError
 from lang2motion.images import read_mask, read_rgb, write_png
-from lang2motion.regions import SAM_CHECKPOINT_ENV, SAM_INSTALL, pick_objects
+from lang2motion.regions import SAM_CHECKPOINT_ENV, SAM_INSTALL, parse_box, pick_objects
 from lang2motion.render.video import write_animation
 from lang2motion.trained_model import DEFAULT_CANVAS, Lang2MotionModel
 
 log = logging.getLogger(__name__)
 
 DEMO_INSTALL = 'pip install -e ".[demo]"'
-DEFAULT_HOST = "127.0.0.1"        # local only: --host 0.0.0.0 opens it to the network
-DEFAULT_PORT = 7860               # Gradio's usual port
 EXAMPLES_MAX = 8                  # example frames shown (the first videos of the valid split)
 EXAMPLES_HEIGHT = 180             # pixels of the examples strip on the page
 RESULTS_HEIGHT = 320              # pixels of each results gallery (animations, stills)
@@ -103,13 +96,12 @@ class Example:
         return f"{self.name}: {said}" if said else self.name
 
 
-def load_examples(raw_dir: str | os.PathLike[str], split: str, *,
-                  count: int = EXAMPLES_MAX) -> list[Example]:
-    """The first frames of the first ``count`` videos of a prepared split, with the first-frame
-    mask of every object visible there (none for a split without masks)."""
+def load_examples(raw_dir: str | os.PathLike[str], split: str) -> list[Example]:
+    """The first frames of a prepared split's first videos, with the mask of every object
+    visible there (none for a split without masks)."""
     data = resolve_split(raw_dir, split)
     examples = []
-    for video_id in data.video_ids()[:count]:
+    for video_id in data.video_ids()[:EXAMPLES_MAX]:
         video = data.video(video_id)
         path = data.frame_path(video_id, video.frame_names[0])
         image = read_rgb(path)
@@ -151,45 +143,38 @@ def parse_prompts(text: str) -> list[str]:
     return prompts
 
 
+@dataclass
 class Demo:
     """The model and everything the page computes, without the page (see the module doc)."""
 
-    def __init__(self, model: Lang2MotionModel, *, examples: Sequence[Example],
-                 examples_from: str, gallery_source: str | os.PathLike[str],
-                 sam_checkpoint: str | None, device: str,
-                 work_dir: str | os.PathLike[str]) -> None:
-        self.model = model
-        self.examples = list(examples)
-        self.examples_from = examples_from            # where examples came from, or why none
-        self.gallery_source = str(gallery_source)
-        self.sam_checkpoint = sam_checkpoint or os.environ.get(SAM_CHECKPOINT_ENV) or None
-        self.device = device
-        self.work_dir = Path(work_dir)
-        self.style = Style()
-        self._galleries: dict[tuple[str, float], retrieve_verb.Gallery] = {}
-        self._requests = 0
+    model: Lang2MotionModel
+    examples: list[Example]
+    examples_from: str                # where the examples came from, or why there are none
+    gallery_source: str
+    sam_checkpoint: str | None        # None: $LANG2MOTION_SAM_CHECKPOINT, if set
+    device: str
+    work_dir: Path
+    style: Style = field(default_factory=Style)
+    _galleries: dict[tuple[str, float], retrieve_verb.Gallery] = field(default_factory=dict)
+    _requests: int = 0
 
-    def warm_up(self) -> None:
-        """Load CLIP and run the model once, so that the first click is as fast as the rest
-        (CLIP loads lazily and torch's first call costs seconds)."""
-        self.model.generate([WARM_UP_PROMPT])
+    def __post_init__(self) -> None:
+        self.sam_checkpoint = self.sam_checkpoint or os.environ.get(SAM_CHECKPOINT_ENV) or None
 
     # -- what the page says about itself -------------------------------------------------------
     def header(self) -> str:
-        meta = self.model.meta
-        described = self.model.describe()
-        clip = described["clip"]
+        model, meta = self.model, self.model.meta
         lines = [
             f"**Checkpoint** `{self.model.path}` (epoch {meta.get('epoch', '?')}, git "
             f"`{str(meta.get('git_rev') or '?')[:10]}`; {self.model.frames} frames x "
-            f"{self.model.points} points) · **CLIP** `{clip['model']}`, weights "
-            f"`{clip['pretrained']}` · **Data** examples: {self.examples_from}; retrieval: "
+            f"{self.model.points} points) · **CLIP** `{model.clip_model}`, weights "
+            f"`{model.clip_pretrained}` · **Data** examples: {self.examples_from}; retrieval: "
             f"`{self.gallery_source}`"]
         if self.model.random_clip:
             captions = [c for e in self.examples for c in e.captions if c][:2]
             hint = (" Captions like " + ", ".join(f"\"{c}\"" for c in captions) + " work best."
                     if captions else "")
-            lines.append(f"> **This CLIP has random weights** (`{clip['pretrained']}`): it "
+            lines.append(f"> **This CLIP has random weights** (`{model.clip_pretrained}`): it "
                          "understands no language. Prompts work only through their resemblance "
                          f"to the training captions.{hint}")
         return "\n\n".join(lines)
@@ -255,7 +240,7 @@ class Demo:
             image[mask] = ((1 - PICKED_TINT) * image[mask] + PICKED_TINT * tint).astype(np.uint8)
         if box_text and box_text.strip():
             try:
-                x0, y0, x1, y1 = generate_verb.parse_box(box_text)
+                x0, y0, x1, y1 = parse_box(box_text)
                 cv2.rectangle(image, (round(x0), round(y0)), (round(x1), round(y1)), BOX_RGB, 2)
             except ConfigError:
                 pass          # a half-typed box: Generate will say what is wrong with it
@@ -265,8 +250,7 @@ class Demo:
 
     # -- Generate --------------------------------------------------------------------------------
     def request_dir(self, verb: str) -> Path:
-        """A fresh folder for one request's files; the oldest are deleted beyond
-        REQUESTS_KEPT (the page has its own copies)."""
+        """A fresh folder for one request's files (beyond REQUESTS_KEPT the oldest go)."""
         self._requests += 1
         folder = self.work_dir / "results" / f"{self._requests:06d}-{verb}"
         folder.mkdir(parents=True)
@@ -277,9 +261,8 @@ class Demo:
 
     def generate(self, session: dict[str, Any], box_text: str, prompts_text: str
                  ) -> tuple[list[dict[str, Any]], str]:
-        """Trajectories for every prompt from the chosen object, written by generate's own
-        code; returns what was written (label, trajectory, animation, still, mask) and how the
-        region was made."""
+        """generate's own files for every prompt from the chosen object, and how the region was
+        made."""
         prompts = parse_prompts(prompts_text)
         frame = self.frame_of(session)
         clicks, box = session["clicks"], (box_text or "").strip()
@@ -343,8 +326,7 @@ class Demo:
     # -- Interpolate / Edit ----------------------------------------------------------------------
     def interpolate(self, session: dict[str, Any], a: str, b: str, steps: int
                     ) -> dict[str, Any]:
-        """interpolate's own outputs, from the object of the last Generate result (its
-        region) or a centred disc."""
+        """interpolate's own outputs, from the last Generate's object or a centred disc."""
         results = session["results"]
         mask = read_mask(results[-1]["mask"]) if results else None
         out = self.request_dir("interpolate")
@@ -364,18 +346,17 @@ class Demo:
             raise ConfigError("choose a trajectory to edit: one generated on the Generate tab, "
                               "or upload a trajectory .json")
         out = self.request_dir("edit")
-        return edit_verb.edit_and_write(self.model, trajectory,
-                                        source_text=str(source_text or ""),
-                                        target_text=str(target_text or ""), image=image,
-                                        out_dir=out, style=self.style, overwrite=False)
+        return generate_verb.edit_and_write(
+            self.model, trajectory, source_text=str(source_text or ""),
+            target_text=str(target_text or ""), image=image, out_dir=out, style=self.style,
+            overwrite=False)
 
 
 def demo_for(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str],
              sam_checkpoint: str | None, device: str,
              work_dir: str | os.PathLike[str]) -> Demo:
-    """A Demo on the data the checkpoint was trained on, under ``data_dir`` (raw/<valid split>
-    for the examples, features/<valid split> for retrieval). Missing data is not an error: the
-    page then offers uploads only and says why."""
+    """A Demo on the checkpoint's valid split under ``data_dir`` (raw/ for the examples,
+    features/ for retrieval); without data the page offers uploads only and says why."""
     split = (model.meta.get("data") or {}).get("valid_split") or "valid_u"
     raw = Path(data_dir) / "raw"
     try:
@@ -385,100 +366,97 @@ def demo_for(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str],
         log.warning("no example frames: %s", exc)
         examples, said = [], f"none ({exc}; upload a frame instead)"
     return Demo(model, examples=examples, examples_from=said,
-                gallery_source=Path(data_dir) / "features" / split,
-                sam_checkpoint=sam_checkpoint, device=device, work_dir=work_dir)
+                gallery_source=str(Path(data_dir) / "features" / split),
+                sam_checkpoint=sam_checkpoint, device=device, work_dir=Path(work_dir))
 
 
 # -- the page -----------------------------------------------------------------------------------
 def build_app(demo: Demo) -> Any:
-    """The Gradio Blocks of the page (launch it with :func:`serve`)."""
+    """The Gradio Blocks of the page (:func:`serve_model` launches it)."""
     gr = require_gradio()
 
-    def attempt(call: Callable[[], tuple], outputs: int) -> tuple:
-        """``call()``'s outputs, or, on a project error, its message on the page (status, the
-        last output) and nothing else changed."""
-        try:
-            return call()
-        except Lang2MotionError as exc:
-            gr.Warning(str(exc))
-            return (*[gr.update()] * (outputs - 1), f"**Not done:** {exc}")
-        except Exception as exc:            # a bug: the page says so, the server keeps serving
-            log.exception("demo request failed")
-            return (*[gr.update()] * (outputs - 1),
-                    f"**Internal error** ({type(exc).__name__}: {exc}); see the server's log")
+    def wire(event: Callable[..., Any], handler: Callable[..., tuple], inputs: list[Any],
+             outputs: list[Any]) -> None:
+        """``event`` runs ``handler``; on an error its message goes to the status (the last
+        output) and nothing else changes; a bug is logged and the server keeps serving."""
+        @functools.wraps(handler)      # Gradio reads the signature (gr.SelectData) through it
+        def run(*args: Any) -> tuple:
+            try:
+                return handler(*args)
+            except Lang2MotionError as exc:
+                gr.Warning(str(exc))
+                said = f"**Not done:** {exc}"
+            except Exception as exc:
+                log.exception("demo request failed")
+                said = f"**Internal error** ({type(exc).__name__}: {exc}); see the server's log"
+            return (*[gr.update()] * (len(outputs) - 1), said)
+        event(run, inputs, outputs)
 
     def frame_outputs(session: dict[str, Any], box_text: str, status: str) -> tuple:
         return session, demo.preview(session, box_text), box_text, status
 
+    def on_frame(session: dict[str, Any], frame: Frame, said: str) -> tuple:
+        fresh = {**new_session(), "results": session["results"], "frame": frame}
+        return frame_outputs(fresh, "", said)
+
     def on_example(session: dict[str, Any], evt: gr.SelectData) -> tuple:
-        def run() -> tuple:
-            frame = demo.pick_example(int(evt.index))
-            fresh = {**new_session(), "results": session["results"], "frame": frame}
-            title = demo.examples[int(evt.index)].title
-            return frame_outputs(fresh, "", f"Example **{title}**: click on the object.")
-        return attempt(run, 4)
+        frame = demo.pick_example(int(evt.index))
+        title = demo.examples[frame.example].title
+        return on_frame(session, frame, f"Example **{title}**: click on the object.")
 
     def on_upload(session: dict[str, Any], path: str | None) -> tuple:
-        def run() -> tuple:
-            frame = demo.load_upload(path)
-            fresh = {**new_session(), "results": session["results"], "frame": frame}
-            return frame_outputs(fresh, "", f"Uploaded frame {frame.image.shape[1]}x"
-                                 f"{frame.image.shape[0]}: choose the object.")
-        return attempt(run, 4)
+        frame = demo.load_upload(path)
+        return on_frame(session, frame, f"Uploaded frame {frame.image.shape[1]}x"
+                        f"{frame.image.shape[0]}: choose the object.")
 
     def on_click(session: dict[str, Any], mode: str, box_text: str,
                  evt: gr.SelectData) -> tuple:
-        def run() -> tuple:
-            x, y = (float(v) for v in evt.index)
-            updated, box = demo.click(session, x, y, mode=mode, box_text=box_text)
-            said = (f"Box {box}." if box != box_text else
-                    f"Corner at ({x:g}, {y:g}): click the opposite corner."
-                    if updated["corner"] else f"{len(updated['clicks'])} click(s) on the object.")
-            return frame_outputs(updated, box, said)
-        return attempt(run, 4)
+        x, y = (float(v) for v in evt.index)
+        updated, box = demo.click(session, x, y, mode=mode, box_text=box_text)
+        said = (f"Box {box}." if box != box_text else
+                f"Corner at ({x:g}, {y:g}): click the opposite corner."
+                if updated["corner"] else f"{len(updated['clicks'])} click(s) on the object.")
+        return frame_outputs(updated, box, said)
 
     def on_clear(session: dict[str, Any]) -> tuple:
-        cleared = {**session, "clicks": [], "corner": None}
-        return attempt(lambda: frame_outputs(cleared, "", "Cleared."), 4)
+        return frame_outputs({**session, "clicks": [], "corner": None}, "", "Cleared.")
 
     def on_box(session: dict[str, Any], box_text: str) -> tuple:
-        return attempt(lambda: frame_outputs(session, box_text, ""), 4)
+        return frame_outputs(session, box_text, "")
 
     def on_generate(session: dict[str, Any], box_text: str, prompts: str) -> tuple:
-        def run() -> tuple:
-            written, region = demo.generate(session, box_text, prompts)
-            choices = [(r["label"], i) for i, r in enumerate(session["results"])]
-            return (session, [(w["animation"], w["label"]) for w in written],
-                    [(w["still"], w["label"]) for w in written],
-                    [w["trajectory"] for w in written],
-                    gr.update(choices=choices, value=len(choices) - 1),
-                    f"Generated {len(written)} trajectory(ies) from {region}.")
-        return attempt(run, 6)
+        written, region = demo.generate(session, box_text, prompts)
+        choices = [(r["label"], i) for i, r in enumerate(session["results"])]
+        return (session, [(w["animation"], w["label"]) for w in written],
+                [(w["still"], w["label"]) for w in written], [w["trajectory"] for w in written],
+                gr.update(choices=choices, value=len(choices) - 1),
+                f"Generated {len(written)} trajectory(ies) from {region}.")
 
     def on_retrieve(text: str, k: float, source: str) -> tuple:
-        def run() -> tuple:
-            shown = demo.retrieve(text, int(k), source)
-            return shown, f"Top {len(shown)} of `{source}` for \"{text.strip()}\"."
-        return attempt(run, 2)
+        shown = demo.retrieve(text, int(k), source)
+        return shown, f"Top {len(shown)} of `{source}` for \"{text.strip()}\"."
 
     def on_interpolate(session: dict[str, Any], a: str, b: str, steps: float) -> tuple:
-        def run() -> tuple:
-            result = demo.interpolate(session, a, b, int(steps))
-            files = [v for k, v in result.items() if k.startswith("step") and k[4:].isdigit()]
-            where = "the object of your last Generate" if session["results"] else \
-                "a centred disc (generate first to use your object)"
-            return (result["animation"], result["strip"], files,
-                    f"{result['steps']} steps from \"{result['from']}\" to \"{result['to']}\", "
-                    f"from {where}.")
-        return attempt(run, 4)
+        result = demo.interpolate(session, a, b, int(steps))
+        files = [v for k, v in result.items() if k.startswith("step") and k[4:].isdigit()]
+        where = "the object of your last Generate" if session["results"] else \
+            "a centred disc (generate first to use your object)"
+        return (result["animation"], result["strip"], files,
+                f"{result['steps']} steps from \"{result['from']}\" to \"{result['to']}\", "
+                f"from {where}.")
 
     def on_edit(session: dict[str, Any], choice: int | None, upload: str | None,
                 source_text: str, target_text: str) -> tuple:
-        def run() -> tuple:
-            result = demo.edit(session, choice, upload, source_text, target_text)
-            return (result["animation"], result["still"], [result["trajectory"]],
-                    f"Edited: {result['label']}.")
-        return attempt(run, 4)
+        result = demo.edit(session, choice, upload, source_text, target_text)
+        return (result["animation"], result["still"], [result["trajectory"]],
+                f"Edited: {result['label']}.")
+
+    def result_panels(what: str, files_label: str) -> list[Any]:
+        """An animation and a still side by side, and the files under them."""
+        with gr.Row():
+            pair = [gr.Image(label=f"{what}, {how}", type="filepath", interactive=False)
+                    for how in ("animated", "full trails")]
+        return [*pair, gr.File(label=files_label, file_count="multiple", interactive=False)]
 
     with gr.Blocks(title="lang2motion demo", analytics_enabled=False,
                    delete_cache=(3600, 3600)) as app:
@@ -509,12 +487,11 @@ def build_app(demo: Demo) -> Any:
                                          elem_id="prompts")
                     generate = gr.Button("Generate", variant="primary", elem_id="generate")
                     status = gr.Markdown("Pick an example or upload a frame.", elem_id="status")
-                    animations = gr.Gallery(label="Trails, animated", columns=2,
-                                            height=RESULTS_HEIGHT, object_fit="contain",
-                                            allow_preview=False, elem_id="animations")
-                    stills = gr.Gallery(label="Full trails", columns=2, height=RESULTS_HEIGHT,
-                                        object_fit="contain", allow_preview=False,
-                                        elem_id="stills")
+                    animations, stills = (
+                        gr.Gallery(label=label, columns=2, height=RESULTS_HEIGHT,
+                                   object_fit="contain", allow_preview=False, elem_id=elem)
+                        for label, elem in (("Trails, animated", "animations"),
+                                            ("Full trails", "stills")))
                     files = gr.File(label="Trajectory files (lang2motion.trajectory/1 JSON)",
                                     file_count="multiple", interactive=False,
                                     elem_id="trajectories")
@@ -538,13 +515,7 @@ def build_app(demo: Demo) -> Any:
                                   label="Steps")
             interpolate = gr.Button("Interpolate", variant="primary", elem_id="interpolate")
             interp_status = gr.Markdown(elem_id="interp-status")
-            with gr.Row():
-                interp_movie = gr.Image(label="All steps, animated", type="filepath",
-                                        interactive=False)
-                interp_strip = gr.Image(label="All steps, full trails", type="filepath",
-                                        interactive=False)
-            interp_files = gr.File(label="Step trajectories", file_count="multiple",
-                                   interactive=False)
+            interp_out = result_panels("All steps", "Step trajectories")
             gr.Markdown("**Edit**: latent arithmetic, unit(z) + text(to) - text(from), decoded "
                         "from the trajectory's own first frame.")
             with gr.Row():
@@ -557,71 +528,49 @@ def build_app(demo: Demo) -> Any:
                 edit_to = gr.Textbox(label="What it should do (to)", elem_id="edit-to")
             edit = gr.Button("Edit", variant="primary", elem_id="edit")
             edit_status = gr.Markdown(elem_id="edit-status")
-            with gr.Row():
-                edit_movie = gr.Image(label="Edited, animated", type="filepath",
-                                      interactive=False)
-                edit_still = gr.Image(label="Edited, full trails", type="filepath",
-                                      interactive=False)
-            edit_files = gr.File(label="Edited trajectory", file_count="multiple",
-                                 interactive=False)
+            edit_out = result_panels("Edited", "Edited trajectory")
 
         frame_out = [session, frame, box, status]
-        examples.select(on_example, [session], frame_out)
-        upload.upload(on_upload, [session, upload], frame_out)
-        frame.select(on_click, [session, mode, box], frame_out)
-        clear.click(on_clear, [session], frame_out)
-        box.submit(on_box, [session, box], frame_out)
-        generate.click(on_generate, [session, box, prompts],
-                       [session, animations, stills, files, choice, status])
-        retrieve.click(on_retrieve, [query, k, source], [ranked, retrieve_status])
-        interpolate.click(on_interpolate, [session, start, end, steps],
-                          [interp_movie, interp_strip, interp_files, interp_status])
-        edit.click(on_edit, [session, choice, edit_upload, edit_from, edit_to],
-                   [edit_movie, edit_still, edit_files, edit_status])
+        wire(examples.select, on_example, [session], frame_out)
+        wire(upload.upload, on_upload, [session, upload], frame_out)
+        wire(frame.select, on_click, [session, mode, box], frame_out)
+        wire(clear.click, on_clear, [session], frame_out)
+        wire(box.submit, on_box, [session, box], frame_out)
+        wire(generate.click, on_generate, [session, box, prompts],
+             [session, animations, stills, files, choice, status])
+        wire(retrieve.click, on_retrieve, [query, k, source], [ranked, retrieve_status])
+        wire(interpolate.click, on_interpolate, [session, start, end, steps],
+             [*interp_out, interp_status])
+        wire(edit.click, on_edit, [session, choice, edit_upload, edit_from, edit_to],
+             [*edit_out, edit_status])
     return app
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-def serve(demo: Demo, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-          share: bool = False) -> None:
-    """Serve the page until interrupted (Ctrl-C). ``share`` asks Gradio for a public link
-    (needs the network)."""
+def serve_model(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str], host: str,
+                port: int, share: bool, sam_checkpoint: str | None, device: str) -> None:
+    """`lang2motion demo`: the page for ``model`` until Ctrl-C, its files in a temporary folder
+    removed at exit; ``share`` asks Gradio for a public link."""
     gr = require_gradio()
-    app = build_app(demo)
-    app.queue(default_concurrency_limit=1)      # one model, one request at a time
-    if threading.current_thread() is threading.main_thread():
-        # `kill` stops it like Ctrl-C does: the temporary folder is removed on the way out
-        signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        app.launch(server_name=host, server_port=port, share=share, ssr_mode=False,
-                   show_error=False, footer_links=[], quiet=True, prevent_thread_lock=True,
-                   allowed_paths=[str(demo.work_dir)])
-        print(f"lang2motion demo: serving {app.local_url}"
-              + (f" and {app.share_url}" if app.share_url else "")
-              + " (Ctrl-C stops it)", flush=True)
-        app.block_thread()
-    except OSError as exc:
-        raise ConfigError(f"--port {port} on {host}: cannot listen there ({exc}); give another "
-                          "--port") from None
-    finally:
-        gr.close_all()
-
-
-def serve_model(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str], host: str, port: int,
-        share: bool, sam_checkpoint: str | None, device: str) -> None:
-    """`lang2motion demo`: the page for ``model``, its files in a temporary folder removed at
-    exit."""
     with tempfile.TemporaryDirectory(prefix="lang2motion-demo-") as work:
         os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(work) / "gradio"))
         demo = demo_for(model, data_dir=data_dir, sam_checkpoint=sam_checkpoint,
                         device=device, work_dir=work)
-        demo.warm_up()
-        serve(demo, host=host, port=port, share=share)
-
-
-__all__ = ["DEMO_INSTALL", "Demo", "Example", "Frame", "build_app", "demo_for",
-           "load_examples", "new_session", "parse_prompts", "require_gradio", "serve",
-           "serve_model"]
+        model.generate([WARM_UP_PROMPT])   # CLIP loads and torch starts now, not on a click
+        app = build_app(demo)
+        app.queue(default_concurrency_limit=1)      # one model, one request at a time
+        if threading.current_thread() is threading.main_thread():
+            # `kill` stops it like Ctrl-C does: the temporary folder is removed on the way out
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            app.launch(server_name=host, server_port=port, share=share, ssr_mode=False,
+                       show_error=False, footer_links=[], quiet=True, prevent_thread_lock=True,
+                       allowed_paths=[work])
+            print(f"lang2motion demo: serving {app.local_url}"
+                  + (f" and {app.share_url}" if app.share_url else "")
+                  + " (Ctrl-C stops it)", flush=True)
+            app.block_thread()
+        except OSError as exc:
+            raise ConfigError(f"--port {port} on {host}: cannot listen there ({exc}); give "
+                              "another --port") from None
+        finally:
+            gr.close_all()

@@ -1,15 +1,8 @@
-"""`lang2motion generate`: trajectories from prompts (or an image, or a trajectory's overlay) and
-an initial grid inside an object region, written as trajectory files, animations and stills.
-
-The region is a mask PNG, a box, or clicks on an image (through SAM when installed; see
-:mod:`lang2motion.regions`), or a centred disc. Every option is checked and every output name
-reserved before the model loads and before anything is written.
-
-Table 8's other modalities: ``from_image`` decodes the CLIP image embedding of the image (no
-text); ``from_overlay`` decodes the time-pooled CLIP embedding of a trajectory's overlays.
-
-Legend: T frames, N points, D latent, H/W frame size.
-"""
+"""`lang2motion generate`: trajectories from prompts (or, paper Table 8, the CLIP embedding of an
+image or the time-pooled one of a trajectory's overlays), from a grid inside the object region
+(:mod:`lang2motion.regions`, else a centred disc). :func:`plan` checks every option and output
+name before the model loads. `lang2motion edit` decodes an edited trajectory's latent and
+writes it the same way. Legend: D latent, H/W frame size."""
 
 from __future__ import annotations
 
@@ -45,7 +38,6 @@ class Request:
 
 
 def read_prompts(prompts: list[str], prompts_file: str | None) -> list[str]:
-    """The prompts given on the command line plus one per line of ``prompts_file``."""
     out = list(prompts)
     if prompts_file:
         lines = read_text(prompts_file, what="prompts file",
@@ -64,9 +56,7 @@ def plan(*, prompts: list[str], image: str | None, mask: str | None, box: str | 
          out_dir: str | os.PathLike[str], style: Style, overwrite: bool, from_image: bool,
          from_overlay: str | None, device: str, grid_points: int = 1,
          sam_kind: str | None = None) -> Request:
-    """Check every option and reserve every output name; load nothing slow but SAM.
-    ``grid_points``: the model's grid points, which the region must be able to hold."""
-    style.check()
+    """``grid_points``: the model's, which the region must be able to hold."""
     size = check_canvas(size, option="--size")
     if from_image and from_overlay:
         raise ConfigError("--from-image and --from-overlay are two different conditions: "
@@ -123,17 +113,14 @@ def plan(*, prompts: list[str], image: str | None, mask: str | None, box: str | 
                    overlay_of=overlay_of, names=names, out_dir=out_dir, style=style)
 
 
-def latents(model: Lang2MotionModel, request: Request) -> np.ndarray:   # -> (B, D)
-    if request.kind == "image":
-        return model.image_embeddings(request.image[None])
-    if request.kind == "overlay":
-        return model.overlay_embedding(request.overlay_of, frames=request.image)[None]
-    return model.text_embeddings(request.labels)
-
-
 def generate_and_write(model: Lang2MotionModel, request: Request) -> list[dict[str, Any]]:
-    """Decode and write every result; return what was written, one dict per result."""
-    trajectories = model.decode(latents(model, request), mask=request.mask,
+    if request.kind == "image":
+        latents = model.image_embeddings(request.image[None])                   # (1, D)
+    elif request.kind == "overlay":
+        latents = model.overlay_embedding(request.overlay_of, frames=request.image)[None]
+    else:
+        latents = model.text_embeddings(request.labels)                         # (B, D)
+    trajectories = model.decode(latents, mask=request.mask,
                                 labels=request.labels,
                                 source={"kind": request.kind, "region": request.region})
     written = []
@@ -144,4 +131,19 @@ def generate_and_write(model: Lang2MotionModel, request: Request) -> list[dict[s
     return written
 
 
-__all__ = ["Request", "generate_and_write", "plan", "read_prompts"]
+def edit_and_write(model: Lang2MotionModel, trajectory_path: str, *, source_text: str,
+                   target_text: str, image: str | None, out_dir: str | os.PathLike[str],
+                   style: Style, overwrite: bool) -> dict[str, Any]:
+    """`lang2motion edit`: MotionCLIP's latent arithmetic (:meth:`Lang2MotionModel.edit`) on a
+    trajectory file; ``image``: the frame its overlays are drawn on."""
+    if not source_text.strip() or not target_text.strip():
+        raise ConfigError("--from and --to must both be non-empty prompts")
+    trajectory = read_trajectory(trajectory_path)
+    picture = read_rgb(image) if image else None
+    name = "edit-" + stem(f"{Path(trajectory_path).stem}: {source_text} -> {target_text}",
+                          kind="edit")
+    out_dir = Path(out_dir)
+    check_free([group_paths(out_dir, name, style, with_mask=False)], overwrite=overwrite)
+    edited = model.edit(trajectory, source_text, target_text, frames=picture)
+    paths = write_result(out_dir, name, edited, style=style, background=picture)
+    return {"label": edited.label, **{k: str(v) for k, v in paths.items()}}

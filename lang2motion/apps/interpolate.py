@@ -1,11 +1,6 @@
-"""`lang2motion interpolate A B --steps K`: decode along the spherical interpolation between two
-embeddings (two prompts, two trajectory files, or one of each), all from the same grid.
-
-Writes one trajectory file per step, a strip image of every step's full trails and an animation
-of all steps side by side, as one group.
-
-Legend: K steps, T frames, N points.
-"""
+"""`lang2motion interpolate A B --steps K`: decode along the slerp between two prompts or
+trajectory files; writes each step's trajectory, a strip of their trails and an animation of all
+steps side by side, as one group."""
 
 from __future__ import annotations
 
@@ -28,11 +23,10 @@ STRIP_COLUMNS_MAX = 8
 
 
 def endpoint(text: str) -> str | Trajectory:
-    """A trajectory file when ``text`` names one, else a prompt."""
+    """A trajectory file when ``text`` ends in .json (never the prompt "runs/ball.json"), else
+    a prompt."""
     path = Path(text)
     if path.suffix.lower() == ".json":
-        # a name ending in .json is a file, never a prompt: a mistyped one must not be decoded
-        # as the text "runs/ball.json"
         if not path.is_file():
             raise DataError(f"{path}: no such trajectory file (an interpolation end ending in "
                             ".json is read as a trajectory file, not as a prompt)")
@@ -45,8 +39,6 @@ def endpoint(text: str) -> str | Trajectory:
 def interpolate_and_write(model: Lang2MotionModel, a: str, b: str, *, steps: int,
                           mask: np.ndarray | None, out_dir: str | os.PathLike[str], style: Style,
                           overwrite: bool) -> dict[str, Any]:
-    """Decode ``steps`` trajectories from ``a`` to ``b``; write them, a strip and an animation."""
-    style.check()
     steps = check_steps(steps)
     ends = [endpoint(a), endpoint(b)]
     names = [e.label if isinstance(e, Trajectory) else e for e in ends]
@@ -56,10 +48,8 @@ def interpolate_and_write(model: Lang2MotionModel, a: str, b: str, *, steps: int
     paths.update(strip=out_dir / f"{name}.strip.png",
                  animation=out_dir / f"{name}.{style.format}")
     check_free([paths], overwrite=overwrite)
-    if mask is None and isinstance(ends[0], Trajectory):
-        size = (ends[0].width, ends[0].height)
-    else:
-        size = (mask.shape[1], mask.shape[0]) if mask is not None else DEFAULT_CANVAS
+    # without a mask: a disc in the first trajectory's frame, else on the default canvas
+    size = (ends[0].width, ends[0].height) if isinstance(ends[0], Trajectory) else DEFAULT_CANVAS
     trajectories = model.interpolate(ends[0], ends[1], steps=steps, mask=mask, size=size)
     panels = [labelled(animate(t, style=style), t.label) for t in trajectories]
     movie = side_by_side(panels, gap=PANEL_GAP)

@@ -1,12 +1,7 @@
-"""Writing a verb's results: a trajectory file, an animation, a still and the mask, as one group.
-
-Every result gets a stable name from what made it (``<words>-<hash>``: two prompts that differ only
-in punctuation get different files, the same prompt always the same file) and is never written
-over unless asked (``--overwrite``). A group's files are written into a staging folder and moved
-into place together, so a failed or killed run leaves a whole group or none of it.
-
-Legend: T frames, N points, H/W frame size.
-"""
+"""Writing a verb's results (trajectory file, animation, still, mask) as one group: named
+``<words>-<hash>`` from what made them (prompts differing only in punctuation get different
+files), never written over unless ``--overwrite``, staged and moved into place together so a
+failed or killed run leaves a whole group or none of it. Legend: T frames, H/W frame size."""
 
 from __future__ import annotations
 
@@ -21,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from lang2motion.config import OVERLAY_COLORS
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.images import write_png
 from lang2motion.io import STAGING_PREFIX
@@ -29,7 +23,6 @@ from lang2motion.render.animate import display_size, plain_canvas, still, trail_
 from lang2motion.render.video import write_animation
 from lang2motion.trajectory import Trajectory, write_trajectory
 
-ANIMATION_FORMATS = ("gif", "mp4")
 NAME_WORDS_CHARS = 48      # readable part of a file name
 NAME_HASH_CHARS = 8        # the part that tells apart prompts differing only in punctuation
 DISPLAY_LONGEST = 512      # pixels of the animation's longer side
@@ -39,32 +32,20 @@ FPS = 10
 
 @dataclass(frozen=True)
 class Style:
-    """How a trajectory is drawn: colour (a Table 7 name), format (gif | mp4), frame rate."""
+    """How a trajectory is drawn (the CLI's --color and --format choices)."""
 
-    color: str = "cyan"
-    format: str = "gif"
+    color: str = "cyan"      # an OVERLAY_COLORS name (paper Table 7)
+    format: str = "gif"      # gif | mp4
     fps: int = FPS
-
-    def check(self) -> None:
-        if self.color not in OVERLAY_COLORS:
-            raise ConfigError(f"--color must be one of {', '.join(OVERLAY_COLORS)}, got "
-                              f"{self.color!r}")
-        if self.format not in ANIMATION_FORMATS:
-            raise ConfigError(f"--format must be one of {', '.join(ANIMATION_FORMATS)}, got "
-                              f"{self.format!r}")
-        if self.fps < 1:
-            raise ConfigError(f"--fps must be >= 1, got {self.fps}")
 
 
 def stem(label: str, *, kind: str) -> str:
-    """``<words>-<hash>``: readable, stable, and distinct for distinct labels."""
     words = "_".join("".join(c if c.isalnum() else " " for c in label.lower()).split())
     digest = hashlib.sha256(f"{kind}\0{label}".encode()).hexdigest()[:NAME_HASH_CHARS]
     return f"{words[:NAME_WORDS_CHARS].strip('_') or kind}-{digest}"
 
 
 def group_paths(out_dir: Path, name: str, style: Style, *, with_mask: bool) -> dict[str, Path]:
-    """The files of one result: trajectory JSON, animation, still PNG (and mask PNG)."""
     paths = {"trajectory": out_dir / f"{name}.json",
              "animation": out_dir / f"{name}.{style.format}",
              "still": out_dir / f"{name}.png"}
@@ -73,23 +54,9 @@ def group_paths(out_dir: Path, name: str, style: Style, *, with_mask: bool) -> d
     return paths
 
 
-def output_error(out_dir: Path, exc: OSError) -> DataError:
-    """An OSError while writing results, as one paragraph naming the folder and the cause."""
-    reason = exc.strerror or str(exc)
-    hint = {errno.ENOSPC: "free some space or write elsewhere (--out)",
-            errno.EDQUOT: "free some space or write elsewhere (--out)",
-            errno.EACCES: "choose a folder you can write to (--out)",
-            errno.EPERM: "choose a folder you can write to (--out)",
-            errno.EROFS: "choose a folder on a writable disk (--out)"}.get(
-        exc.errno or 0, "check the folder (--out)")
-    where = exc.filename or out_dir
-    return DataError(f"--out {out_dir}: cannot write results ({reason}: {where}); {hint}. "
-                     "Nothing of this result was kept")
-
-
 def check_free(groups: list[dict[str, Path]], *, overwrite: bool) -> None:
-    """ConfigError naming the first file that exists, unless ``overwrite``, or an output folder
-    that is a file: checked before anything is written."""
+    """Before anything is written: ConfigError for an output folder that is a file, or (unless
+    ``overwrite``) naming the first file that exists."""
     for folder in {p.parent for group in groups for p in group.values()}:
         blocking = next((f for f in (folder, *folder.parents) if f.exists()), None)
         if blocking is not None and not blocking.is_dir():
@@ -104,8 +71,8 @@ def check_free(groups: list[dict[str, Path]], *, overwrite: bool) -> None:
 
 def animate(trajectory: Trajectory, *, style: Style, background: np.ndarray | None = None,
             mask: np.ndarray | None = None) -> np.ndarray:   # (T, h, w, 3) uint8
-    """The trajectory's trails growing over ``background`` (H, W, 3), or over a plain canvas
-    with the object's ``mask`` (H, W) tinted."""
+    """The trails growing over ``background`` (H, W, 3), or a plain canvas with ``mask`` (H, W)
+    tinted."""
     if background is None:
         background = plain_canvas(trajectory.width, trajectory.height, mask=mask)
     size = display_size(trajectory.width, trajectory.height, longest=DISPLAY_LONGEST)
@@ -126,9 +93,16 @@ def write_group(paths: dict[str, Path], writers: dict[str, Callable[[Path], None
             writers[key](staged[key])
         for key, final in paths.items():
             os.replace(staged[key], final)
-    except OSError as exc:
-        # a read-only folder, a full disk, a quota: one paragraph, nothing half-written
-        raise output_error(out_dir, exc) from exc
+    except OSError as exc:       # a read-only folder, a full disk, a quota
+        hint = {errno.ENOSPC: "free some space or write elsewhere",
+                errno.EDQUOT: "free some space or write elsewhere",
+                errno.EACCES: "choose a folder you can write to",
+                errno.EPERM: "choose a folder you can write to",
+                errno.EROFS: "choose a folder on a writable disk"}.get(exc.errno or 0,
+                                                                       "check the folder")
+        raise DataError(f"--out {out_dir}: cannot write results ({exc.strerror or exc}: "
+                        f"{exc.filename or out_dir}); {hint} (--out). Nothing of this result "
+                        "was kept") from exc
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
@@ -137,7 +111,6 @@ def write_group(paths: dict[str, Path], writers: dict[str, Callable[[Path], None
 def write_result(out_dir: Path, name: str, trajectory: Trajectory, *, style: Style,
                  background: np.ndarray | None = None,
                  mask: np.ndarray | None = None) -> dict[str, Path]:
-    """The trajectory file, its animation and still (and the mask used) as one group."""
     paths = group_paths(out_dir, name, style, with_mask=mask is not None)
     frames = animate(trajectory, style=style, background=background, mask=mask)
     writers: dict[str, Callable[[Path], None]] = {

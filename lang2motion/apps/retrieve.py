@@ -1,12 +1,6 @@
-"""`lang2motion retrieve "text"`: rank trajectories by cosine with the text embedding.
-
-The gallery is a split's feature shards (``data/features/valid_u``: one trajectory per track row,
-encoded with the overlay features the embed stage computed) or a folder of trajectory files
-(e.g. ``generated/``: encoded over a plain canvas). The top ``k`` are printed and drawn in a
-contact sheet.
-
-Legend: U trajectories, D latent.
-"""
+"""`lang2motion retrieve "text"`: rank a split's feature shards (encoded with the embed stage's
+overlay features) or a folder of trajectory files (over a plain canvas) by cosine with the text
+embedding; the top ``k`` are drawn in a contact sheet. Legend: U trajectories, D latent."""
 
 from __future__ import annotations
 
@@ -24,7 +18,7 @@ from lang2motion.io import write_json_atomic
 from lang2motion.render.animate import still
 from lang2motion.render.video import contact_sheet
 from lang2motion.store import SHARD_GLOB, load_feature_tensors
-from lang2motion.trained_model import Lang2MotionModel, check_k
+from lang2motion.trained_model import Lang2MotionModel
 from lang2motion.trajectory import Trajectory, read_trajectory
 
 SHEET_COLUMNS = 4
@@ -38,7 +32,6 @@ class Gallery:
 
 
 def load_gallery(model: Lang2MotionModel, source: str | os.PathLike[str]) -> Gallery:
-    """The trajectories of a feature-shard folder or of a folder of trajectory files."""
     source = Path(source)
     if not source.is_dir():
         raise DataError(f"{source}: not a folder (give a split's feature shards, e.g. "
@@ -70,8 +63,6 @@ def load_gallery(model: Lang2MotionModel, source: str | os.PathLike[str]) -> Gal
 
 def rank(model: Lang2MotionModel, gallery: Gallery, text: str, *, k: int
          ) -> list[dict[str, Any]]:
-    """The top ``k`` of ``gallery`` for ``text``, best first: rank, score (cosine), id, label
-    and the index into the gallery."""
     return [{"rank": r + 1, "score": score, "id": gallery.ids[i],
              "label": gallery.trajectories[i].label, "index": i}
             for r, (i, score) in enumerate(model.retrieve(text, gallery.latents, k=k))]
@@ -80,9 +71,6 @@ def rank(model: Lang2MotionModel, gallery: Gallery, text: str, *, k: int
 def retrieve_and_write(model: Lang2MotionModel, text: str, source: str | os.PathLike[str], *,
                        k: int, out_dir: str | os.PathLike[str], style: Style, overwrite: bool
                        ) -> tuple[list[dict[str, Any]], dict[str, Path]]:
-    """The top ``k`` of the gallery for ``text``; writes a contact sheet and the ranking."""
-    check_k(k, option="--k")          # before the gallery is encoded
-    style.check()
     out_dir = Path(out_dir)
     name = f"retrieve-{stem(text, kind='retrieve')}"
     paths = {"sheet": out_dir / f"{name}.png", "ranking": out_dir / f"{name}.json"}
