@@ -50,27 +50,21 @@ def _finite_means(values: np.ndarray,  # (S,) float64
     return np.divide(sums, counts, out=np.full(counts.shape, math.nan), where=counts > 0)
 
 
-def _checked(values: object, indices: object, level: float,
-             where: str) -> tuple[np.ndarray, np.ndarray]:
-    if not 0.0 < level < 1.0:
-        raise ConfigError(f"{where}: level must be in (0, 1), got {level}")
-    sizes: dict[str, int] = {}
-    values = checked_array(values, "S", name="values", where=where, sizes=sizes)
-    indices = checked_array(indices, "R S", name="indices", where=where, sizes=sizes,
-                            dtype=np.int64)
-    if indices.size and (indices.min() < 0 or indices.max() >= sizes["S"]):
-        raise DataError(f"{where}: indices must lie in [0, {sizes['S']}), got "
-                        f"[{indices.min()}, {indices.max()}]")
-    return values, indices
-
-
 def interval(values: np.ndarray,   # (S,) float or bool, NaN = undefined
              indices: np.ndarray,  # (R, S) int from bootstrap_indices
              *,
              level: float = DEFAULT_LEVEL,
              ) -> tuple[float, float]:
     """(lo, hi) percentile interval of the NaN-skipping mean; (nan, nan) with no finite value."""
-    values, indices = _checked(values, indices, level, "interval")
+    if not 0.0 < level < 1.0:
+        raise ConfigError(f"interval: level must be in (0, 1), got {level}")
+    sizes: dict[str, int] = {}
+    values = checked_array(values, "S", name="values", where="interval", sizes=sizes)
+    indices = checked_array(indices, "R S", name="indices", where="interval", sizes=sizes,
+                            dtype=np.int64)
+    if indices.size and (indices.min() < 0 or indices.max() >= sizes["S"]):
+        raise DataError(f"interval: indices must lie in [0, {sizes['S']}), got "
+                        f"[{indices.min()}, {indices.max()}]")
     means = _finite_means(values, indices)
     means = means[np.isfinite(means)]
     if means.size == 0:
@@ -86,8 +80,8 @@ def summarize(values: np.ndarray,   # (S,) float or bool, NaN = undefined
               level: float = DEFAULT_LEVEL,
               ) -> dict[str, float | int]:
     """{"value": NaN-skipping mean, "lo", "hi": :func:`interval`, "n": finite values}."""
-    values, indices = _checked(values, indices, level, "summarize")
-    finite = values[np.isfinite(values)]
     lo, hi = interval(values, indices, level=level)
+    values = np.asarray(values, dtype=np.float64)
+    finite = values[np.isfinite(values)]
     return {"value": float(finite.mean()) if finite.size else math.nan,
             "lo": lo, "hi": hi, "n": int(finite.size)}

@@ -45,9 +45,10 @@ TAPVID_MODE = "first"
 TAPVID_KEYS = ("average_jaccard", "occlusion_accuracy", "average_pts_within_thresh")
 
 
-def _tracks_pair(pred: object, truth: object, where: str) -> tuple[np.ndarray, np.ndarray]:
+def _tracks_pair(pred: object, truth: object, where: str, sizes: dict[str, int] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Both (S, T, N, 2) float64 of one shape, with at least one predicted frame."""
-    sizes: dict[str, int] = {}
+    sizes = {} if sizes is None else sizes
     pred = checked_array(pred, "S T N 2", name="pred", where=where, sizes=sizes)
     truth = checked_array(truth, "S T N 2", name="truth", where=where, sizes=sizes)
     if sizes["T"] <= GIVEN_FRAMES:
@@ -107,13 +108,9 @@ def tapvid_against_truth(pred: np.ndarray,           # (S, T, N, 2) generated, a
                          ) -> dict[str, np.ndarray]:  # TAPVID_KEYS -> (S,) float64
     """AJ, OA and < delta^x_avg of each generated trajectory (see the module doc; may be NaN)."""
     sizes: dict[str, int] = {}
-    pred = checked_array(pred, "S T N 2", name="pred", where="tapvid_against_truth",
-                         sizes=sizes)
-    truth = checked_array(truth, "S T N 2", name="truth", where="tapvid_against_truth",
-                          sizes=sizes)
+    pred, truth = _tracks_pair(pred, truth, "tapvid_against_truth", sizes)
     truth_visible = checked_array(truth_visible, "S T N", name="truth_visible",
                                   where="tapvid_against_truth", sizes=sizes, dtype=bool)
-    pred, truth = _tracks_pair(pred, truth, "tapvid_against_truth")
     size = METRIC_FRAME_SIZE
     pred_px = denormalise(pred, size, size).transpose(0, 2, 1, 3)     # (S, N, T, 2)
     truth_px = denormalise(truth, size, size).transpose(0, 2, 1, 3)

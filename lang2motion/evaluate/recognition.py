@@ -83,10 +83,11 @@ def motion_kind_hits(generated: np.ndarray,        # (S, T, N, 2)
     return reference_kinds[nearest] == query_kinds
 
 
-def motion_kind_chance_per_query(query_kinds: np.ndarray,      # (S,) str
-                                 reference_kinds: np.ndarray,  # (U,) str
-                                 ) -> np.ndarray:              # (S,) float64
-    """The fraction of references with each query's kind: the hit rate of a random pick."""
+def motion_kind_chance(query_kinds: np.ndarray,      # (S,) str
+                       reference_kinds: np.ndarray,  # (U,) str
+                       ) -> float:
+    """Expected motion-kind accuracy of a uniformly random reference: the mean over queries of
+    the fraction of references with the query's kind (NaN with no queries)."""
     where = "motion_kind_chance"
     query_kinds = checked_array(query_kinds, "S", name="query_kinds", where=where, sizes={},
                                 dtype=str)
@@ -94,12 +95,5 @@ def motion_kind_chance_per_query(query_kinds: np.ndarray,      # (S,) str
                                     sizes={}, dtype=str)
     if reference_kinds.size == 0:
         raise DataError(f"{where}: no reference trajectories")
-    return (query_kinds[:, None] == reference_kinds[None, :]).mean(axis=1)
-
-
-def motion_kind_chance(query_kinds: np.ndarray,      # (S,) str
-                       reference_kinds: np.ndarray,  # (U,) str
-                       ) -> float:
-    """Expected motion-kind accuracy of a uniformly random reference (NaN with no queries)."""
-    per_query = motion_kind_chance_per_query(query_kinds, reference_kinds)
+    per_query = (query_kinds[:, None] == reference_kinds[None, :]).mean(axis=1)
     return float(per_query.mean()) if per_query.size else math.nan

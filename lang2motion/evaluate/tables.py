@@ -124,20 +124,13 @@ def build_tables(evaluation: SplitEvaluation, *, resamples: int, seed: int, leve
 
 # headline key -> (method, metric) of a slice's generation table
 _GENERATION_KEYS = {
-    "ade": ("lang2motion", "ade"), "ade_px": ("lang2motion", "ade_px"),
-    "fde": ("lang2motion", "fde"), "fde_px": ("lang2motion", "fde_px"),
-    "smoothness": ("lang2motion", "smoothness"),
-    "smoothness_px": ("lang2motion", "smoothness_px"), "clip_sim": ("lang2motion", "clip_sim"),
-    "aj": ("lang2motion", "aj"), "oa": ("lang2motion", "oa"),
-    "motion_kind_acc": ("lang2motion", "motion_kind_acc"),
+    **{metric: ("lang2motion", metric) for metric in (
+        "ade", "ade_px", "fde", "fde_px", "smoothness", "smoothness_px", "clip_sim", "aj", "oa",
+        "motion_kind_acc")},
     "teacher_forced_ade": ("teacher_forced", "ade"), "recon_ade": ("reconstruction", "ade"),
-    "static_ade": ("static", "ade"), "nearest_caption_ade": ("nearest_caption", "ade"),
-    "mean_motion_ade": ("mean_motion", "ade"),
-    "image_ade": ("image", "ade"), "image_clip_sim": ("image", "clip_sim"),
-    "image_smoothness": ("image", "smoothness"), "image_smoothness_px": ("image", "smoothness_px"),
-    "overlay_ade": ("overlay", "ade"), "overlay_clip_sim": ("overlay", "clip_sim"),
-    "overlay_smoothness": ("overlay", "smoothness"),
-    "overlay_smoothness_px": ("overlay", "smoothness_px"),
+    **{f"{method}_ade": (method, "ade") for method in ("static", "nearest_caption", "mean_motion")},
+    **{f"{method}_{metric}": (method, metric) for method in ("image", "overlay")
+       for metric in ("ade", "clip_sim", "smoothness", "smoothness_px")},
 }
 
 
