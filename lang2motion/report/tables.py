@@ -1,20 +1,33 @@
-"""The cells of every table of the report: the paper's numbers beside ours, never mixed.
+"""The cells of every table of the report, the paper's numbers beside ours, never mixed, and
+how a number prints.
 
 Tables 1-3, 8, speed and motion-kind accuracy come from this run's tables.json; Tables 4-7, the
 seed tables and the other runs from many runs (:mod:`lang2motion.report.experiments`), one row per
 configuration of the paper's tables (:mod:`lang2motion.report.paper`), filled by the run whose
 overrides are exactly the row's. A run's numbers carry their intervals from its tables.json
 (this run's, or the part `make report` read at an experiment's commit); without one, the values of
-its metrics.json as `dvc exp show` lists it. Nothing is computed but
-formatting; the words around the tables are in ``templates/report.md.j2``.
+its metrics.json as `dvc exp show` lists it. Nothing is computed but formatting; the words around
+the tables are in ``templates/report.md.j2``.
+
+A number of ours prints with its interval, ``0.213 [0.190, 0.236]``; a computed expectation (a
+STAT flagged ``"exact": true``, e.g. random retrieval) as ``0.213 (exact)``; a missing or
+undefined one as ``n/a``. Tables are tabulate's pipe tables, aligned in plain text too; cells are
+escaped (a ``|`` in a caption would split the row); links are relative and percent-encoded so
+that paths with spaces still resolve.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+from tabulate import tabulate
 
 from lang2motion.report import paper
 from lang2motion.report.experiments import (
@@ -27,23 +40,102 @@ from lang2motion.report.experiments import (
     seed_groups,
 )
 from lang2motion.report.inputs import ALL_SLICE, dig
-from lang2motion.report.markdown import (
-    MS_DIGITS,
-    NA,
-    NOT_IN_PAPER,
-    NOT_RUN,
-    PERCENT,
-    PERCENT_DIGITS,
-    VALUE_DIGITS,
-    code,
-    fmt,
-    fmt_stat,
-    percent,
-    pixels,
-    score,
-    table,
-)
-from lang2motion.report.setting import SYNTH_SOURCE, RunInfo
+
+SYNTH_SOURCE = "synth"     # data.source of the synthetic set (the only one with motion kinds)
+NA = "n/a"                 # a value of ours that is null, NaN or absent
+NOT_IN_PAPER = "—"         # a cell the paper's table does not have
+NOT_RUN = "not run"        # a configuration or method we did not run
+VALUE_DIGITS = 3           # unitless scores, normalised distances, cosines
+PERCENT_DIGITS = 1         # recall and accuracy in percent (as the paper prints them)
+PIXEL_DIGITS = 1           # distances in pixels of a 256 x 256 frame
+MS_DIGITS = 1              # milliseconds
+PERCENT = 100.0
+
+
+def number(value: Any) -> float | None:
+    """``value`` as a finite float, or None (null, NaN, infinite, not a number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def fmt(value: Any, digits: int = VALUE_DIGITS, *, scale: float = 1.0) -> str:
+    """A plain number with ``digits`` decimals, ``n/a`` where missing."""
+    value = number(value)
+    return NA if value is None else f"{value * scale:.{digits}f}"
+
+
+def fmt_stat(stat: Any, digits: int = VALUE_DIGITS, *, scale: float = 1.0) -> str:
+    """A STAT ``{"value", "lo", "hi", "n"}`` (or a bare number) as ``v [lo, hi]``."""
+    if not isinstance(stat, Mapping):
+        return fmt(stat, digits, scale=scale)
+    value, lo, hi = (number(stat.get(k)) for k in ("value", "lo", "hi"))
+    if value is None:
+        return NA
+    text = fmt(value, digits, scale=scale)
+    if lo is None or hi is None:
+        return text
+    if stat.get("exact"):
+        return f"{text} (exact)"
+    return f"{text} [{fmt(lo, digits, scale=scale)}, {fmt(hi, digits, scale=scale)}]"
+
+
+def percent(stat: Any) -> str:
+    """A recall or accuracy STAT (a fraction) in percent, as the paper prints them."""
+    return fmt_stat(stat, PERCENT_DIGITS, scale=PERCENT)
+
+
+def score(stat: Any) -> str:
+    """A unitless score, cosine or normalised distance STAT."""
+    return fmt_stat(stat, VALUE_DIGITS)
+
+
+def pixels(stat: Any) -> str:
+    """A distance STAT in pixels of a 256 x 256 frame."""
+    return fmt_stat(stat, PIXEL_DIGITS)
+
+
+def cell(text: Any) -> str:
+    """Text safe inside a table cell: one line, pipes escaped."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+ALIGN = {"l": "left", "r": "right"}
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+          align: Sequence[str] | None = None) -> str:
+    """A GitHub (pipe) table; ``align`` per column: "l" (default) or "r"."""
+    align = align or ["l"] * len(headers)
+    assert len(align) == len(headers), "one alignment per column"
+    for row in rows:
+        assert len(row) == len(headers), f"row {row!r} has {len(row)} cells, not {len(headers)}"
+    return tabulate([[cell(c) for c in row] for row in rows], headers=[cell(h) for h in headers],
+                    tablefmt="pipe", colalign=[ALIGN[a] for a in align], disable_numparse=True)
+
+
+def code(text: Any) -> str:
+    return f"`{text}`"
+
+
+def relative(path: str | os.PathLike[str], start: str | os.PathLike[str]) -> str:
+    """``path`` relative to folder ``start``, with forward slashes and percent-encoding."""
+    rel = os.path.relpath(Path(path).resolve(), Path(start).resolve())
+    return quote(Path(rel).as_posix())
+
+
+def image(alt: str, target: str) -> str:
+    alt = " ".join(str(alt).split()).replace("[", "(").replace("]", ")")
+    return f"![{alt}]({target})"
+
+
+def link(text: str, target: str) -> str:
+    return f"[{text}]({target})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables 1-3 and 8 and their slices: this run
 
 PAPER, THIS_RUN, OURS = "paper", "this run", "ours"
 FULL_METHOD = "lang2motion"
@@ -88,10 +180,6 @@ def slice_names(tables: Mapping[str, Any]) -> list[str]:
 def _count(tables: Mapping[str, Any], slice_name: str) -> Any:
     n = dig(tables, "slices", slice_name, "n")
     return n if n is not None else NA
-
-
-# ---------------------------------------------------------------------------------------------
-# Tables 1-3 and 8: this run
 
 
 def table1(tables: Mapping[str, Any]) -> str:
@@ -210,12 +298,12 @@ def speed(tables: Mapping[str, Any]) -> str:
     return table(["Measure", PAPER, THIS_RUN], rows, ["l", "r", "r"])
 
 
-def table3(tables: Mapping[str, Any], info: RunInfo) -> str:
+def table3(tables: Mapping[str, Any], data_source: str) -> str:
     recognition = tables.get("recognition")
     rows = [[row.label, row.kind, row.values["top1"], row.values["top5"], NOT_RUN, NOT_RUN]
             for row in paper.TABLE3]
     if isinstance(recognition, Mapping):
-        kinds = "synthetic motion kinds" if info.data_source == SYNTH_SOURCE else "motion kinds"
+        kinds = "synthetic motion kinds" if data_source == SYNTH_SOURCE else "motion kinds"
         dataset = (f"{kinds} ({len(recognition.get('classes') or [])} classes, "
                    f"{recognition.get('n', '?')} trajectories)")
         rows.append(["Lang2Motion (this run)", dataset, NOT_IN_PAPER, NOT_IN_PAPER,
