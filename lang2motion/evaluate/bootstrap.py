@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from lang2motion.errors import ConfigError, DataError
-from lang2motion.evaluate.retrieval import checked_array
+from lang2motion.evaluate.retrieval import checked
 
 DEFAULT_LEVEL = 0.95   # a 95% interval
 PERCENT = 100.0        # np.percentile takes percentages
@@ -58,12 +58,10 @@ def interval(values: np.ndarray,   # (S,) float or bool, NaN = undefined
     """(lo, hi) percentile interval of the NaN-skipping mean; (nan, nan) with no finite value."""
     if not 0.0 < level < 1.0:
         raise ConfigError(f"interval: level must be in (0, 1), got {level}")
-    sizes: dict[str, int] = {}
-    values = checked_array(values, "S", name="values", where="interval", sizes=sizes)
-    indices = checked_array(indices, "R S", name="indices", where="interval", sizes=sizes,
-                            dtype=np.int64)
-    if indices.size and (indices.min() < 0 or indices.max() >= sizes["S"]):
-        raise DataError(f"interval: indices must lie in [0, {sizes['S']}), got "
+    values, indices = checked("interval", values=(values, "S"),
+                              indices=(indices, "R S", np.int64))
+    if indices.size and (indices.min() < 0 or indices.max() >= len(values)):
+        raise DataError(f"interval: indices must lie in [0, {len(values)}), got "
                         f"[{indices.min()}, {indices.max()}]")
     means = _finite_means(values, indices)
     means = means[np.isfinite(means)]

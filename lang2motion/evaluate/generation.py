@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from lang2motion.errors import DataError
-from lang2motion.evaluate.retrieval import checked_array, unit_rows
+from lang2motion.evaluate.retrieval import checked, checked_array, unit_rows
 from lang2motion.geometry import denormalise
 from lang2motion.tracking.metrics import METRIC_FRAME_SIZE, tapvid_metrics
 
@@ -45,14 +45,11 @@ TAPVID_MODE = "first"
 TAPVID_KEYS = ("average_jaccard", "occlusion_accuracy", "average_pts_within_thresh")
 
 
-def _tracks_pair(pred: object, truth: object, where: str, sizes: dict[str, int] | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _tracks_pair(pred: object, truth: object, where: str) -> tuple[np.ndarray, np.ndarray]:
     """Both (S, T, N, 2) float64 of one shape, with at least one predicted frame."""
-    sizes = {} if sizes is None else sizes
-    pred = checked_array(pred, "S T N 2", name="pred", where=where, sizes=sizes)
-    truth = checked_array(truth, "S T N 2", name="truth", where=where, sizes=sizes)
-    if sizes["T"] <= GIVEN_FRAMES:
-        raise DataError(f"{where}: tracks have {sizes['T']} frame(s); frame 0 is given, so at "
+    pred, truth = checked(where, pred=(pred, "S T N 2"), truth=(truth, "S T N 2"))
+    if pred.shape[1] <= GIVEN_FRAMES:
+        raise DataError(f"{where}: tracks have {pred.shape[1]} frame(s); frame 0 is given, so at "
                         f"least {GIVEN_FRAMES + 1} are needed")
     return pred, truth
 
@@ -61,9 +58,7 @@ def frame_errors(pred: np.ndarray,   # (S, T, N, 2)
                  truth: np.ndarray,  # (S, T, N, 2)
                  ) -> np.ndarray:    # (S, T) float64, normalised units
     """Mean over points of the Euclidean distance between ``pred`` and ``truth`` per frame."""
-    sizes: dict[str, int] = {}
-    pred = checked_array(pred, "S T N 2", name="pred", where="frame_errors", sizes=sizes)
-    truth = checked_array(truth, "S T N 2", name="truth", where="frame_errors", sizes=sizes)
+    pred, truth = checked("frame_errors", pred=(pred, "S T N 2"), truth=(truth, "S T N 2"))
     return np.linalg.norm(pred - truth, axis=-1).mean(axis=-1)
 
 
@@ -88,7 +83,7 @@ def smoothness(tracks: np.ndarray,  # (S, T, N, 2)
                ) -> np.ndarray:     # (S,) float64, 1 - (normalised units x scale)
     """1 - the mean norm of the frame-to-frame velocity change (see the module doc); the change
     is measured in normalised units times ``scale`` (:data:`PIXELS_PER_UNIT`: pixels)."""
-    tracks = checked_array(tracks, "S T N 2", name="tracks", where="smoothness", sizes={})
+    tracks = checked_array(tracks, "S T N 2", name="tracks", where="smoothness")
     if tracks.shape[1] < MIN_SMOOTHNESS_FRAMES:
         raise DataError(f"smoothness: tracks have {tracks.shape[1]} frame(s), at least "
                         f"{MIN_SMOOTHNESS_FRAMES} are needed for one velocity change")
@@ -107,19 +102,19 @@ def tapvid_against_truth(pred: np.ndarray,           # (S, T, N, 2) generated, a
                          truth_visible: np.ndarray,  # (S, T, N) bool
                          ) -> dict[str, np.ndarray]:  # TAPVID_KEYS -> (S,) float64
     """AJ, OA and < delta^x_avg of each generated trajectory (see the module doc; may be NaN)."""
-    sizes: dict[str, int] = {}
-    pred, truth = _tracks_pair(pred, truth, "tapvid_against_truth", sizes)
-    truth_visible = checked_array(truth_visible, "S T N", name="truth_visible",
-                                  where="tapvid_against_truth", sizes=sizes, dtype=bool)
+    pred, truth = _tracks_pair(pred, truth, "tapvid_against_truth")
+    samples, frames, points, _ = truth.shape
+    truth_visible = checked_array(truth_visible, "S T N", name="truth_visible", dtype=bool,
+                                  where="tapvid_against_truth",
+                                  sizes={"S": samples, "T": frames, "N": points})
     size = METRIC_FRAME_SIZE
     pred_px = denormalise(pred, size, size).transpose(0, 2, 1, 3)     # (S, N, T, 2)
     truth_px = denormalise(truth, size, size).transpose(0, 2, 1, 3)
     occluded = ~truth_visible.transpose(0, 2, 1)                      # (S, N, T)
-    points, frames = sizes["N"], sizes["T"]
     never_occluded = np.zeros((points, frames), dtype=bool)
     query = np.full(points, TAPVID_QUERY_FRAME, dtype=np.int64)
-    out = {key: np.empty(sizes["S"], dtype=np.float64) for key in TAPVID_KEYS}
-    for sample in range(sizes["S"]):
+    out = {key: np.empty(samples, dtype=np.float64) for key in TAPVID_KEYS}
+    for sample in range(samples):
         metrics = tapvid_metrics(truth_px[sample], occluded[sample], pred_px[sample],
                                  never_occluded, query, frame_size=(size, size),
                                  mode=TAPVID_MODE)
@@ -132,7 +127,5 @@ def cosine(a: np.ndarray,  # (S, D)
            b: np.ndarray,  # (S, D)
            ) -> np.ndarray:  # (S,) float64
     """Row-wise cosine similarity of ``a`` and ``b`` (0 where either row is zero)."""
-    sizes: dict[str, int] = {}
-    a = checked_array(a, "S D", name="a", where="cosine", sizes=sizes)
-    b = checked_array(b, "S D", name="b", where="cosine", sizes=sizes)
+    a, b = checked("cosine", a=(a, "S D"), b=(b, "S D"))
     return (unit_rows(a) * unit_rows(b)).sum(axis=1)

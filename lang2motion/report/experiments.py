@@ -1,24 +1,18 @@
 """The runs that fill the ablation tables: this run, and the committed runs `dvc exp show` lists.
 
-No stage reads git behind DVC's back. The report stage runs inside ``dvc repro`` (which holds
-DVC's lock) and reads only files DVC tracks: this run's parameters, metrics and tables, and
-``reports/experiments.json``. That file is written outside the lock by ``lang2motion report``
-(``make report``) from ``dvc exp show --json`` (:func:`refresh`): the baseline commit and each of
-its experiments, with the parameter and metrics files DVC reports for them (:func:`normalise`).
-It is git-tracked and a dependency of the report stage, so DVC re-runs the report when the
-experiments change; a fresh clone uses the committed one.
+No stage reads git behind DVC's back: the report stage (inside ``dvc repro``, under DVC's lock)
+reads this run's files and ``reports/experiments.json``, which ``lang2motion report`` (``make
+report``) writes outside the lock from ``dvc exp show --json`` (:func:`refresh`). That file is
+git-tracked and a dependency of the report stage; a fresh clone uses the committed one.
 
-A run's *overrides* are its parameters (flattened to dotted keys) that differ from the *reference*:
-this run's own parameters with the keys the ablation rows change (:data:`ABLATION_KEYS`: loss
-terms, L1/L2, decoder, grid, overlay) taken from the baseline commit's (without one, the package
-defaults, :func:`lang2motion.config.defaults`). Keys that cannot change a result (devices,
-inference batch sizes, the bootstrap) are left out. So this run always fills its own row (the
-full one, or the row of the ablation it is), and another run fills a row only when it shares this
-run's data, tracker, CLIP, epochs and every other setting, changed only as the row says: a
-synthetic baseline never fills a row of a MeViS run's tables, and `dvc exp run -S loss.l1=false`
-fills the L2 row on the paper set-up as much as on the synthetic demo. An ablation row is filled
-by a run whose overrides are exactly the row's; runs that differ only by ``train.seed`` form a
-seed group. Where several runs fill one row the current run wins, then the newest commit.
+A run's *overrides* are its flat parameters that differ from the *reference*: this run's own
+parameters with the keys the ablation rows change (:data:`ABLATION_KEYS`) taken from the baseline
+commit's (else the package defaults); result-neutral keys (devices, batch sizes, the bootstrap)
+are left out. So this run always fills its own row, and another run fills a row only when it
+shares this run's data, tracker, CLIP, epochs and every other setting, changed only as the row
+says (a synthetic baseline never fills a row of a MeViS run's tables). Runs that differ only by
+``train.seed`` form a seed group. Where several runs fill one row the current run wins, then the
+newest commit.
 """
 
 from __future__ import annotations

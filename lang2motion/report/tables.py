@@ -23,6 +23,7 @@ import os
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -81,19 +82,11 @@ def fmt_stat(stat: Any, digits: int = VALUE_DIGITS, *, scale: float = 1.0) -> st
     return f"{text} [{fmt(lo, digits, scale=scale)}, {fmt(hi, digits, scale=scale)}]"
 
 
-def percent(stat: Any) -> str:
-    """A recall or accuracy STAT (a fraction) in percent, as the paper prints them."""
-    return fmt_stat(stat, PERCENT_DIGITS, scale=PERCENT)
-
-
-def score(stat: Any) -> str:
-    """A unitless score, cosine or normalised distance STAT."""
-    return fmt_stat(stat, VALUE_DIGITS)
-
-
-def pixels(stat: Any) -> str:
-    """A distance STAT in pixels of a 256 x 256 frame."""
-    return fmt_stat(stat, PIXEL_DIGITS)
+# a recall or accuracy (a fraction) in percent, as the paper prints them; a unitless score,
+# cosine or normalised distance; a distance in pixels of a 256 x 256 frame
+percent = partial(fmt_stat, digits=PERCENT_DIGITS, scale=PERCENT)
+score = partial(fmt_stat, digits=VALUE_DIGITS)
+pixels = partial(fmt_stat, digits=PIXEL_DIGITS)
 
 
 def cell(text: Any) -> str:
