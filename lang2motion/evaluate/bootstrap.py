@@ -40,46 +40,29 @@ def bootstrap_indices(n: int, *, resamples: int, seed: int,
     return rng.integers(0, n, size=(resamples, n), dtype=np.int64)
 
 
-def _finite_means(values: np.ndarray,  # (S,) float64
-                  indices: np.ndarray,  # (R, S) int
-                  ) -> np.ndarray:      # (R,) float64, NaN where a resample has no finite value
-    drawn = values[indices]
-    finite = np.isfinite(drawn)
-    counts = finite.sum(axis=1)
-    sums = np.where(finite, drawn, 0.0).sum(axis=1)
-    return np.divide(sums, counts, out=np.full(counts.shape, math.nan), where=counts > 0)
-
-
-def interval(values: np.ndarray,   # (S,) float or bool, NaN = undefined
-             indices: np.ndarray,  # (R, S) int from bootstrap_indices
-             *,
-             level: float = DEFAULT_LEVEL,
-             ) -> tuple[float, float]:
-    """(lo, hi) percentile interval of the NaN-skipping mean; (nan, nan) with no finite value."""
-    if not 0.0 < level < 1.0:
-        raise ConfigError(f"interval: level must be in (0, 1), got {level}")
-    values, indices = checked("interval", values=(values, "S"),
-                              indices=(indices, "R S", np.int64))
-    if indices.size and (indices.min() < 0 or indices.max() >= len(values)):
-        raise DataError(f"interval: indices must lie in [0, {len(values)}), got "
-                        f"[{indices.min()}, {indices.max()}]")
-    means = _finite_means(values, indices)
-    means = means[np.isfinite(means)]
-    if means.size == 0:
-        return math.nan, math.nan
-    tail = (1.0 - level) / 2.0
-    lo, hi = np.percentile(means, [tail * PERCENT, (1.0 - tail) * PERCENT])
-    return float(lo), float(hi)
-
-
 def summarize(values: np.ndarray,   # (S,) float or bool, NaN = undefined
               indices: np.ndarray,  # (R, S) int from bootstrap_indices
               *,
               level: float = DEFAULT_LEVEL,
               ) -> dict[str, float | int]:
-    """{"value": NaN-skipping mean, "lo", "hi": :func:`interval`, "n": finite values}."""
-    lo, hi = interval(values, indices, level=level)
-    values = np.asarray(values, dtype=np.float64)
-    finite = values[np.isfinite(values)]
-    return {"value": float(finite.mean()) if finite.size else math.nan,
-            "lo": lo, "hi": hi, "n": int(finite.size)}
+    """{"value": the NaN-skipping mean, "lo", "hi": its percentile interval (NaN when no resample
+    has a finite value), "n": the number of finite values}."""
+    if not 0.0 < level < 1.0:
+        raise ConfigError(f"summarize: level must be in (0, 1), got {level}")
+    values, indices = checked("summarize", values=(values, "S"),
+                              indices=(indices, "R S", np.int64))
+    if indices.size and (indices.min() < 0 or indices.max() >= len(values)):
+        raise DataError(f"summarize: indices must lie in [0, {len(values)}), got "
+                        f"[{indices.min()}, {indices.max()}]")
+    drawn = values[indices]                                          # (R, S)
+    finite = np.isfinite(drawn)
+    counts = finite.sum(axis=1)
+    means = np.divide(np.where(finite, drawn, 0.0).sum(axis=1), counts,
+                      out=np.full(counts.shape, math.nan), where=counts > 0)
+    means = means[np.isfinite(means)]
+    tail = (1.0 - level) / 2.0
+    lo, hi = (np.percentile(means, [tail * PERCENT, (1.0 - tail) * PERCENT]) if means.size
+              else (math.nan, math.nan))
+    kept = values[np.isfinite(values)]
+    return {"value": float(kept.mean()) if kept.size else math.nan,
+            "lo": float(lo), "hi": float(hi), "n": int(kept.size)}

@@ -48,7 +48,7 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(tmp, index=False, float_format="%.6g")
 
 
-def recall_at_k(evaluation: SplitEvaluation, out_dir: Path) -> Path:
+def recall_at_k(evaluation: SplitEvaluation, out_dir: Path) -> None:
     ks = np.arange(1, MAX_K + 1)
     samples = evaluation.samples
     data = pd.DataFrame({"k": ks, **{
@@ -63,10 +63,9 @@ def recall_at_k(evaluation: SplitEvaluation, out_dir: Path) -> Path:
            title=f"Text-to-trajectory retrieval ({evaluation.gallery_size} trajectories)")
     ax.legend()
     _save(fig, out_dir / "recall_at_k.png")
-    return out_dir / "recall_at_k.csv"
 
 
-def ade_per_frame(evaluation: SplitEvaluation, out_dir: Path) -> Path:
+def ade_per_frame(evaluation: SplitEvaluation, out_dir: Path) -> None:
     frames = next(iter(evaluation.frame_errors.values())).shape[1]
     data = pd.DataFrame({"frame": np.arange(frames), **{
         m: evaluation.frame_errors[m].mean(axis=0) for m in FRAME_METHODS}})
@@ -78,13 +77,12 @@ def ade_per_frame(evaluation: SplitEvaluation, out_dir: Path) -> Path:
            title="Displacement error per frame (valid split)")
     ax.legend(fontsize="small")
     _save(fig, out_dir / "ade_per_frame.png")
-    return out_dir / "ade_per_frame.csv"
 
 
-def motion_kinds(evaluation: SplitEvaluation, out_dir: Path) -> Path | None:
+def motion_kinds(evaluation: SplitEvaluation, out_dir: Path) -> None:
     samples = evaluation.samples
     if not samples["motion_kind"].astype(bool).all():
-        return None
+        return
     grouped = samples.groupby("motion_kind")
     data = pd.DataFrame({
         "motion_kind": list(grouped.groups),
@@ -104,13 +102,11 @@ def motion_kinds(evaluation: SplitEvaluation, out_dir: Path) -> Path | None:
     ax.set(xlabel="ADE (normalised units)", title="Per motion kind (acc: motion-kind accuracy)")
     ax.legend(fontsize="small")
     _save(fig, out_dir / "motion_kinds.png")
-    return out_dir / "motion_kinds.csv"
 
 
-def write_plots(evaluation: SplitEvaluation, out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Every plot's CSV and PNG under ``out_dir``; returns the CSV paths written."""
+def write_plots(evaluation: SplitEvaluation, out_dir: str | os.PathLike[str]) -> None:
+    """Every plot's CSV and PNG under ``out_dir`` (motion kinds only where every sample has one)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [recall_at_k(evaluation, out_dir), ade_per_frame(evaluation, out_dir),
-               motion_kinds(evaluation, out_dir)]
-    return [p for p in written if p is not None]
+    for plot in (recall_at_k, ade_per_frame, motion_kinds):
+        plot(evaluation, out_dir)

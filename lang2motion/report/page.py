@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,10 +57,10 @@ LK_TRACKER = "lk"
 PAPER_DATA, PAPER_TRACKER, PAPER_CLIP = "mevis", "cotracker3", "ViT-B-32"
 DEFAULT_LEVEL = 0.95
 # What the tag slices of the synthetic set measure (DESIGN.md, Evaluation).
-TAG_NOTES: dict[tuple[str, str], str] = {
-    ("phrasing", "seen"): "caption templates also used in train, on held-out videos",
-    ("phrasing", "unseen"): ("templates never used in train: measures language generalisation; "
-                             "expected near chance with random CLIP weights"),
+TAG_NOTES = {
+    "phrasing=seen": "caption templates also used in train, on held-out videos",
+    "phrasing=unseen": ("templates never used in train: measures language generalisation; "
+                        "expected near chance with random CLIP weights"),
 }
 
 
@@ -93,11 +93,9 @@ class RunInfo:
     machines: dict[str, Any] = field(default_factory=dict)        # stage -> machine_facts()
 
     @classmethod
-    def from_tables(cls, tables: Mapping[str, Any], summaries: Summaries | None = None
-                    ) -> RunInfo:
+    def from_tables(cls, tables: Mapping[str, Any], summaries: Summaries) -> RunInfo:
         run = tables.get("run") or {}
         level = dig(tables, "interval", "level")
-        summaries = summaries if summaries is not None else Summaries()
         track = summaries.get("track_summary")
         prepare = summaries.get("prepare_summary")
         machines = {"evaluate": run.get("machine"), "train": run.get("train_machine"),
@@ -154,8 +152,21 @@ class RunInfo:
         return text
 
     def standins(self) -> list[str]:
-        return standins(data_source=self.data_source, tracker=self.tracker,
-                        clip_random=self.clip_random, clip_model=self.clip_model)
+        """The short names of the stand-ins this run used: whatever differs from the paper's."""
+        out = []
+        if self.data_source == SYNTH_SOURCE:
+            out.append("synthetic data (not MeViS)")
+        elif self.data_source != PAPER_DATA:
+            out.append(f"{self.data_source} data (not MeViS)")
+        if self.tracker == LK_TRACKER:
+            out.append("LK tracker (not CoTracker3)")
+        elif self.tracker != PAPER_TRACKER:
+            out.append(f"{self.tracker} tracker (not CoTracker3)")
+        if clip_family(self.clip_model) != PAPER_CLIP:
+            out.append(f"CLIP {self.clip_model} (not {PAPER_CLIP})")
+        if self.clip_random:
+            out.append("random CLIP weights (not OpenAI's)")
+        return out
 
     def split_text(self) -> str:
         """The evaluated split and its size: a table's default data split."""
@@ -173,37 +184,6 @@ class RunInfo:
         """Who the *paper* and *this run* columns speak for."""
         return (f"*paper* = the paper's numbers ({paper.SETTING}); *this run* = "
                 f"{self.data_text()}, {self.tracker_text()}, {self.clip_text()}")
-
-
-def standins(*, data_source: str, tracker: str, clip_random: bool,
-             clip_model: str = PAPER_CLIP) -> list[str]:
-    """The short names of the stand-ins a run used: whatever differs from the paper's set-up."""
-    out = []
-    if data_source == SYNTH_SOURCE:
-        out.append("synthetic data (not MeViS)")
-    elif data_source != PAPER_DATA:
-        out.append(f"{data_source} data (not MeViS)")
-    if tracker == LK_TRACKER:
-        out.append("LK tracker (not CoTracker3)")
-    elif tracker != PAPER_TRACKER:
-        out.append(f"{tracker} tracker (not CoTracker3)")
-    if clip_family(clip_model) != PAPER_CLIP:
-        out.append(f"CLIP {clip_model} (not {PAPER_CLIP})")
-    if clip_random:
-        out.append("random CLIP weights (not OpenAI's)")
-    return out
-
-
-def standins_text(items: Sequence[str]) -> str:
-    if not items:
-        return "none: this run uses the paper's set-up"
-    return ", ".join(items) + ": numbers are not comparable with the paper's"
-
-
-def slice_note(name: str) -> str | None:
-    """What slice ``phrasing=unseen`` measures, where known."""
-    key, _, value = name.partition("=")
-    return TAG_NOTES.get((key, value))
 
 
 TEMPLATE = "report.md.j2"
@@ -235,8 +215,7 @@ ENVIRONMENT = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
 ENVIRONMENT.filters.update(code=code)
-ENVIRONMENT.globals.update(NA=NA, NOT_IN_PAPER=NOT_IN_PAPER, NOT_RUN=NOT_RUN,
-                           standins_text=standins_text)
+ENVIRONMENT.globals.update(NA=NA, NOT_IN_PAPER=NOT_IN_PAPER, NOT_RUN=NOT_RUN)
 
 
 def build(*, raw_params: Mapping[str, Any], metrics_path: Path, tables: Mapping[str, Any],
@@ -277,7 +256,7 @@ def _shown(path: Path, here: Path) -> str:
 
 def _slice_text(name: str, info: RunInfo) -> str:
     """What a tag slice measures, as a bullet above a per-slice table."""
-    note = slice_note(name)
+    note = TAG_NOTES.get(name)
     if note and info.clip_random and name == "phrasing=unseen":
         note += " (this run's CLIP weights are random)"
     return f"{code(name)}: {note}" if note else code(name)
