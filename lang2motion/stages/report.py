@@ -22,9 +22,9 @@ from lang2motion.report.experiments import find_runs
 from lang2motion.report.inputs import (
     load_experiments,
     load_gallery,
-    load_metrics,
     load_summaries,
     load_tables,
+    read_required_json,
 )
 from lang2motion.report.page import build
 
@@ -42,7 +42,7 @@ def run_stage(*, report: ReportConfig, params_path: str | os.PathLike[str],
         ) -> dict[str, Any]:
     """Write the report to ``out_path``; return what it holds and what it warned about."""
     metrics_path, eval_dir, out_path = Path(metrics_path), Path(eval_dir), Path(out_path)
-    metrics = load_metrics(metrics_path)
+    metrics = read_required_json(metrics_path, what="the evaluation's headline metrics")
     tables = load_tables(eval_dir)
     raw_params = read_params_file(params_path)
     experiments, notes = (load_experiments(experiments_path) if report.experiments
