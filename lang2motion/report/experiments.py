@@ -17,7 +17,6 @@ newest commit.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -192,50 +191,41 @@ class RunSet:
     notes: list[str] = field(default_factory=list)
 
 
-def current_run(*, raw_params: Mapping[str, Any], metrics: dict[str, Any],
-                tables: dict[str, Any], reference: Mapping[str, Any] | None = None) -> Run:
-    """The workspace's run; overrides relative to its ablation reference, the ablation keys
-    taken from ``reference`` (flat params of the baseline; the defaults)."""
-    defaults_flat = default_params()
-    params = params_from_raw(raw_params, defaults_flat)
-    base = ablation_reference(params, reference if reference is not None else defaults_flat)
-    return Run(name=WORKSPACE, origin=WORKSPACE, rev=None, time="", params=params,
-               metrics=metrics, tables=tables, overrides=overrides_of(params, base))
-
-
 def find_runs(*, raw_params: Mapping[str, Any], metrics: dict[str, Any],
               tables: dict[str, Any], experiments: Mapping[str, Any] | None, params_file: str,
               metrics_file: str) -> RunSet:
     """This run, then the committed runs of ``experiments`` (reports/experiments.json; None:
     skipped), each with ``params_file`` and ``metrics_file`` as DVC reported them."""
-    found = RunSet()
+    defaults_flat = default_params()
+    entries = [] if experiments is None else experiments.get("runs", [])
+    baseline = next((dig_file(e, "params", params_file) for e in entries
+                     if e["origin"] == BASELINE), None)
+    base = defaults_flat if baseline is None else params_from_raw(baseline, defaults_flat)
+    params = params_from_raw(raw_params, defaults_flat)
+    # every run against this run's set-up: one of another data set, tracker, CLIP or length
+    # (the synthetic baseline of a MeViS run) fills no row of this run's tables
+    reference = ablation_reference(params, base)
+    found = RunSet(runs=[Run(name=WORKSPACE, origin=WORKSPACE, rev=None, time="", params=params,
+                             metrics=metrics, tables=tables,
+                             overrides=overrides_of(params, reference))])
     if experiments is None:
-        found.runs.append(current_run(raw_params=raw_params, metrics=metrics, tables=tables))
         found.notes.append("experiments skipped (report.experiments: false): only this run "
                            "fills the ablation tables")
         return found
-    defaults_flat = default_params()
-    committed, without_metrics = [], []
-    for entry in experiments.get("runs", []):
+    without_metrics = []
+    for entry in entries:
         raw = dig_file(entry, "params", params_file)
         committed_metrics = dig_file(entry, "metrics", metrics_file)
         if raw is None or committed_metrics is None:
             if entry["origin"] == EXPERIMENT:
                 without_metrics.append(entry["name"])
             continue
-        committed.append(Run(name=entry["name"], origin=entry["origin"], rev=entry["rev"],
-                             time=entry["time"] or "", params=params_from_raw(raw, defaults_flat),
-                             metrics=committed_metrics, tables=entry.get("tables"),
-                             overrides={}))
-    baseline = next((dig_file(e, "params", params_file) for e in experiments.get("runs", [])
-                     if e["origin"] == BASELINE), None)
-    base = params_from_raw(baseline, defaults_flat) if baseline is not None else defaults_flat
-    current = current_run(raw_params=raw_params, metrics=metrics, tables=tables, reference=base)
-    # every committed run against this run's set-up: one of another data set, tracker, CLIP or
-    # length (the synthetic baseline of a MeViS run) fills no row of this run's tables
-    reference = ablation_reference(current.params, base)
-    found.runs = [current, *(dataclasses.replace(r, overrides=overrides_of(r.params, reference))
-                             for r in committed)]
+        run_params = params_from_raw(raw, defaults_flat)
+        found.runs.append(Run(name=entry["name"], origin=entry["origin"], rev=entry["rev"],
+                              time=entry["time"] or "", params=run_params,
+                              metrics=committed_metrics, tables=entry.get("tables"),
+                              overrides=overrides_of(run_params, reference)))
+    committed = found.runs[1:]
     experiments_found = sum(r.origin == EXPERIMENT for r in committed)
     found.notes.append(
         f"{experiments_found} DVC experiment(s) with {metrics_file} in `dvc exp show` "
