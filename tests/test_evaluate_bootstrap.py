@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lang2motion.errors import ConfigError, DataError
-from lang2motion.evaluate.bootstrap import bootstrap_indices, summarize
+from lang2motion.evaluate.tables import bootstrap_indices, summarize
 
 
 def interval(values, indices, **level):
