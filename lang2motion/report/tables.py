@@ -201,42 +201,34 @@ def table1_by_slice(tables: Mapping[str, Any], names: Sequence[str]) -> str:
                  ["l", "r", "l", "r", "r", "r", "r"])
 
 
-# (the paper's key or "" where it has none, our key, formatter) per column pair of Table 2
-TABLE2A = (("aj", "aj", score), ("oa", "oa", score), ("clip_sim", "clip_sim", score),
-           ("smoothness", "smoothness_px", score), ("", "smoothness", score))
-TABLE2B = (("ade", "ade_px", pixels), ("", "ade", score), ("fde", "fde_px", pixels),
-           ("", "fde", score))
+# Table 2's columns: (header, the paper's key) for the paper's numbers, (header, our key,
+# formatter) for this run's
+TABLE2A = ((f"AJ {PAPER}", "aj"), (f"AJ {THIS_RUN}", "aj", score), (f"OA {PAPER}", "oa"),
+           (f"OA {THIS_RUN}", "oa", score), (f"CLIP sim {PAPER}", "clip_sim"),
+           (f"CLIP sim {THIS_RUN}", "clip_sim", score), (f"Smooth {PAPER}", "smoothness"),
+           (f"Smooth {THIS_RUN} (px)", "smoothness_px", score),
+           (f"Smooth {THIS_RUN} (normalised)", "smoothness", score))
+TABLE2B = ((f"ADE {PAPER} ({paper.ADE_UNIT})", "ade"), (f"ADE {THIS_RUN} (px)", "ade_px", pixels),
+           (f"ADE {THIS_RUN} (normalised)", "ade", score),
+           (f"FDE {PAPER} ({paper.ADE_UNIT})", "fde"), (f"FDE {THIS_RUN} (px)", "fde_px", pixels),
+           (f"FDE {THIS_RUN} (normalised)", "fde", score))
 
 
-def table2(tables: Mapping[str, Any], columns: tuple[tuple[str, str, Any], ...]) -> str:
+def table2(tables: Mapping[str, Any], columns: Sequence[tuple[Any, ...]]) -> str:
     """One half of Table 2 (``TABLE2A`` or ``TABLE2B``): our methods and the paper's rows."""
-    papers = {row.label: row for row in paper.TABLE2}
+    full = next(row for row in paper.TABLE2 if row.label == "Lang2Motion")
 
     def ours(method: str) -> list[str]:
-        cells = []
-        for paper_key, key, formatter in columns:
-            if paper_key:
-                cells.append(papers["Lang2Motion"].values[paper_key] if method == FULL_METHOD
-                             else NOT_IN_PAPER)
-            cells.append(formatter(generation_stat(tables, method, key)))
-        return cells
+        return [column[2](generation_stat(tables, method, column[1])) if len(column) == 3
+                else full.values[column[1]] if method == FULL_METHOD else NOT_IN_PAPER
+                for column in columns]
 
     rows = [["Lang2Motion", *ours(FULL_METHOD)]]
-    for row in paper.TABLE2:
-        if row.label != "Lang2Motion":
-            cells = [f"{row.label} (paper only: {row.kind})"]
-            for paper_key, _, _ in columns:
-                cells += [row.values[paper_key], NOT_RUN] if paper_key else [NOT_RUN]
-            rows.append(cells)
+    rows += [[f"{row.label} (paper only: {row.kind})",
+              *(NOT_RUN if len(column) == 3 else row.values[column[1]] for column in columns)]
+             for row in paper.TABLE2 if row is not full]
     rows += [[label, *ours(method)] for method, label in GENERATORS + NOT_GENERATORS]
-    if columns == TABLE2A:
-        headers = ["Method", f"AJ {PAPER}", f"AJ {THIS_RUN}", f"OA {PAPER}", f"OA {THIS_RUN}",
-                   f"CLIP sim {PAPER}", f"CLIP sim {THIS_RUN}", f"Smooth {PAPER}",
-                   f"Smooth {THIS_RUN} (px)", f"Smooth {THIS_RUN} (normalised)"]
-    else:
-        headers = ["Method", f"ADE {PAPER} ({paper.ADE_UNIT})", f"ADE {THIS_RUN} (px)",
-                   f"ADE {THIS_RUN} (normalised)", f"FDE {PAPER} ({paper.ADE_UNIT})",
-                   f"FDE {THIS_RUN} (px)", f"FDE {THIS_RUN} (normalised)"]
+    headers = ["Method", *(column[0] for column in columns)]
     return table(headers, rows, ["l"] + ["r"] * (len(headers) - 1))
 
 
