@@ -142,10 +142,8 @@ class Run:
 
 
 def preferred(runs: Iterable[Run]) -> Run | None:
-    """The current run first, then the newest commit."""
-    ranked = sorted(runs, key=lambda r: (r.time, r.name), reverse=True)
-    ranked.sort(key=lambda r: r.origin != WORKSPACE)          # stable: newest first after it
-    return ranked[0] if ranked else None
+    """The current run first, then the newest commit (ties: the first listed)."""
+    return max(runs, key=lambda r: (r.origin == WORKSPACE, r.time, r.name), default=None)
 
 
 def pick(runs: Iterable[Run], overrides: Mapping[str, Any]) -> Run | None:

@@ -9,11 +9,9 @@ overrides are exactly the row's. A run's numbers carry their intervals from its 
 its metrics.json as `dvc exp show` lists it. Nothing is computed but formatting; the words around
 the tables are in ``templates/report.md.j2``.
 
-A number of ours prints with its interval, ``0.213 [0.190, 0.236]``; a computed expectation (a
-STAT flagged ``"exact": true``, e.g. random retrieval) as ``0.213 (exact)``; a missing or
-undefined one as ``n/a``. Tables are tabulate's pipe tables, aligned in plain text too; cells are
-escaped (a ``|`` in a caption would split the row); links are relative and percent-encoded so
-that paths with spaces still resolve.
+A number of ours prints with its interval, ``0.213 [0.190, 0.236]``, or as ``0.213 (exact)`` (a
+STAT flagged ``"exact"``) or ``n/a``. Tables are tabulate's pipe tables, aligned in plain text
+too; cells are escaped (a ``|`` would split the row); links are relative and percent-encoded.
 """
 
 from __future__ import annotations

@@ -1,13 +1,7 @@
-"""The report stage: ``reports/report.md`` from the evaluation's outputs and the experiments.
+"""The report stage: ``reports/report.md`` from the evaluation's outputs, the earlier stages'
+summaries and ``reports/experiments.json`` (:mod:`lang2motion.report`), written atomically.
 
-Reads ``metrics.json``, ``<eval_dir>/tables.json``, the plots and the gallery (the evaluate
-stage's outputs, docs/evaluation-outputs.md), the earlier stages' summaries, and
-``reports/experiments.json``: the committed runs that fill the ablation tables, as ``dvc exp
-show`` listed them when ``lang2motion report`` (``make report``) last ran
-(:mod:`lang2motion.report.experiments`). Every input is a file DVC tracks; the stage reads no git
-and calls no dvc. It recomputes nothing. A missing or malformed metrics.json or tables.json is a
-DataError that says to run the evaluate stage; a missing plot or animation is a warning line in
-the report. The report is written atomically.
+Every input is a file DVC tracks; the stage reads no git, calls no dvc and recomputes nothing.
 """
 
 from __future__ import annotations
