@@ -70,15 +70,12 @@ def unique_track_index(track_ids: Sequence[str],  # (S,) the track of every samp
     ``firsts[u]`` is the first sample of the u-th unique track id, in first-appearance order;
     ``owner[s]`` is the index into ``firsts`` of sample s's track.
     """
-    first: dict[str, int] = {}
-    firsts: list[int] = []
-    owner: list[int] = []
+    first: dict[str, int] = {}                  # track -> its first sample, in order
     for sample, track in enumerate(track_ids):
-        if track not in first:
-            first[track] = len(firsts)
-            firsts.append(sample)
-        owner.append(first[track])
-    return np.array(firsts, dtype=np.int64), np.array(owner, dtype=np.int64)
+        first.setdefault(track, sample)
+    index = {track: u for u, track in enumerate(first)}
+    return (np.array(list(first.values()), dtype=np.int64),
+            np.array([index[track] for track in track_ids], dtype=np.int64))
 
 
 def unit_rows(vectors: np.ndarray,  # (Q, D)

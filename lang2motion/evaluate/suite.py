@@ -7,10 +7,8 @@ the true trajectory's latent, with teacher forcing, from the first frame's image
 from the true trajectory's pooled overlay embedding) and by three baselines; each trajectory is
 scored against the tracked ground truth.
 
-Timings (:func:`latency_ms`, :func:`throughput`): ``warmup`` untimed calls (first-call
-allocation, lazy initialisation, autotuning), then ``repeats`` timed calls, p50 and p95 in ms;
-throughput is the best of ``repeats`` (the least disturbed by other work on the machine). On CUDA
-every timed call is synchronised, so the clock measures the work, not the launch.
+Timings: untimed warm-up calls, then timed ones (p50, p95 in ms; throughput: the best, the least
+disturbed by other work); on CUDA each timed call is synchronised, so the clock measures the work.
 
 Legend: S samples (expressions), U unique trajectories (track rows), T frames, N points, D latent.
 """

@@ -247,11 +247,9 @@ def dig_file(entry: Mapping[str, Any], kind: str, path: str) -> dict[str, Any] |
 
 
 def normalise(exp_show: Any) -> dict[str, Any]:
-    """The committed runs of a ``dvc exp show --json`` answer: each baseline commit and each of
-    its experiments with the parameter and metrics files DVC read for it (``{path: content}``;
-    a commit without metrics keeps its parameters: the baseline's are the ablations'
-    reference). The workspace is left out (the report stage reads this run from its own
-    files); entries DVC could not read (queued, failed) are listed under ``skipped``."""
+    """The committed runs of a ``dvc exp show --json`` answer (the workspace left out): each
+    baseline commit and experiment with its parameter and metrics files (``{path: content}``);
+    entries DVC could not read (queued, failed) listed under ``skipped``."""
     if not isinstance(exp_show, list):
         raise DataError("`dvc exp show --json` did not answer a JSON list of commits: "
                         f"got {type(exp_show).__name__}")

@@ -1,17 +1,11 @@
-"""The whole report page, rendered from the markdown template ``templates/report.md.j2``, and
-what a run really is (data, tracker, CLIP weights, length, machine).
+"""The report page, rendered from ``templates/report.md.j2`` (which holds every sentence), and
+what a run really is (:class:`RunInfo`: data, tracker, CLIP weights, length, machine).
 
-The template holds every sentence of the page (headings, units, protocols, notes); this module
-gives it the run's facts (:class:`RunInfo`), the tables (:mod:`~lang2motion.report.tables`) and
-what is missing. Every table states its unit, data split, protocol, which numbers are the paper's
-and which this run's, and the stand-ins this run used instead of the paper's set-up (MeViS,
-CoTracker3, CLIP ViT-B-32 with OpenAI's weights), all derived from the run itself: tables.json
-``run`` (written by the evaluate stage from its params and the checkpoint) and the earlier
-stages' summaries. Nothing assumes the demo's set-up.
-
-Links to plots and animations are relative to the report's folder, so the page renders on GitHub,
-in a plain markdown viewer and from a copy of ``reports/`` alike. A missing plot or gallery file
-is a warning line where it would have been, never a crash.
+The stand-ins a run used instead of the paper's set-up (MeViS, CoTracker3, CLIP ViT-B-32 with
+OpenAI's weights) are derived from the run itself: tables.json ``run`` and the earlier stages'
+summaries, never from the demo's set-up. Links are relative to the report's folder, so the page
+renders on GitHub and from a copy of ``reports/`` alike; a missing plot or gallery file is a
+warning line where it would have been, never a crash.
 """
 
 from __future__ import annotations
