@@ -8,21 +8,16 @@ by the frame width and height; frame 0 is the given initial grid, so the model p
   and the ground-truth position (frame 0 is given and would only dilute it); FDE: the same at
   the last frame. Both in normalised units; multiply by :data:`PIXELS_PER_UNIT` for pixels of a
   256 x 256 frame (each axis rescaled to 256 px, as TAP-Vid does). Lower is better.
-- smoothness = 1 - mean ||dv_t||, with v_t = p_{t+1} - p_t and dv_t = v_{t+1} - v_t, the norm per
-  point, the mean over points and the T - 2 velocity changes, in normalised units (the paper
-  writes 1/(T-1) over its frames; with T positions there are T - 2 velocity changes). Higher is
-  smoother; 1 means constant velocity. Needs T >= 3. ``smoothness_px`` is the same with the
-  velocity changes in pixels of the 256 x 256 frame (1 - mean ||dv|| px, i.e.
-  1 - PIXELS_PER_UNIT * (1 - smoothness)), beside the normalised value as ADE is: in normalised
-  units every velocity change is tiny, so the normalised value sits near 1 for every method.
+- smoothness = 1 - mean ||dv_t||, v_t = p_{t+1} - p_t, dv_t = v_{t+1} - v_t, the mean over points
+  and the T - 2 velocity changes (the paper writes 1/(T-1)), in normalised units; 1 = constant
+  velocity, needs T >= 3. ``smoothness_px`` measures dv in pixels of the 256 x 256 frame, beside
+  the normalised value as ADE is: normalised, every change is tiny and the value sits near 1.
 - AJ, OA (and < delta^x_avg): TAP-Vid metrics of a generated trajectory against the ground
   truth, computed by :func:`lang2motion.tracking.metrics.tapvid_metrics` with every point
   queried at frame 0 ("first" mode: frames 1 .. T-1 evaluated) and every generated point
-  visible (a generated trajectory has no occlusion). Unitless, in [0, 1]. Because the
-  prediction is always visible, OA is the fraction of evaluated truth that is visible: it
-  describes the ground truth, not the model. AJ is 0, not NaN, when the truth is never visible
-  after frame 0 (every predicted point is then a false positive); < delta^x_avg is NaN there
-  (nothing to be within).
+  visible, in [0, 1]. So OA is the fraction of evaluated truth that is visible (it describes the
+  ground truth, not the model); where the truth is never visible after frame 0, AJ is 0 (every
+  predicted point a false positive) and < delta^x_avg NaN.
 - CLIP similarity: row-wise cosine between the encoder latent of a generated trajectory and the
   CLIP text embedding of its prompt, in [-1, 1]; 0 for a zero vector.
 """

@@ -2,15 +2,11 @@
 
 Legend: S samples (queries), K classes, U reference trajectories, T frames, N points, D feature.
 
-- class rank: the rank of the true class among the K class text embeddings by cosine to a
-  trajectory latent, 1 = best, ties counted against the true class (as in retrieval). Top-k
-  accuracy is the fraction with rank <= k (unitless, [0, 1]); chance is min(k, K) / K.
-- motion-kind hit: a generated trajectory is correct when the nearest reference trajectory has
-  the kind (e.g. "rotate", "move left") of the query that generated it. Nearest by ADE over
-  frames 1 .. T-1 between displacements (each trajectory minus its own first frame), so where an
-  object starts does not matter, only how it moves; ties -> the lowest reference index. Chance:
-  the accuracy of picking a uniformly random reference, i.e. the mean over queries of the
-  fraction of references with the query's kind.
+- class rank: of the true class among the K class text embeddings by cosine to a trajectory
+  latent, 1 = best, ties against the true class (as in retrieval); top-k accuracy: rank <= k.
+- motion-kind hit: the nearest reference trajectory has the kind ("rotate", "move left") of the
+  query that generated it; nearest by ADE between displacements (each trajectory minus its own
+  first frame: how it moves, not where it starts), ties -> the lowest reference index.
 """
 
 from __future__ import annotations
