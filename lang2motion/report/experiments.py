@@ -167,13 +167,10 @@ def seed_groups(runs: Iterable[Run]) -> list[SeedGroup]:
         shared[key] = rest
     out = []
     for key, members in groups.items():
-        by_seed: dict[Any, Run] = {}
-        for seed in sorted({r.seed for r in members}, key=str):
-            chosen = preferred(r for r in members if r.seed == seed)
-            if chosen is not None:
-                by_seed[seed] = chosen
-        if len(by_seed) >= 2:
-            out.append(SeedGroup(overrides=shared[key], by_seed=by_seed))
+        seeds = sorted({r.seed for r in members}, key=str)
+        if len(seeds) >= 2:
+            out.append(SeedGroup(overrides=shared[key], by_seed={
+                seed: preferred(r for r in members if r.seed == seed) for seed in seeds}))
     return out
 
 
