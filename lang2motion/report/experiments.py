@@ -83,11 +83,6 @@ def overrides_of(params: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str
             if k not in RESULT_NEUTRAL_KEYS and (k not in base or not same_value(v, base[k]))}
 
 
-def ablation_reference(params: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
-    """This run's flat ``params`` with the ablation keys set as in ``base`` (the baseline)."""
-    return {**params, **{k: base[k] for k in ABLATION_KEYS if k in base}}
-
-
 def params_from_raw(raw: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
     """A params.yaml mapping as flat keys, with the defaults where the file is silent."""
     return {**base, **flatten(raw)}
@@ -197,9 +192,9 @@ def find_runs(*, raw_params: Mapping[str, Any], metrics: dict[str, Any],
                      if e["origin"] == BASELINE), None)
     base = defaults_flat if baseline is None else params_from_raw(baseline, defaults_flat)
     params = params_from_raw(raw_params, defaults_flat)
-    # every run against this run's set-up: one of another data set, tracker, CLIP or length
-    # (the synthetic baseline of a MeViS run) fills no row of this run's tables
-    reference = ablation_reference(params, base)
+    # every run against this run's set-up, the ablation keys as in the baseline: one of another
+    # data set, tracker, CLIP or length (the synthetic baseline of a MeViS run) fills no row
+    reference = {**params, **{k: base[k] for k in ABLATION_KEYS if k in base}}
     found = RunSet(runs=[Run(name=WORKSPACE, origin=WORKSPACE, rev=None, time="", params=params,
                              metrics=metrics, tables=tables,
                              overrides=overrides_of(params, reference))])
@@ -300,12 +295,6 @@ def dvc(*args: str, capture: bool = True) -> str:
     return proc.stdout or ""
 
 
-def shown_tables(tables: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of a run's tables.json its ablation and seed rows show: the whole-split
-    statistics with their intervals, and the speed."""
-    return {"slices": {ALL_SLICE: dig(tables, "slices", ALL_SLICE)}, "speed": tables.get("speed")}
-
-
 def read_tables_at(rev: str, tables_path: str) -> dict[str, Any] | None:
     """A committed run's tables.json, read through DVC (``dvc.api.read`` at ``rev``), or None
     when that commit has none (an older baseline, a run that stopped before evaluation)."""
@@ -330,7 +319,8 @@ def refresh(out_path: str | os.PathLike[str],
     experiments = normalise(parsed)
     for run in experiments["runs"]:
         tables = read_tables_at(run["rev"], tables_path) if run.get("rev") else None
-        if isinstance(tables, dict):
-            run["tables"] = shown_tables(tables)
+        if isinstance(tables, dict):    # the part its rows show: intervals of "all", the speed
+            run["tables"] = {"slices": {ALL_SLICE: dig(tables, "slices", ALL_SLICE)},
+                             "speed": tables.get("speed")}
     write_json_atomic(Path(out_path), experiments)
     return experiments
