@@ -318,16 +318,12 @@ def _machines_text(info: RunInfo) -> str:
 
 
 def _total(obj: Any) -> int | None:
-    """A count, or the sum of a {reason: count} mapping, or None."""
-    if isinstance(obj, bool):
-        return None
-    if isinstance(obj, int):
-        return obj
+    """A count, the sum of a {reason: count} mapping, the length of a list, or None."""
     if isinstance(obj, Mapping):
         return sum(v for v in obj.values() if isinstance(v, int) and not isinstance(v, bool))
     if isinstance(obj, list):
         return len(obj)
-    return None
+    return obj if isinstance(obj, int) and not isinstance(obj, bool) else None
 
 
 def _counts(summaries: Summaries) -> list[list[Any]]:

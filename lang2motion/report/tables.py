@@ -442,14 +442,11 @@ def seed_tables(runset: RunSet) -> tuple[list[tuple[str, str]], set[int]]:
     sample std and per-seed values; and the id() of the runs shown."""
     out, used = [], set()
     for group in seed_groups(runset.runs):
-        out.append((_seed_title(group), _seed_table(group)))
+        runs = ", ".join(f"seed {seed}: {run.label}" for seed, run in group.by_seed.items())
+        out.append((f"**{describe_overrides(group.overrides)}**, {len(group.by_seed)} seeds "
+                    f"({runs})", _seed_table(group)))
         used |= {id(r) for r in group.by_seed.values()}
     return out, used
-
-
-def _seed_title(group: SeedGroup) -> str:
-    runs = ", ".join(f"seed {seed}: {run.label}" for seed, run in group.by_seed.items())
-    return f"**{describe_overrides(group.overrides)}**, {len(group.by_seed)} seeds ({runs})"
 
 
 def _seed_table(group: SeedGroup) -> str:

@@ -24,8 +24,7 @@ from lang2motion.report.page import build
 
 
 def _as_dvc_names(path: str | os.PathLike[str]) -> str:
-    """A path as ``dvc exp show`` names files: relative to the repository root (the working
-    directory of a stage), with forward slashes."""
+    """A path as ``dvc exp show`` names it: relative to the repository root (the stage's cwd)."""
     return Path(os.path.relpath(path)).as_posix()
 
 
