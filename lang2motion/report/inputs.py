@@ -142,8 +142,7 @@ class GalleryEntry:
 
 
 def _inside(folder: str | os.PathLike[str], relative: str) -> bool:
-    """Whether ``relative`` is a relative path that stays inside ``folder`` (no ``..``, not
-    absolute, no link out)."""
+    """Whether ``relative`` stays inside ``folder`` (relative, no ``..``, no link out)."""
     if not relative or Path(relative).is_absolute() or ".." in Path(relative).parts:
         return False
     root = Path(folder).resolve()

@@ -199,9 +199,8 @@ COUNT_HEADERS = ("Split", "Videos", "Expressions", "Samples", "Trajectories (tra
 @dataclass
 class Document:
     text: str
-    warnings: list[str] = field(default_factory=list)
-    ablation_rows: int = 0
-    ablation_filled: int = 0
+    warnings: list[str]
+    ablations: report_tables.Ablations      # how many rows of Tables 4-7 are filled
 
 
 ENVIRONMENT = jinja2.Environment(
@@ -241,7 +240,7 @@ def build(*, raw_params: Mapping[str, Any], metrics_path: Path, tables: Mapping[
         gallery=_gallery(eval_dir, here, gallery, warnings), gallery_warnings=gallery_warnings)
     text = CONTINUATION.sub(" ", text)
     return Document(text=BLANK_RUN.sub("\n\n", text).strip() + "\n", warnings=warnings,
-                    ablation_rows=ablations.rows, ablation_filled=ablations.filled)
+                    ablations=ablations)
 
 
 def _shown(path: Path, here: Path) -> str:

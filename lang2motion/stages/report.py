@@ -50,7 +50,7 @@ def run_stage(*, report: ReportConfig, params_path: str | os.PathLike[str],
                 gallery_warnings=gallery_warnings, eval_dir=eval_dir, out_path=out_path)
     write_text_atomic(out_path, doc.text)
     return {"out": str(out_path), "runs": len(runset.runs), "notes": runset.notes,
-            "ablation_rows": doc.ablation_rows, "ablation_filled": doc.ablation_filled,
+            "ablation_rows": doc.ablations.rows, "ablation_filled": doc.ablations.filled,
             "gallery": len(gallery), "warnings": doc.warnings}
 
 
