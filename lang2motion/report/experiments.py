@@ -90,9 +90,7 @@ def params_from_raw(raw: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str
 
 def cli_value(value: Any) -> str:
     """A value as typed after ``-S key=``: YAML spelling for booleans."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def exp_command(overrides: Mapping[str, Any]) -> str:
@@ -157,7 +155,9 @@ def seed_groups(runs: Iterable[Run]) -> list[SeedGroup]:
     shared: dict[str, dict[str, Any]] = {}
     for run in runs:
         rest = {k: v for k, v in run.overrides.items() if k != SEED_KEY}
-        key = json.dumps({k: _canonical(v) for k, v in sorted(rest.items())})
+        # 0 and 0.0 in one group, True apart from 1
+        key = json.dumps({k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
+                          else v for k, v in sorted(rest.items())})
         groups.setdefault(key, []).append(run)
         shared[key] = rest
     out = []
@@ -167,12 +167,6 @@ def seed_groups(runs: Iterable[Run]) -> list[SeedGroup]:
             out.append(SeedGroup(overrides=shared[key], by_seed={
                 seed: preferred(r for r in members if r.seed == seed) for seed in seeds}))
     return out
-
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return value
-    return float(value)
 
 
 @dataclass

@@ -282,7 +282,9 @@ def _what_was_run(info: RunInfo, raw_params: Mapping[str, Any], tables: Mapping[
         "machines": _machines_text(info),
         "interval": tables.get("interval") or {},
         "counts": table(COUNT_HEADERS, counts, ["l"] + ["r"] * 7) if counts else "",
-        "warnings": [*summaries.warnings, *_track_warnings(info)],
+        "warnings": [*summaries.warnings, *(
+            text for name, quality in info.track_quality.items()
+            if (text := implausible(quality, split=name, tracker=info.tracker)))],
         "params_diff": table(["Parameter", "This run", "Default"], diff) if diff else "",
     }
 
@@ -299,11 +301,6 @@ def _track_quality_text(info: RunInfo) -> str:
     return (f"; track rows that do not move (every point < {px} px from its query position): "
             f"{shares('static_share')}; points invisible after the query frame: "
             f"{shares('invisible_share')}")
-
-
-def _track_warnings(info: RunInfo) -> list[str]:
-    return [text for name, quality in info.track_quality.items()
-            if (text := implausible(quality, split=name, tracker=info.tracker))]
 
 
 def _machines_text(info: RunInfo) -> str:
