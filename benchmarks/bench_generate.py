@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from lang2motion.embed.clip import load_clip
 from lang2motion.entry import add_debug_flag, run_with_error_contract, setup_logging
-from lang2motion.evaluate.speed import latency_ms, throughput
+from lang2motion.evaluate.suite import latency_ms, throughput
 from lang2motion.io import write_json_atomic, write_text_atomic
 from lang2motion.model.autoencoder import unit_latent
 from lang2motion.runtime import cpu_threads

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lang2motion.evaluate.gallery import choose, slug
+from lang2motion.evaluate.plots import choose, slug
 from lang2motion.evaluate.suite import GENERATION_METHODS, METRICS, SplitEvaluation
 from lang2motion.evaluate.tables import build_tables, headline, slices
 

@@ -151,7 +151,7 @@ def test_editing_a_file_a_stage_imports_makes_that_stage_stale(reproduced):
     # the training schedules: training only
     assert _stale_after_editing(work, env, "lang2motion/schedule.py") == ["train"]
     # the report's formatting: the report only
-    assert _stale_after_editing(work, env, "lang2motion/report/markdown.py") == ["report"]
+    assert _stale_after_editing(work, env, "lang2motion/report/tables.py") == ["report"]
 
 
 # The ablations the README documents (paper Tables 4-7), each must run and produce a model.

@@ -16,7 +16,7 @@ from markdown_text import unpad
 from lang2motion.config import ReportConfig, defaults
 from lang2motion.entry import run_with_error_contract
 from lang2motion.errors import DataError
-from lang2motion.report.markdown import fmt_stat, percent, pixels, score, table
+from lang2motion.report.tables import fmt_stat, percent, pixels, score, table
 from lang2motion.stages.report import run_stage as report_run
 from lang2motion.stages.report import summary_lines
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lang2motion.evaluate.inline import inline_metrics, retrieval_r1, unique_track_index
+from lang2motion.evaluate.inline import inline_metrics, unique_track_index
 from lang2motion.model import Lang2Motion, ModelConfig
 
 T, N = 3, 2
@@ -34,18 +34,20 @@ class StubModel(torch.nn.Module):
         return out
 
 
+class Tensors(dict):
+    """A BatchSource over per-sample tensors (S, ...), as the loader's splits are."""
+
+    @property
+    def samples(self) -> int:
+        return len(next(iter(self.values())))
+
+    def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {k: v[index] for k, v in self.items()}
+
+
 def test_unique_track_index() -> None:
     firsts, owner = unique_track_index(["a", "b", "a", "c", "b"])
     assert firsts.tolist() == [0, 1, 3] and owner.tolist() == [0, 1, 0, 2, 1]
-
-
-def test_retrieval_r1_by_hand() -> None:
-    z_unique = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
-    text = torch.tensor([[2.0, 0.1],     # nearest 0, own 0: hit
-                         [0.1, 3.0],     # nearest 1, own 0: miss
-                         [-1.0, -0.2],   # nearest 2, own 2: hit
-                         [0.5, 0.4]])    # nearest 0, own 1: miss
-    assert retrieval_r1(text, z_unique, torch.tensor([0, 0, 2, 1])) == pytest.approx(0.5)
 
 
 def test_inline_metrics_by_hand() -> None:
@@ -60,7 +62,7 @@ def test_inline_metrics_by_hand() -> None:
                          [-1.0, 0.5],   # -> c (own c): hit
                          [0.0, 1.0]])   # -> b (own b): hit
     model = StubModel(z)
-    out = inline_metrics(model, {"tracks": tracks, "text_emb": text}, track_ids, batch_size=2)
+    out = inline_metrics(model, Tensors(tracks=tracks, text_emb=text), track_ids, batch_size=2)
     assert out["recon_ade"] == pytest.approx(0.3)
     assert out["text_ade"] == pytest.approx(0.5)
     assert out["r1"] == pytest.approx(3 / 5)
@@ -72,8 +74,8 @@ def test_retrieval_only_mode_skips_decoding_and_agrees_on_r1():
     torch.manual_seed(0)
     model = Lang2Motion(ModelConfig(points=4, frames=5, latent=16, clip_dim=16, layers=1,
                                     heads=2, ff=32, decoder_hidden=32))
-    data = {"tracks": torch.rand(6, 5, 4, 2), "text_emb": torch.randn(6, 16),
-            "overlay": torch.randn(6, 5, 16)}
+    data = Tensors(tracks=torch.rand(6, 5, 4, 2), text_emb=torch.randn(6, 16),
+                   overlay=torch.randn(6, 5, 16))
     ids = ["a", "a", "b", "c", "c", "d"]
     full = inline_metrics(model, data, ids, batch_size=4)
     calls = []
@@ -118,7 +120,7 @@ def test_reference_adds_baselines_motion_kind_and_tag_slices_by_hand() -> None:
     assert reference.baselines["static_ade"].tolist() == pytest.approx([1.0] * 4)
     assert reference.baselines["mean_motion_ade"].tolist() == pytest.approx([0.5 ** 0.5] * 4)
     model = StubModel(torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]))
-    out = inline_metrics(model, {"tracks": tracks, "text_emb": text}, valid.track_ids,
+    out = inline_metrics(model, Tensors(tracks=tracks, text_emb=text), valid.track_ids,
                          batch_size=2, reference=reference)
     assert out["text_ade"] == pytest.approx(0.5) and out["static_ade"] == pytest.approx(1.0)
     assert out["phrasing_seen/static_ade"] == pytest.approx(1.0)

@@ -1,2 +1,2 @@
-"""Evaluation: pure metric functions (retrieval, generation, baselines, recognition, bootstrap,
-speed), the per-sample suite, tables, plots and the gallery."""
+"""Evaluation: pure metric functions (retrieval, generation, baselines, recognition), the
+per-sample suite and timings, tables with bootstrap intervals, plots and the gallery."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from lang2motion.errors import ConfigError, DataError
-from lang2motion.evaluate.retrieval import checked_array, cosine_matrix
+from lang2motion.evaluate.retrieval import checked, checked_array, cosine_matrix
 
 GIVEN_FRAME = 0   # the initial grid; displacements are measured from it
 
@@ -28,14 +28,14 @@ def static_tracks(grid: np.ndarray,  # (S, N, 2)
     """The grid repeated over ``frames`` frames."""
     if frames < 1:
         raise ConfigError(f"static_tracks: frames must be >= 1, got {frames}")
-    grid = checked_array(grid, "S N 2", name="grid", where="static_tracks", sizes={})
+    grid = checked_array(grid, "S N 2", name="grid", where="static_tracks")
     return np.repeat(grid[:, None], frames, axis=1)
 
 
 def displacements(tracks: np.ndarray,  # (S, T, N, 2)
                   ) -> np.ndarray:     # (S, T, N, 2), frame 0 all zero
     """Tracks minus their own first frame."""
-    tracks = checked_array(tracks, "S T N 2", name="tracks", where="displacements", sizes={})
+    tracks = checked_array(tracks, "S T N 2", name="tracks", where="displacements")
     return tracks - tracks[:, GIVEN_FRAME:GIVEN_FRAME + 1]
 
 
@@ -43,7 +43,7 @@ def mean_motion(train_tracks: np.ndarray,  # (S', T, N, 2)
                 ) -> np.ndarray:           # (T, 2), frame 0 zero
     """Mean displacement from frame 0 over training samples and points."""
     train_tracks = checked_array(train_tracks, "S' T N 2", name="train_tracks",
-                                 where="mean_motion", sizes={})
+                                 where="mean_motion")
     if train_tracks.shape[0] == 0 or train_tracks.shape[2] == 0:
         raise DataError(f"mean_motion: no training samples or points (shape "
                         f"{train_tracks.shape})")
@@ -73,11 +73,8 @@ def nearest_caption_index(query_text: np.ndarray,  # (S, D)
                           train_text: np.ndarray,  # (S', D)
                           ) -> np.ndarray:         # (S,) int64 into the training samples
     """Index of the most similar training caption embedding (cosine); ties -> lowest index."""
-    sizes: dict[str, int] = {}
-    query_text = checked_array(query_text, "S D", name="query_text",
-                               where="nearest_caption_index", sizes=sizes)
-    train_text = checked_array(train_text, "S' D", name="train_text",
-                               where="nearest_caption_index", sizes=sizes)
+    query_text, train_text = checked("nearest_caption_index", query_text=(query_text, "S D"),
+                                     train_text=(train_text, "S' D"))
     if train_text.shape[0] == 0:
         raise DataError("nearest_caption_index: train_text is empty")
     return cosine_matrix(query_text, train_text).argmax(axis=1).astype(np.int64)
@@ -89,12 +86,8 @@ def nearest_caption_tracks(grid: np.ndarray,          # (S, N, 2)
                            train_tracks: np.ndarray,  # (S', T, N, 2)
                            ) -> np.ndarray:           # (S, T, N, 2)
     """The nearest training caption's displacements applied point by point to ``grid``."""
-    sizes: dict[str, int] = {}
-    where = "nearest_caption_tracks"
-    grid = checked_array(grid, "S N 2", name="grid", where=where, sizes=sizes)
-    query_text = checked_array(query_text, "S D", name="query_text", where=where, sizes=sizes)
-    train_text = checked_array(train_text, "S' D", name="train_text", where=where, sizes=sizes)
-    train_tracks = checked_array(train_tracks, "S' T N 2", name="train_tracks", where=where,
-                                 sizes=sizes)
+    grid, query_text, train_text, train_tracks = checked(
+        "nearest_caption_tracks", grid=(grid, "S N 2"), query_text=(query_text, "S D"),
+        train_text=(train_text, "S' D"), train_tracks=(train_tracks, "S' T N 2"))
     nearest = nearest_caption_index(query_text, train_text)
     return apply_motion(grid, displacements(train_tracks)[nearest])

@@ -8,21 +8,16 @@ by the frame width and height; frame 0 is the given initial grid, so the model p
   and the ground-truth position (frame 0 is given and would only dilute it); FDE: the same at
   the last frame. Both in normalised units; multiply by :data:`PIXELS_PER_UNIT` for pixels of a
   256 x 256 frame (each axis rescaled to 256 px, as TAP-Vid does). Lower is better.
-- smoothness = 1 - mean ||dv_t||, with v_t = p_{t+1} - p_t and dv_t = v_{t+1} - v_t, the norm per
-  point, the mean over points and the T - 2 velocity changes, in normalised units (the paper
-  writes 1/(T-1) over its frames; with T positions there are T - 2 velocity changes). Higher is
-  smoother; 1 means constant velocity. Needs T >= 3. ``smoothness_px`` is the same with the
-  velocity changes in pixels of the 256 x 256 frame (1 - mean ||dv|| px, i.e.
-  1 - PIXELS_PER_UNIT * (1 - smoothness)), beside the normalised value as ADE is: in normalised
-  units every velocity change is tiny, so the normalised value sits near 1 for every method.
+- smoothness = 1 - mean ||dv_t||, v_t = p_{t+1} - p_t, dv_t = v_{t+1} - v_t, the mean over points
+  and the T - 2 velocity changes (the paper writes 1/(T-1)), in normalised units; 1 = constant
+  velocity, needs T >= 3. ``smoothness_px`` measures dv in pixels of the 256 x 256 frame, beside
+  the normalised value as ADE is: normalised, every change is tiny and the value sits near 1.
 - AJ, OA (and < delta^x_avg): TAP-Vid metrics of a generated trajectory against the ground
   truth, computed by :func:`lang2motion.tracking.metrics.tapvid_metrics` with every point
   queried at frame 0 ("first" mode: frames 1 .. T-1 evaluated) and every generated point
-  visible (a generated trajectory has no occlusion). Unitless, in [0, 1]. Because the
-  prediction is always visible, OA is the fraction of evaluated truth that is visible: it
-  describes the ground truth, not the model. AJ is 0, not NaN, when the truth is never visible
-  after frame 0 (every predicted point is then a false positive); < delta^x_avg is NaN there
-  (nothing to be within).
+  visible, in [0, 1]. So OA is the fraction of evaluated truth that is visible (it describes the
+  ground truth, not the model); where the truth is never visible after frame 0, AJ is 0 (every
+  predicted point a false positive) and < delta^x_avg NaN.
 - CLIP similarity: row-wise cosine between the encoder latent of a generated trajectory and the
   CLIP text embedding of its prompt, in [-1, 1]; 0 for a zero vector.
 """
@@ -32,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from lang2motion.errors import DataError
-from lang2motion.evaluate.retrieval import checked_array, unit_rows
+from lang2motion.evaluate.retrieval import checked, checked_array, unit_rows
 from lang2motion.geometry import denormalise
 from lang2motion.tracking.metrics import METRIC_FRAME_SIZE, tapvid_metrics
 
@@ -47,11 +42,9 @@ TAPVID_KEYS = ("average_jaccard", "occlusion_accuracy", "average_pts_within_thre
 
 def _tracks_pair(pred: object, truth: object, where: str) -> tuple[np.ndarray, np.ndarray]:
     """Both (S, T, N, 2) float64 of one shape, with at least one predicted frame."""
-    sizes: dict[str, int] = {}
-    pred = checked_array(pred, "S T N 2", name="pred", where=where, sizes=sizes)
-    truth = checked_array(truth, "S T N 2", name="truth", where=where, sizes=sizes)
-    if sizes["T"] <= GIVEN_FRAMES:
-        raise DataError(f"{where}: tracks have {sizes['T']} frame(s); frame 0 is given, so at "
+    pred, truth = checked(where, pred=(pred, "S T N 2"), truth=(truth, "S T N 2"))
+    if pred.shape[1] <= GIVEN_FRAMES:
+        raise DataError(f"{where}: tracks have {pred.shape[1]} frame(s); frame 0 is given, so at "
                         f"least {GIVEN_FRAMES + 1} are needed")
     return pred, truth
 
@@ -60,9 +53,7 @@ def frame_errors(pred: np.ndarray,   # (S, T, N, 2)
                  truth: np.ndarray,  # (S, T, N, 2)
                  ) -> np.ndarray:    # (S, T) float64, normalised units
     """Mean over points of the Euclidean distance between ``pred`` and ``truth`` per frame."""
-    sizes: dict[str, int] = {}
-    pred = checked_array(pred, "S T N 2", name="pred", where="frame_errors", sizes=sizes)
-    truth = checked_array(truth, "S T N 2", name="truth", where="frame_errors", sizes=sizes)
+    pred, truth = checked("frame_errors", pred=(pred, "S T N 2"), truth=(truth, "S T N 2"))
     return np.linalg.norm(pred - truth, axis=-1).mean(axis=-1)
 
 
@@ -87,7 +78,7 @@ def smoothness(tracks: np.ndarray,  # (S, T, N, 2)
                ) -> np.ndarray:     # (S,) float64, 1 - (normalised units x scale)
     """1 - the mean norm of the frame-to-frame velocity change (see the module doc); the change
     is measured in normalised units times ``scale`` (:data:`PIXELS_PER_UNIT`: pixels)."""
-    tracks = checked_array(tracks, "S T N 2", name="tracks", where="smoothness", sizes={})
+    tracks = checked_array(tracks, "S T N 2", name="tracks", where="smoothness")
     if tracks.shape[1] < MIN_SMOOTHNESS_FRAMES:
         raise DataError(f"smoothness: tracks have {tracks.shape[1]} frame(s), at least "
                         f"{MIN_SMOOTHNESS_FRAMES} are needed for one velocity change")
@@ -106,23 +97,19 @@ def tapvid_against_truth(pred: np.ndarray,           # (S, T, N, 2) generated, a
                          truth_visible: np.ndarray,  # (S, T, N) bool
                          ) -> dict[str, np.ndarray]:  # TAPVID_KEYS -> (S,) float64
     """AJ, OA and < delta^x_avg of each generated trajectory (see the module doc; may be NaN)."""
-    sizes: dict[str, int] = {}
-    pred = checked_array(pred, "S T N 2", name="pred", where="tapvid_against_truth",
-                         sizes=sizes)
-    truth = checked_array(truth, "S T N 2", name="truth", where="tapvid_against_truth",
-                          sizes=sizes)
-    truth_visible = checked_array(truth_visible, "S T N", name="truth_visible",
-                                  where="tapvid_against_truth", sizes=sizes, dtype=bool)
     pred, truth = _tracks_pair(pred, truth, "tapvid_against_truth")
+    samples, frames, points, _ = truth.shape
+    truth_visible = checked_array(truth_visible, "S T N", name="truth_visible", dtype=bool,
+                                  where="tapvid_against_truth",
+                                  sizes={"S": samples, "T": frames, "N": points})
     size = METRIC_FRAME_SIZE
     pred_px = denormalise(pred, size, size).transpose(0, 2, 1, 3)     # (S, N, T, 2)
     truth_px = denormalise(truth, size, size).transpose(0, 2, 1, 3)
     occluded = ~truth_visible.transpose(0, 2, 1)                      # (S, N, T)
-    points, frames = sizes["N"], sizes["T"]
     never_occluded = np.zeros((points, frames), dtype=bool)
     query = np.full(points, TAPVID_QUERY_FRAME, dtype=np.int64)
-    out = {key: np.empty(sizes["S"], dtype=np.float64) for key in TAPVID_KEYS}
-    for sample in range(sizes["S"]):
+    out = {key: np.empty(samples, dtype=np.float64) for key in TAPVID_KEYS}
+    for sample in range(samples):
         metrics = tapvid_metrics(truth_px[sample], occluded[sample], pred_px[sample],
                                  never_occluded, query, frame_size=(size, size),
                                  mode=TAPVID_MODE)
@@ -135,7 +122,5 @@ def cosine(a: np.ndarray,  # (S, D)
            b: np.ndarray,  # (S, D)
            ) -> np.ndarray:  # (S,) float64
     """Row-wise cosine similarity of ``a`` and ``b`` (0 where either row is zero)."""
-    sizes: dict[str, int] = {}
-    a = checked_array(a, "S D", name="a", where="cosine", sizes=sizes)
-    b = checked_array(b, "S D", name="b", where="cosine", sizes=sizes)
+    a, b = checked("cosine", a=(a, "S D"), b=(b, "S D"))
     return (unit_rows(a) * unit_rows(b)).sum(axis=1)

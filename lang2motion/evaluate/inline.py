@@ -1,30 +1,21 @@
-"""A cheap evaluation run on the valid split after every training epoch.
+"""A cheap evaluation of the valid split after every training epoch, for training curves.
 
-- ``recon_ade``: encode the valid tracks, decode with the decoder's own outputs (no teacher),
-  mean L2 distance per point over the predicted frames 1 .. T-1 (frame 0 is the given grid, so
-  including it would only dilute the number), in normalised units ([-1, 1] spans the frame).
-- ``text_ade``: the same, decoding from the CLIP text embedding instead of z.
-- ``r1``: for every expression, rank all UNIQUE valid trajectories (one per track_id) by
-  cosine(text_emb, z); a hit when the top one is the expression's own track (ties count against
-  it, as in :mod:`lang2motion.evaluate.retrieval`).
-- ``chance_r1``: 1 / number of unique trajectories, the R@1 of a random ranking.
+- ``recon_ade`` / ``text_ade``: free-running decode from the encoder latent z / from the CLIP
+  text embedding; ADE over frames 1 .. T-1 in normalised units (:func:`~.generation.ade`).
+- ``r1``: every expression ranks all unique valid trajectories by cosine(text_emb, z), ties
+  against it (:mod:`~.retrieval`); ``chance_r1``: 1 / number of unique trajectories.
 
-Given an :class:`InlineReference` (built once before training from the valid and train splits),
-also the baselines every logged ADE is read against (``static_ade``, ``mean_motion_ade``,
-``nearest_caption_ade``, from :mod:`lang2motion.evaluate.baselines`), the motion-kind accuracy of
-the text-decoded trajectories (where kinds are known) with its chance level, and all of it again
-per tag slice under ``<tag>_<value>/`` (``phrasing_seen/text_ade``), the gallery of retrieval
-always being the whole split.
+With an :class:`InlineReference` (built once before training), also the baselines every ADE is
+read against (:mod:`~.baselines`), the motion-kind accuracy of the text decodes with its chance,
+and all of it per tag slice under ``<tag>_<value>/`` (the retrieval gallery stays the whole split).
+The full protocol lives in the evaluate stage.
 
-The full protocol (R@K, FDE, baselines) lives in the evaluate stage; this is for training curves.
-The metrics themselves are defined once, on numpy, in :mod:`lang2motion.evaluate.retrieval` and
-:mod:`lang2motion.evaluate.generation`; this module only moves tensors there.
 Legend: B batch, S samples, U unique trajectories, T frames, N points, D feature.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -87,15 +78,6 @@ def _numpy(tensor: torch.Tensor | np.ndarray) -> np.ndarray:
     return (tensor.float() if tensor.is_floating_point() else tensor).cpu().numpy()
 
 
-def retrieval_r1(text_emb: torch.Tensor,     # (S, D)
-                 z_unique: torch.Tensor,     # (U, D) one latent per unique trajectory
-                 owner: torch.Tensor,        # (S,) index into z_unique of each sample's track
-                 ) -> float:
-    """Fraction of expressions whose most similar trajectory (cosine) is their own."""
-    ranks = target_ranks(cosine_matrix(_numpy(text_emb), _numpy(z_unique)), _numpy(owner))
-    return float(recall_hits(ranks, 1).mean())
-
-
 def point_ade(pred: torch.Tensor,    # (B, T, N, 2)
               target: torch.Tensor,  # (B, T, N, 2)
               ) -> torch.Tensor:     # (B,) per-sample ADE over frames 1 .. T-1, on the CPU
@@ -110,24 +92,9 @@ class BatchSource(Protocol):
     def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]: ...
 
 
-class TensorSource:
-    """A BatchSource over a dict of per-sample tensors, every one (S, ...)."""
-
-    def __init__(self, tensors: Mapping[str, torch.Tensor]):
-        self.tensors = dict(tensors)
-        self.samples = next(iter(self.tensors.values())).shape[0]
-
-    def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {k: v[index] for k, v in self.tensors.items()}
-
-
-def as_source(data: BatchSource | Mapping[str, torch.Tensor]) -> BatchSource:
-    return TensorSource(data) if isinstance(data, Mapping) else data
-
-
 @torch.no_grad()
 def inline_metrics(model: Lang2Motion,
-                   data: BatchSource | Mapping[str, torch.Tensor],  # tracks (S,T,N,2), text_emb
+                   data: BatchSource,              # tracks (S, T, N, 2), text_emb (S, D)
                    track_ids: Sequence[str],       # (S,) the track row of every sample
                    *,
                    batch_size: int,
@@ -140,11 +107,9 @@ def inline_metrics(model: Lang2Motion,
     ``ade=False`` skips the two free-running decodes and returns retrieval figures only (the
     cheap check of how well the training split itself is aligned).
 
-    ``data`` gives ``tracks`` and ``text_emb`` and, when the model uses overlays, ``overlay``
-    (S, T, D) per sample, on the model's device (a dict of tensors, or a loader's split). Runs in
-    eval mode and restores the previous mode.
+    ``data`` gives ``tracks``, ``text_emb`` and, when the model uses overlays, ``overlay``
+    (S, T, D) per sample, on the model's device. Runs in eval mode, then restores the mode.
     """
-    data = as_source(data)
     if len(track_ids) != data.samples:
         raise ValueError(f"inline_metrics: {len(track_ids)} track ids for "
                          f"{data.samples} samples")

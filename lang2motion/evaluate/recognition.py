@@ -2,15 +2,11 @@
 
 Legend: S samples (queries), K classes, U reference trajectories, T frames, N points, D feature.
 
-- class rank: the rank of the true class among the K class text embeddings by cosine to a
-  trajectory latent, 1 = best, ties counted against the true class (as in retrieval). Top-k
-  accuracy is the fraction with rank <= k (unitless, [0, 1]); chance is min(k, K) / K.
-- motion-kind hit: a generated trajectory is correct when the nearest reference trajectory has
-  the kind (e.g. "rotate", "move left") of the query that generated it. Nearest by ADE over
-  frames 1 .. T-1 between displacements (each trajectory minus its own first frame), so where an
-  object starts does not matter, only how it moves; ties -> the lowest reference index. Chance:
-  the accuracy of picking a uniformly random reference, i.e. the mean over queries of the
-  fraction of references with the query's kind.
+- class rank: of the true class among the K class text embeddings by cosine to a trajectory
+  latent, 1 = best, ties against the true class (as in retrieval); top-k accuracy: rank <= k.
+- motion-kind hit: the nearest reference trajectory has the kind ("rotate", "move left") of the
+  query that generated it; nearest by ADE between displacements (each trajectory minus its own
+  first frame: how it moves, not where it starts), ties -> the lowest reference index.
 """
 
 from __future__ import annotations
@@ -22,7 +18,7 @@ import numpy as np
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.evaluate.baselines import displacements
 from lang2motion.evaluate.generation import ade
-from lang2motion.evaluate.retrieval import checked_array, cosine_matrix, random_recall, target_ranks
+from lang2motion.evaluate.retrieval import checked, cosine_matrix, random_recall, target_ranks
 
 
 def class_ranks(latents: np.ndarray,    # (S, D)
@@ -30,12 +26,9 @@ def class_ranks(latents: np.ndarray,    # (S, D)
                 labels: np.ndarray,     # (S,) int, true class of each sample
                 ) -> np.ndarray:        # (S,) int64, 1 = best
     """Rank of each sample's true class by cosine, ties counted against it."""
-    sizes: dict[str, int] = {}
-    latents = checked_array(latents, "S D", name="latents", where="class_ranks", sizes=sizes)
-    class_emb = checked_array(class_emb, "K D", name="class_emb", where="class_ranks",
-                              sizes=sizes)
-    labels = checked_array(labels, "S", name="labels", where="class_ranks", sizes=sizes,
-                           dtype=np.int64)
+    latents, class_emb, labels = checked("class_ranks", latents=(latents, "S D"),
+                                         class_emb=(class_emb, "K D"),
+                                         labels=(labels, "S", np.int64))
     return target_ranks(cosine_matrix(latents, class_emb), labels)
 
 
@@ -44,11 +37,10 @@ def top_k(latents: np.ndarray,    # (S, D)
           k: int,
           ) -> tuple[np.ndarray, np.ndarray]:  # (S, k) int64 classes, (S, k) float64 cosines
     """The ``k`` most similar classes of each sample, best first; ties -> lower class index."""
-    sizes: dict[str, int] = {}
-    latents = checked_array(latents, "S D", name="latents", where="top_k", sizes=sizes)
-    class_emb = checked_array(class_emb, "K D", name="class_emb", where="top_k", sizes=sizes)
-    if not 1 <= k <= sizes["K"]:
-        raise ConfigError(f"top_k: k must be in [1, {sizes['K']}] (the number of classes), "
+    latents, class_emb = checked("top_k", latents=(latents, "S D"),
+                                 class_emb=(class_emb, "K D"))
+    if not 1 <= k <= len(class_emb):
+        raise ConfigError(f"top_k: k must be in [1, {len(class_emb)}] (the number of classes), "
                           f"got {k}")
     similarity = cosine_matrix(latents, class_emb)
     order = np.argsort(-similarity, axis=1, kind="stable")[:, :k].astype(np.int64)
@@ -66,16 +58,11 @@ def motion_kind_hits(generated: np.ndarray,        # (S, T, N, 2)
                      reference_kinds: np.ndarray,  # (U,) str
                      ) -> np.ndarray:              # (S,) bool
     """Whether each generated trajectory's nearest reference (displacement ADE) has its kind."""
-    sizes: dict[str, int] = {}
-    where = "motion_kind_hits"
-    generated = checked_array(generated, "S T N 2", name="generated", where=where, sizes=sizes)
-    reference = checked_array(reference, "U T N 2", name="reference", where=where, sizes=sizes)
-    query_kinds = checked_array(query_kinds, "S", name="query_kinds", where=where, sizes=sizes,
-                                dtype=str)
-    reference_kinds = checked_array(reference_kinds, "U", name="reference_kinds", where=where,
-                                    sizes=sizes, dtype=str)
-    if sizes["U"] == 0:
-        raise DataError(f"{where}: no reference trajectories")
+    generated, reference, query_kinds, reference_kinds = checked(
+        "motion_kind_hits", generated=(generated, "S T N 2"), reference=(reference, "U T N 2"),
+        query_kinds=(query_kinds, "S", str), reference_kinds=(reference_kinds, "U", str))
+    if len(reference) == 0:
+        raise DataError("motion_kind_hits: no reference trajectories")
     moved = displacements(generated)
     distance = np.stack([ade(moved, np.broadcast_to(ref, moved.shape))
                          for ref in displacements(reference)], axis=1)   # (S, U)
@@ -83,23 +70,15 @@ def motion_kind_hits(generated: np.ndarray,        # (S, T, N, 2)
     return reference_kinds[nearest] == query_kinds
 
 
-def motion_kind_chance_per_query(query_kinds: np.ndarray,      # (S,) str
-                                 reference_kinds: np.ndarray,  # (U,) str
-                                 ) -> np.ndarray:              # (S,) float64
-    """The fraction of references with each query's kind: the hit rate of a random pick."""
-    where = "motion_kind_chance"
-    query_kinds = checked_array(query_kinds, "S", name="query_kinds", where=where, sizes={},
-                                dtype=str)
-    reference_kinds = checked_array(reference_kinds, "U", name="reference_kinds", where=where,
-                                    sizes={}, dtype=str)
-    if reference_kinds.size == 0:
-        raise DataError(f"{where}: no reference trajectories")
-    return (query_kinds[:, None] == reference_kinds[None, :]).mean(axis=1)
-
-
 def motion_kind_chance(query_kinds: np.ndarray,      # (S,) str
                        reference_kinds: np.ndarray,  # (U,) str
                        ) -> float:
-    """Expected motion-kind accuracy of a uniformly random reference (NaN with no queries)."""
-    per_query = motion_kind_chance_per_query(query_kinds, reference_kinds)
+    """Expected motion-kind accuracy of a uniformly random reference: the mean over queries of
+    the fraction of references with the query's kind (NaN with no queries)."""
+    query_kinds, reference_kinds = checked(
+        "motion_kind_chance", query_kinds=(query_kinds, "S", str),
+        reference_kinds=(reference_kinds, "U", str))
+    if reference_kinds.size == 0:
+        raise DataError("motion_kind_chance: no reference trajectories")
+    per_query = (query_kinds[:, None] == reference_kinds[None, :]).mean(axis=1)
     return float(per_query.mean()) if per_query.size else math.nan

@@ -11,12 +11,14 @@ U unique trajectories, D feature.
   hits are returned so the caller can bootstrap or slice them.
 - chance: the R@k of a uniformly random ranking, min(k, G) / G.
 
-:func:`checked_array` is the one shape check the evaluate modules share.
+:func:`checked_array` (one array) and :func:`checked` (several, sizes agreeing) are the one shape
+check the evaluate modules share.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,13 +28,15 @@ RECALL_KS = (1, 3, 5, 10)   # the R@k reported (Lang2Motion Table 1)
 
 
 def checked_array(value: object, dims: str, *, name: str, where: str,
-                  sizes: dict[str, int], dtype: type | None = np.float64) -> np.ndarray:
+                  sizes: dict[str, int] | None = None, dtype: type | None = np.float64
+                  ) -> np.ndarray:
     """``value`` as an array of shape ``dims``, or a :class:`DataError` naming ``name``.
 
     ``dims`` is a space-separated shape such as ``"S T N 2"``: a number is a fixed size, any other
     token a named size that must agree with every other argument of the same call, through
     ``sizes`` (filled on first sight). ``dtype=None`` keeps the value's own dtype.
     """
+    sizes = {} if sizes is None else sizes
     array = np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
     expected = dims.split()
     fits = array.ndim == len(expected)
@@ -50,6 +54,15 @@ def checked_array(value: object, dims: str, *, name: str, where: str,
     return array
 
 
+def checked(where: str, **arrays: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
+    """Each ``name=(value, dims)`` or ``(value, dims, dtype)`` through :func:`checked_array`,
+    the named sizes agreeing across all of them."""
+    sizes: dict[str, int] = {}
+    return tuple(checked_array(value, dims, name=name, where=where, sizes=sizes,
+                               dtype=dtype[0] if dtype else np.float64)
+                 for name, (value, dims, *dtype) in arrays.items())
+
+
 def unique_track_index(track_ids: Sequence[str],  # (S,) the track of every sample
                        ) -> tuple[np.ndarray, np.ndarray]:
     """(firsts (U,), owner (S,)), both int64.
@@ -57,21 +70,18 @@ def unique_track_index(track_ids: Sequence[str],  # (S,) the track of every samp
     ``firsts[u]`` is the first sample of the u-th unique track id, in first-appearance order;
     ``owner[s]`` is the index into ``firsts`` of sample s's track.
     """
-    first: dict[str, int] = {}
-    firsts: list[int] = []
-    owner: list[int] = []
+    first: dict[str, int] = {}                  # track -> its first sample, in order
     for sample, track in enumerate(track_ids):
-        if track not in first:
-            first[track] = len(firsts)
-            firsts.append(sample)
-        owner.append(first[track])
-    return np.array(firsts, dtype=np.int64), np.array(owner, dtype=np.int64)
+        first.setdefault(track, sample)
+    index = {track: u for u, track in enumerate(first)}
+    return (np.array(list(first.values()), dtype=np.int64),
+            np.array([index[track] for track in track_ids], dtype=np.int64))
 
 
 def unit_rows(vectors: np.ndarray,  # (Q, D)
               ) -> np.ndarray:      # (Q, D) float64, each row of norm 1 or all zero
     """Rows scaled to unit length; a zero row stays zero (so its cosines are 0, not NaN)."""
-    vectors = checked_array(vectors, "Q D", name="vectors", where="unit_rows", sizes={})
+    vectors = checked_array(vectors, "Q D", name="vectors", where="unit_rows")
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.where(norms > 0, norms, 1.0)
 
@@ -80,9 +90,8 @@ def cosine_matrix(queries: np.ndarray,  # (Q, D)
                   gallery: np.ndarray,  # (G, D)
                   ) -> np.ndarray:      # (Q, G) float64
     """Cosine similarity of every query with every gallery item (0 where either is zero)."""
-    sizes: dict[str, int] = {}
-    queries = checked_array(queries, "Q D", name="queries", where="cosine_matrix", sizes=sizes)
-    gallery = checked_array(gallery, "G D", name="gallery", where="cosine_matrix", sizes=sizes)
+    queries, gallery = checked("cosine_matrix", queries=(queries, "Q D"),
+                               gallery=(gallery, "G D"))
     return unit_rows(queries) @ unit_rows(gallery).T
 
 
@@ -90,11 +99,8 @@ def target_ranks(similarity: np.ndarray,  # (Q, G)
                  target: np.ndarray,      # (Q,) int, gallery index of each query's target
                  ) -> np.ndarray:         # (Q,) int64, 1 = best
     """Rank of each query's target, ties counted against it (see the module doc)."""
-    sizes: dict[str, int] = {}
-    similarity = checked_array(similarity, "Q G", name="similarity", where="target_ranks",
-                               sizes=sizes)
-    target = checked_array(target, "Q", name="target", where="target_ranks", sizes=sizes,
-                           dtype=np.int64)
+    similarity, target = checked("target_ranks", similarity=(similarity, "Q G"),
+                                 target=(target, "Q", np.int64))
     gallery = similarity.shape[1]
     if target.size and (target.min() < 0 or target.max() >= gallery):
         raise DataError(f"target_ranks: target indices must lie in [0, {gallery}), got "
@@ -114,8 +120,7 @@ def recall_hits(ranks: np.ndarray,  # (Q,) int, 1 = best
     """Whether each query's target is among the top ``k`` (rank <= k)."""
     if k < 1:
         raise ConfigError(f"recall_hits: k must be >= 1, got {k}")
-    ranks = checked_array(ranks, "Q", name="ranks", where="recall_hits", sizes={},
-                          dtype=np.int64)
+    ranks = checked_array(ranks, "Q", name="ranks", where="recall_hits", dtype=np.int64)
     return ranks <= k
 
 

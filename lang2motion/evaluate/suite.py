@@ -7,18 +7,24 @@ the true trajectory's latent, with teacher forcing, from the first frame's image
 from the true trajectory's pooled overlay embedding) and by three baselines; each trajectory is
 scored against the tracked ground truth.
 
+Timings: untimed warm-up calls, then timed ones (p50, p95 in ms; throughput: the best, the least
+disturbed by other work); on CUDA each timed call is synchronised, so the clock measures the work.
+
 Legend: S samples (expressions), U unique trajectories (track rows), T frames, N points, D latent.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
-from lang2motion.errors import DataError
+from lang2motion.errors import ConfigError, DataError
 from lang2motion.evaluate.baselines import (
     apply_motion,
     mean_motion,
@@ -37,7 +43,6 @@ from lang2motion.evaluate.generation import (
 )
 from lang2motion.evaluate.recognition import class_ranks, motion_kind_hits
 from lang2motion.evaluate.retrieval import cosine_matrix, target_ranks, unique_track_index
-from lang2motion.evaluate.speed import latency_ms, throughput
 from lang2motion.store import FeatureTensors
 from lang2motion.trained_model import Lang2MotionModel
 
@@ -50,6 +55,8 @@ METRICS = ("ade", "ade_px", "fde", "fde_px", "smoothness", "smoothness_px", "aj"
            "clip_sim", "motion_kind_acc")
 SPEED_BATCH = 256           # batched-throughput measurement: trajectories per call
 SPEED_PROMPT = "a red ball moving to the left"
+PERCENTILES = (50, 95)
+MS_PER_S = 1000.0
 
 
 def kind_text(kind: str) -> str:
@@ -134,6 +141,36 @@ def recognition(model: Lang2MotionModel, z: np.ndarray, valid: FeatureTensors,
     return {"classes": [kind_text(k) for k in class_kinds], "labels": labels, "ranks": ranks}
 
 
+def _synchronise() -> None:
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
+def latency_ms(fn: Callable[[], Any], *, repeats: int, warmup: int) -> dict[str, float]:
+    """{"p50": ms, "p95": ms, "mean": ms, "min": ms, "repeats": n} of ``fn()``."""
+    if repeats < 1 or warmup < 0:
+        raise ConfigError(f"latency: repeats must be >= 1 and warmup >= 0, got {repeats}, "
+                          f"{warmup}")
+    for _ in range(warmup):
+        fn()
+    _synchronise()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        _synchronise()
+        times.append((time.perf_counter() - start) * MS_PER_S)
+    p50, p95 = np.percentile(times, PERCENTILES)
+    return {"p50": float(p50), "p95": float(p95), "mean": float(np.mean(times)),
+            "min": float(np.min(times)), "repeats": float(repeats)}
+
+
+def throughput(fn: Callable[[], Any], *, items: int, repeats: int, warmup: int = 1) -> float:
+    """Items per second of ``fn()`` (which handles ``items`` items), best of ``repeats``."""
+    timing = latency_ms(fn, repeats=repeats, warmup=warmup)
+    return items / (timing["min"] / MS_PER_S)
+
+
 def measure_speed(model: Lang2MotionModel, valid: FeatureTensors, *,
                   repeats: int) -> dict[str, float | int | str]:
     """Text -> trajectory time: batch 1 (decode only, and with CLIP text encoding), and the
@@ -147,8 +184,6 @@ def measure_speed(model: Lang2MotionModel, valid: FeatureTensors, *,
     texts, grids = valid.text_emb[take], valid.grid[take]
     batched = throughput(lambda: model.decode_tracks(texts, grids), items=SPEED_BATCH,
                          repeats=max(1, repeats // 10))
-    import torch
-
     return {"device": str(model.device), "threads": torch.get_num_threads(),
             "batch1_ms_p50": decode_only["p50"], "batch1_ms_p95": decode_only["p95"],
             "batch1_with_text_ms_p50": with_text["p50"],

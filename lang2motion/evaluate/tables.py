@@ -1,12 +1,19 @@
 """From per-sample results to tables: means with bootstrap intervals, per slice of the data.
 
 A slice is every evaluated expression (``all``) or those carrying one tag value
-(``phrasing=seen``). Every number is a mean over the slice's expressions with a seeded percentile
-bootstrap interval (one set of resamples per slice, shared by all its metrics: paired). The
-retrieval gallery is always every unique trajectory of the split, whatever the slice. The layout
-of the result is docs/evaluation-outputs.md; :func:`headline` flattens it for DVC.
+(``phrasing=seen``). The retrieval gallery is always every unique trajectory of the split,
+whatever the slice. The layout of the result is docs/evaluation-outputs.md; :func:`headline`
+flattens it for DVC.
 
-Legend: S samples, U unique trajectories.
+Every number is a mean over the slice's expressions (NaN, a value TAP-Vid leaves undefined,
+skipped; bools as 0 / 1) with a seeded percentile bootstrap interval: the values are resampled
+with replacement R times, and the interval is the (1 - level) / 2 and (1 + level) / 2
+percentiles of the resample means, in the metric's own unit. A slice draws ONE set of resamples
+(:func:`bootstrap_indices`) for all its metrics and methods: each resample then holds the same
+expressions for all of them, so the intervals are paired and a difference between two methods is
+not blurred by resampling them independently.
+
+Legend: S samples, U unique trajectories, R resamples.
 """
 
 from __future__ import annotations
@@ -16,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from lang2motion.evaluate.bootstrap import bootstrap_indices, summarize
+from lang2motion.errors import ConfigError, DataError
 from lang2motion.evaluate.recognition import chance_topk, motion_kind_chance
-from lang2motion.evaluate.retrieval import RECALL_KS, random_recall, recall_hits
+from lang2motion.evaluate.retrieval import RECALL_KS, checked, random_recall, recall_hits
 from lang2motion.evaluate.suite import (
     GENERATION_METHODS,
     METRICS,
@@ -29,6 +36,50 @@ from lang2motion.evaluate.suite import (
 SCHEMA = 1
 ALL = "all"
 TOP_KS = (1, 5)     # recognition: top-1 and top-5 accuracy
+PERCENT = 100.0     # np.percentile takes percentages
+DEFAULT_LEVEL = 0.95
+
+
+def bootstrap_indices(n: int, *, resamples: int, seed: int,
+                      ) -> np.ndarray:  # (R, n) int64, R = resamples
+    """Resampled sample indices, drawn from ``np.random.default_rng(seed)``. ``resamples`` 0
+    gives no rows: every interval is then (nan, nan), reported as unavailable."""
+    if n < 0:
+        raise ConfigError(f"bootstrap_indices: n must be >= 0, got {n}")
+    if resamples < 0:
+        raise ConfigError(f"bootstrap_indices: resamples must be >= 0, got {resamples}")
+    if n == 0 or resamples == 0:
+        return np.zeros((resamples, n), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, n, size=(resamples, n), dtype=np.int64)
+
+
+def summarize(values: np.ndarray,   # (S,) float or bool, NaN = undefined
+              indices: np.ndarray,  # (R, S) int from bootstrap_indices
+              *,
+              level: float = DEFAULT_LEVEL,
+              ) -> dict[str, float | int]:
+    """{"value": the NaN-skipping mean, "lo", "hi": its percentile interval (NaN when no resample
+    has a finite value), "n": the number of finite values}."""
+    if not 0.0 < level < 1.0:
+        raise ConfigError(f"summarize: level must be in (0, 1), got {level}")
+    values, indices = checked("summarize", values=(values, "S"),
+                              indices=(indices, "R S", np.int64))
+    if indices.size and (indices.min() < 0 or indices.max() >= len(values)):
+        raise DataError(f"summarize: indices must lie in [0, {len(values)}), got "
+                        f"[{indices.min()}, {indices.max()}]")
+    drawn = values[indices]                                          # (R, S)
+    finite = np.isfinite(drawn)
+    counts = finite.sum(axis=1)
+    means = np.divide(np.where(finite, drawn, 0.0).sum(axis=1), counts,
+                      out=np.full(counts.shape, math.nan), where=counts > 0)
+    means = means[np.isfinite(means)]
+    tail = (1.0 - level) / 2.0
+    lo, hi = (np.percentile(means, [tail * PERCENT, (1.0 - tail) * PERCENT]) if means.size
+              else (math.nan, math.nan))
+    kept = values[np.isfinite(values)]
+    return {"value": float(kept.mean()) if kept.size else math.nan,
+            "lo": float(lo), "hi": float(hi), "n": int(kept.size)}
 
 
 def _clean(value: Any) -> Any:
@@ -124,20 +175,13 @@ def build_tables(evaluation: SplitEvaluation, *, resamples: int, seed: int, leve
 
 # headline key -> (method, metric) of a slice's generation table
 _GENERATION_KEYS = {
-    "ade": ("lang2motion", "ade"), "ade_px": ("lang2motion", "ade_px"),
-    "fde": ("lang2motion", "fde"), "fde_px": ("lang2motion", "fde_px"),
-    "smoothness": ("lang2motion", "smoothness"),
-    "smoothness_px": ("lang2motion", "smoothness_px"), "clip_sim": ("lang2motion", "clip_sim"),
-    "aj": ("lang2motion", "aj"), "oa": ("lang2motion", "oa"),
-    "motion_kind_acc": ("lang2motion", "motion_kind_acc"),
+    **{metric: ("lang2motion", metric) for metric in (
+        "ade", "ade_px", "fde", "fde_px", "smoothness", "smoothness_px", "clip_sim", "aj", "oa",
+        "motion_kind_acc")},
     "teacher_forced_ade": ("teacher_forced", "ade"), "recon_ade": ("reconstruction", "ade"),
-    "static_ade": ("static", "ade"), "nearest_caption_ade": ("nearest_caption", "ade"),
-    "mean_motion_ade": ("mean_motion", "ade"),
-    "image_ade": ("image", "ade"), "image_clip_sim": ("image", "clip_sim"),
-    "image_smoothness": ("image", "smoothness"), "image_smoothness_px": ("image", "smoothness_px"),
-    "overlay_ade": ("overlay", "ade"), "overlay_clip_sim": ("overlay", "clip_sim"),
-    "overlay_smoothness": ("overlay", "smoothness"),
-    "overlay_smoothness_px": ("overlay", "smoothness_px"),
+    **{f"{method}_ade": (method, "ade") for method in ("static", "nearest_caption", "mean_motion")},
+    **{f"{method}_{metric}": (method, metric) for method in ("image", "overlay")
+       for metric in ("ade", "clip_sim", "smoothness", "smoothness_px")},
 }
 
 

@@ -1,29 +1,22 @@
 """The runs that fill the ablation tables: this run, and the committed runs `dvc exp show` lists.
 
-No stage reads git behind DVC's back. The report stage runs inside ``dvc repro`` (which holds
-DVC's lock) and reads only files DVC tracks: this run's parameters, metrics and tables, and
-``reports/experiments.json``. That file is written outside the lock by ``lang2motion report``
-(``make report``) from ``dvc exp show --json`` (:func:`refresh`): the baseline commit and each of
-its experiments, with the parameter and metrics files DVC reports for them (:func:`normalise`).
-It is git-tracked and a dependency of the report stage, so DVC re-runs the report when the
-experiments change; a fresh clone uses the committed one.
+No stage reads git behind DVC's back: the report stage (inside ``dvc repro``, under DVC's lock)
+reads this run's files and ``reports/experiments.json``, which ``lang2motion report`` (``make
+report``) writes outside the lock from ``dvc exp show --json`` (:func:`refresh`). That file is
+git-tracked and a dependency of the report stage; a fresh clone uses the committed one.
 
-A run's *overrides* are its parameters (flattened to dotted keys) that differ from the *reference*:
-this run's own parameters with the keys the ablation rows change (:data:`ABLATION_KEYS`: loss
-terms, L1/L2, decoder, grid, overlay) taken from the baseline commit's (without one, the package
-defaults, :func:`lang2motion.config.defaults`). Keys that cannot change a result (devices,
-inference batch sizes, the bootstrap) are left out. So this run always fills its own row (the
-full one, or the row of the ablation it is), and another run fills a row only when it shares this
-run's data, tracker, CLIP, epochs and every other setting, changed only as the row says: a
-synthetic baseline never fills a row of a MeViS run's tables, and `dvc exp run -S loss.l1=false`
-fills the L2 row on the paper set-up as much as on the synthetic demo. An ablation row is filled
-by a run whose overrides are exactly the row's; runs that differ only by ``train.seed`` form a
-seed group. Where several runs fill one row the current run wins, then the newest commit.
+A run's *overrides* are its flat parameters that differ from the *reference*: this run's own
+parameters with the keys the ablation rows change (:data:`ABLATION_KEYS`) taken from the baseline
+commit's (else the package defaults); result-neutral keys (devices, batch sizes, the bootstrap)
+are left out. So this run always fills its own row, and another run fills a row only when it
+shares this run's data, tracker, CLIP, epochs and every other setting, changed only as the row
+says (a synthetic baseline never fills a row of a MeViS run's tables). Runs that differ only by
+``train.seed`` form a seed group. Where several runs fill one row the current run wins, then the
+newest commit.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -90,11 +83,6 @@ def overrides_of(params: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str
             if k not in RESULT_NEUTRAL_KEYS and (k not in base or not same_value(v, base[k]))}
 
 
-def ablation_reference(params: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
-    """This run's flat ``params`` with the ablation keys set as in ``base`` (the baseline)."""
-    return {**params, **{k: base[k] for k in ABLATION_KEYS if k in base}}
-
-
 def params_from_raw(raw: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
     """A params.yaml mapping as flat keys, with the defaults where the file is silent."""
     return {**base, **flatten(raw)}
@@ -102,9 +90,7 @@ def params_from_raw(raw: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str
 
 def cli_value(value: Any) -> str:
     """A value as typed after ``-S key=``: YAML spelling for booleans."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def exp_command(overrides: Mapping[str, Any]) -> str:
@@ -149,10 +135,8 @@ class Run:
 
 
 def preferred(runs: Iterable[Run]) -> Run | None:
-    """The current run first, then the newest commit."""
-    ranked = sorted(runs, key=lambda r: (r.time, r.name), reverse=True)
-    ranked.sort(key=lambda r: r.origin != WORKSPACE)          # stable: newest first after it
-    return ranked[0] if ranked else None
+    """The current run first, then the newest commit (ties: the first listed)."""
+    return max(runs, key=lambda r: (r.origin == WORKSPACE, r.time, r.name), default=None)
 
 
 def pick(runs: Iterable[Run], overrides: Mapping[str, Any]) -> Run | None:
@@ -171,25 +155,18 @@ def seed_groups(runs: Iterable[Run]) -> list[SeedGroup]:
     shared: dict[str, dict[str, Any]] = {}
     for run in runs:
         rest = {k: v for k, v in run.overrides.items() if k != SEED_KEY}
-        key = json.dumps({k: _canonical(v) for k, v in sorted(rest.items())})
+        # 0 and 0.0 in one group, True apart from 1
+        key = json.dumps({k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool)
+                          else v for k, v in sorted(rest.items())})
         groups.setdefault(key, []).append(run)
         shared[key] = rest
     out = []
     for key, members in groups.items():
-        by_seed: dict[Any, Run] = {}
-        for seed in sorted({r.seed for r in members}, key=str):
-            chosen = preferred(r for r in members if r.seed == seed)
-            if chosen is not None:
-                by_seed[seed] = chosen
-        if len(by_seed) >= 2:
-            out.append(SeedGroup(overrides=shared[key], by_seed=by_seed))
+        seeds = sorted({r.seed for r in members}, key=str)
+        if len(seeds) >= 2:
+            out.append(SeedGroup(overrides=shared[key], by_seed={
+                seed: preferred(r for r in members if r.seed == seed) for seed in seeds}))
     return out
-
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return value
-    return float(value)
 
 
 @dataclass
@@ -198,50 +175,41 @@ class RunSet:
     notes: list[str] = field(default_factory=list)
 
 
-def current_run(*, raw_params: Mapping[str, Any], metrics: dict[str, Any],
-                tables: dict[str, Any], reference: Mapping[str, Any] | None = None) -> Run:
-    """The workspace's run; overrides relative to its ablation reference, the ablation keys
-    taken from ``reference`` (flat params of the baseline; the defaults)."""
-    defaults_flat = default_params()
-    params = params_from_raw(raw_params, defaults_flat)
-    base = ablation_reference(params, reference if reference is not None else defaults_flat)
-    return Run(name=WORKSPACE, origin=WORKSPACE, rev=None, time="", params=params,
-               metrics=metrics, tables=tables, overrides=overrides_of(params, base))
-
-
 def find_runs(*, raw_params: Mapping[str, Any], metrics: dict[str, Any],
               tables: dict[str, Any], experiments: Mapping[str, Any] | None, params_file: str,
               metrics_file: str) -> RunSet:
     """This run, then the committed runs of ``experiments`` (reports/experiments.json; None:
     skipped), each with ``params_file`` and ``metrics_file`` as DVC reported them."""
-    found = RunSet()
+    defaults_flat = default_params()
+    entries = [] if experiments is None else experiments.get("runs", [])
+    baseline = next((dig_file(e, "params", params_file) for e in entries
+                     if e["origin"] == BASELINE), None)
+    base = defaults_flat if baseline is None else params_from_raw(baseline, defaults_flat)
+    params = params_from_raw(raw_params, defaults_flat)
+    # every run against this run's set-up, the ablation keys as in the baseline: one of another
+    # data set, tracker, CLIP or length (the synthetic baseline of a MeViS run) fills no row
+    reference = {**params, **{k: base[k] for k in ABLATION_KEYS if k in base}}
+    found = RunSet(runs=[Run(name=WORKSPACE, origin=WORKSPACE, rev=None, time="", params=params,
+                             metrics=metrics, tables=tables,
+                             overrides=overrides_of(params, reference))])
     if experiments is None:
-        found.runs.append(current_run(raw_params=raw_params, metrics=metrics, tables=tables))
         found.notes.append("experiments skipped (report.experiments: false): only this run "
                            "fills the ablation tables")
         return found
-    defaults_flat = default_params()
-    committed, without_metrics = [], []
-    for entry in experiments.get("runs", []):
+    without_metrics = []
+    for entry in entries:
         raw = dig_file(entry, "params", params_file)
         committed_metrics = dig_file(entry, "metrics", metrics_file)
         if raw is None or committed_metrics is None:
             if entry["origin"] == EXPERIMENT:
                 without_metrics.append(entry["name"])
             continue
-        committed.append(Run(name=entry["name"], origin=entry["origin"], rev=entry["rev"],
-                             time=entry["time"] or "", params=params_from_raw(raw, defaults_flat),
-                             metrics=committed_metrics, tables=entry.get("tables"),
-                             overrides={}))
-    baseline = next((dig_file(e, "params", params_file) for e in experiments.get("runs", [])
-                     if e["origin"] == BASELINE), None)
-    base = params_from_raw(baseline, defaults_flat) if baseline is not None else defaults_flat
-    current = current_run(raw_params=raw_params, metrics=metrics, tables=tables, reference=base)
-    # every committed run against this run's set-up: one of another data set, tracker, CLIP or
-    # length (the synthetic baseline of a MeViS run) fills no row of this run's tables
-    reference = ablation_reference(current.params, base)
-    found.runs = [current, *(dataclasses.replace(r, overrides=overrides_of(r.params, reference))
-                             for r in committed)]
+        run_params = params_from_raw(raw, defaults_flat)
+        found.runs.append(Run(name=entry["name"], origin=entry["origin"], rev=entry["rev"],
+                              time=entry["time"] or "", params=run_params,
+                              metrics=committed_metrics, tables=entry.get("tables"),
+                              overrides=overrides_of(run_params, reference)))
+    committed = found.runs[1:]
     experiments_found = sum(r.origin == EXPERIMENT for r in committed)
     found.notes.append(
         f"{experiments_found} DVC experiment(s) with {metrics_file} in `dvc exp show` "
@@ -265,11 +233,9 @@ def dig_file(entry: Mapping[str, Any], kind: str, path: str) -> dict[str, Any] |
 
 
 def normalise(exp_show: Any) -> dict[str, Any]:
-    """The committed runs of a ``dvc exp show --json`` answer: each baseline commit and each of
-    its experiments with the parameter and metrics files DVC read for it (``{path: content}``;
-    a commit without metrics keeps its parameters: the baseline's are the ablations'
-    reference). The workspace is left out (the report stage reads this run from its own
-    files); entries DVC could not read (queued, failed) are listed under ``skipped``."""
+    """The committed runs of a ``dvc exp show --json`` answer (the workspace left out): each
+    baseline commit and experiment with its parameter and metrics files (``{path: content}``);
+    entries DVC could not read (queued, failed) listed under ``skipped``."""
     if not isinstance(exp_show, list):
         raise DataError("`dvc exp show --json` did not answer a JSON list of commits: "
                         f"got {type(exp_show).__name__}")
@@ -323,12 +289,6 @@ def dvc(*args: str, capture: bool = True) -> str:
     return proc.stdout or ""
 
 
-def shown_tables(tables: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of a run's tables.json its ablation and seed rows show: the whole-split
-    statistics with their intervals, and the speed."""
-    return {"slices": {ALL_SLICE: dig(tables, "slices", ALL_SLICE)}, "speed": tables.get("speed")}
-
-
 def read_tables_at(rev: str, tables_path: str) -> dict[str, Any] | None:
     """A committed run's tables.json, read through DVC (``dvc.api.read`` at ``rev``), or None
     when that commit has none (an older baseline, a run that stopped before evaluation)."""
@@ -353,7 +313,8 @@ def refresh(out_path: str | os.PathLike[str],
     experiments = normalise(parsed)
     for run in experiments["runs"]:
         tables = read_tables_at(run["rev"], tables_path) if run.get("rev") else None
-        if isinstance(tables, dict):
-            run["tables"] = shown_tables(tables)
+        if isinstance(tables, dict):    # the part its rows show: intervals of "all", the speed
+            run["tables"] = {"slices": {ALL_SLICE: dig(tables, "slices", ALL_SLICE)},
+                             "speed": tables.get("speed")}
     write_json_atomic(Path(out_path), experiments)
     return experiments

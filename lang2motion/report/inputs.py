@@ -39,8 +39,7 @@ def dig(obj: Any, *keys: str) -> Any:
 
 
 def _parse_json(path: Path) -> Any:
-    """Parsed JSON, or ValueError / OSError."""
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(path.read_text(encoding="utf-8"))     # ValueError, OSError
 
 
 def read_required_json(path: str | os.PathLike[str], *, what: str) -> dict[str, Any]:
@@ -58,36 +57,27 @@ def read_required_json(path: str | os.PathLike[str], *, what: str) -> dict[str, 
     return obj
 
 
-def load_metrics(path: str | os.PathLike[str]) -> dict[str, Any]:
-    return read_required_json(path, what="the evaluation's headline metrics")
-
-
 def load_tables(eval_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """``<eval_dir>/tables.json``, checked for the keys every table needs."""
     path = Path(eval_dir) / TABLES_NAME
     tables = read_required_json(path, what="the evaluation's tables")
-    problems = check_tables(tables)
+    problems = []
+    if tables.get("schema") != TABLES_SCHEMA:
+        problems.append(f"schema {tables.get('schema')!r}, this report reads schema "
+                        f"{TABLES_SCHEMA}")
+    else:
+        if not isinstance(tables.get("run"), Mapping):
+            problems.append("no 'run' object")
+        slices = tables.get("slices")
+        if not isinstance(slices, Mapping) or not isinstance(slices.get(ALL_SLICE), Mapping):
+            problems.append(f"no 'slices.{ALL_SLICE}' object")
+        elif any(not isinstance(s, Mapping) for s in slices.values()):
+            problems.append("a slice that is not an object")
+        problems += [f"'{key}' is not an object" for key in ("speed", "recognition", "tags")
+                     if tables.get(key) is not None and not isinstance(tables[key], Mapping)]
     if problems:
         raise DataError(f"{path}: malformed ({'; '.join(problems)}); {EVALUATE_HINT}")
     return tables
-
-
-def check_tables(tables: Mapping[str, Any]) -> list[str]:
-    """What is wrong with a parsed tables.json (empty when it is usable)."""
-    if tables.get("schema") != TABLES_SCHEMA:
-        return [f"schema {tables.get('schema')!r}, this report reads schema {TABLES_SCHEMA}"]
-    problems = []
-    if not isinstance(tables.get("run"), Mapping):
-        problems.append("no 'run' object")
-    slices = tables.get("slices")
-    if not isinstance(slices, Mapping) or not isinstance(slices.get(ALL_SLICE), Mapping):
-        problems.append(f"no 'slices.{ALL_SLICE}' object")
-    elif any(not isinstance(s, Mapping) for s in slices.values()):
-        problems.append("a slice that is not an object")
-    for key in ("speed", "recognition", "tags"):
-        if tables.get(key) is not None and not isinstance(tables[key], Mapping):
-            problems.append(f"'{key}' is not an object")
-    return problems
 
 
 def load_experiments(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[str]]:
@@ -152,8 +142,7 @@ class GalleryEntry:
 
 
 def _inside(folder: str | os.PathLike[str], relative: str) -> bool:
-    """Whether ``relative`` is a relative path that stays inside ``folder`` (no ``..``, not
-    absolute, no link out)."""
+    """Whether ``relative`` stays inside ``folder`` (relative, no ``..``, no link out)."""
     if not relative or Path(relative).is_absolute() or ".." in Path(relative).parts:
         return False
     root = Path(folder).resolve()

@@ -1,11 +1,11 @@
-"""The whole report page, rendered from the markdown template ``templates/report.md.j2``.
+"""The report page, rendered from ``templates/report.md.j2`` (which holds every sentence), and
+what a run really is (:class:`RunInfo`: data, tracker, CLIP weights, length, machine).
 
-The template holds every sentence of the page (headings, units, protocols, notes); this module
-gives it the run's facts (:class:`~lang2motion.report.setting.RunInfo`), the tables
-(:mod:`~lang2motion.report.tables`) and what is missing. Links to plots and animations are
-relative to the report's folder, so the page renders on GitHub, in a plain markdown viewer and
-from a copy of the ``reports/`` folder alike. A missing plot or gallery file is a warning line
-where it would have been, never a crash.
+The stand-ins a run used instead of the paper's set-up (MeViS, CoTracker3, CLIP ViT-B-32 with
+OpenAI's weights) are derived from the run itself: tables.json ``run`` and the earlier stages'
+summaries, never from the demo's set-up. Links are relative to the report's folder, so the page
+renders on GitHub and from a copy of ``reports/`` alike; a missing plot or gallery file is a
+warning line where it would have been, never a crash.
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ from lang2motion.report.inputs import (
     Summaries,
     dig,
 )
-from lang2motion.report.markdown import (
+from lang2motion.report.tables import (
     NA,
     NOT_IN_PAPER,
     NOT_RUN,
+    SYNTH_SOURCE,
     code,
     fmt,
     image,
@@ -42,9 +43,142 @@ from lang2motion.report.markdown import (
     relative,
     table,
 )
-from lang2motion.report.setting import SYNTH_SOURCE, RunInfo, slice_note, standins_text
 from lang2motion.runtime import machine_text
 from lang2motion.tracking.quality import implausible
+
+LK_TRACKER = "lk"
+# the paper's set-up: anything else is a stand-in
+PAPER_DATA, PAPER_TRACKER, PAPER_CLIP = "mevis", "cotracker3", "ViT-B-32"
+DEFAULT_LEVEL = 0.95
+# What the tag slices of the synthetic set measure (DESIGN.md, Evaluation).
+TAG_NOTES = {
+    "phrasing=seen": "caption templates also used in train, on held-out videos",
+    "phrasing=unseen": ("templates never used in train: measures language generalisation; "
+                        "expected near chance with random CLIP weights"),
+}
+
+
+def clip_family(model: str) -> str:
+    """``ViT-B/32`` and ``ViT-B-32-quickgelu`` are the paper's ``ViT-B-32``."""
+    name = model.replace("/", "-")
+    return name.removesuffix("-quickgelu")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The set-up of the evaluated run and the size of its evaluation."""
+
+    split: str
+    samples: int | None
+    trajectories: int | None
+    data_source: str
+    tracker: str
+    clip_model: str
+    clip_pretrained: str
+    clip_random: bool
+    level: float
+    resamples: int | None
+    git_rev: str
+    epoch: Any
+    steps: Any = None
+    data_root: str = ""                      # mevis: the folder the data was read from
+    tracker_checkpoint: str = ""
+    track_quality: dict[str, Any] = field(default_factory=dict)   # split -> track_quality()
+    machines: dict[str, Any] = field(default_factory=dict)        # stage -> machine_facts()
+
+    @classmethod
+    def from_tables(cls, tables: Mapping[str, Any], summaries: Summaries) -> RunInfo:
+        run = tables.get("run") or {}
+        level = dig(tables, "interval", "level")
+        track = summaries.get("track_summary")
+        prepare = summaries.get("prepare_summary")
+        machines = {"evaluate": run.get("machine"), "train": run.get("train_machine"),
+                    "embed": summaries.get("embed_summary").get("machine"),
+                    "track": track.get("machine")}
+        steps = run.get("steps")
+        return cls(split=str(run.get("split", "?")), samples=tables.get("samples"),
+                   trajectories=tables.get("trajectories"),
+                   data_source=str(run.get("data_source", "?")),
+                   tracker=str(run.get("tracker", "?")),
+                   clip_model=str(dig(run, "clip", "model") or "?"),
+                   clip_pretrained=str(dig(run, "clip", "pretrained") or "?"),
+                   clip_random=bool(dig(run, "clip", "random")),
+                   level=float(level) if isinstance(level, (int, float)) else DEFAULT_LEVEL,
+                   resamples=dig(tables, "interval", "resamples"),
+                   git_rev=str(run.get("git_rev") or "unknown"), epoch=run.get("epoch"),
+                   steps=steps if steps is not None else
+                   summaries.get("train_metrics").get("steps"),
+                   data_root=str(dig(prepare, "data", "mevis", "root") or ""),
+                   tracker_checkpoint=str(dig(track, "track", "checkpoint") or ""),
+                   track_quality={name: split["quality"] for name, split
+                                  in (track.get("splits") or {}).items()
+                                  if isinstance(split, Mapping)
+                                  and isinstance(split.get("quality"), Mapping)},
+                   machines={k: v for k, v in machines.items() if isinstance(v, Mapping)})
+
+    @property
+    def percent_level(self) -> str:
+        return f"{self.level * 100:g}%"
+
+    def data_text(self) -> str:
+        if self.data_source == SYNTH_SOURCE:
+            return "synthetic MeViS-format data (stand-in for MeViS)"
+        if self.data_source == PAPER_DATA:
+            where = f" read from {code(self.data_root)}" if self.data_root else ""
+            return f"MeViS-format data (data.source {code(self.data_source)}){where}"
+        return f"data.source {code(self.data_source)} (stand-in for MeViS)"
+
+    def tracker_text(self) -> str:
+        if self.tracker == LK_TRACKER:
+            return "OpenCV Lucas-Kanade tracker (stand-in for CoTracker3)"
+        if self.tracker == PAPER_TRACKER:
+            weights = (f"checkpoint {code(self.tracker_checkpoint)}" if self.tracker_checkpoint
+                       else "the torch.hub checkpoint")
+            return f"CoTracker3 ({weights})"
+        return f"tracker {code(self.tracker)} (stand-in for CoTracker3)"
+
+    def clip_text(self) -> str:
+        if self.clip_random:
+            return f"CLIP {self.clip_model} with random weights (stand-in for OpenAI's)"
+        text = f"CLIP {self.clip_model} ({self.clip_pretrained} weights)"
+        if clip_family(self.clip_model) != PAPER_CLIP:
+            text += f" (stand-in for {PAPER_CLIP})"
+        return text
+
+    def standins(self) -> list[str]:
+        """The short names of the stand-ins this run used: whatever differs from the paper's."""
+        out = []
+        if self.data_source == SYNTH_SOURCE:
+            out.append("synthetic data (not MeViS)")
+        elif self.data_source != PAPER_DATA:
+            out.append(f"{self.data_source} data (not MeViS)")
+        if self.tracker == LK_TRACKER:
+            out.append("LK tracker (not CoTracker3)")
+        elif self.tracker != PAPER_TRACKER:
+            out.append(f"{self.tracker} tracker (not CoTracker3)")
+        if clip_family(self.clip_model) != PAPER_CLIP:
+            out.append(f"CLIP {self.clip_model} (not {PAPER_CLIP})")
+        if self.clip_random:
+            out.append("random CLIP weights (not OpenAI's)")
+        return out
+
+    def split_text(self) -> str:
+        """The evaluated split and its size: a table's default data split."""
+        samples = self.samples if self.samples is not None else "?"
+        trajectories = self.trajectories if self.trajectories is not None else "?"
+        return (f"{code(self.split)}: {samples} expressions, {trajectories} unique trajectories "
+                "(the paper: MeViS)")
+
+    def interval_columns_text(self) -> str:
+        """A table's default columns note: who speaks, and the intervals of this run's numbers."""
+        return (f"{self.columns_text()}; this run's numbers are means with {self.percent_level} "
+                f"percentile-bootstrap intervals over expressions ({self.resamples} resamples)")
+
+    def columns_text(self) -> str:
+        """Who the *paper* and *this run* columns speak for."""
+        return (f"*paper* = the paper's numbers ({paper.SETTING}); *this run* = "
+                f"{self.data_text()}, {self.tracker_text()}, {self.clip_text()}")
+
 
 TEMPLATE = "report.md.j2"
 # (file stem under plots/, title, what it shows)
@@ -65,9 +199,8 @@ COUNT_HEADERS = ("Split", "Videos", "Expressions", "Samples", "Trajectories (tra
 @dataclass
 class Document:
     text: str
-    warnings: list[str] = field(default_factory=list)
-    ablation_rows: int = 0
-    ablation_filled: int = 0
+    warnings: list[str]
+    ablations: report_tables.Ablations      # how many rows of Tables 4-7 are filled
 
 
 ENVIRONMENT = jinja2.Environment(
@@ -75,8 +208,7 @@ ENVIRONMENT = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
 ENVIRONMENT.filters.update(code=code)
-ENVIRONMENT.globals.update(NA=NA, NOT_IN_PAPER=NOT_IN_PAPER, NOT_RUN=NOT_RUN,
-                           standins_text=standins_text)
+ENVIRONMENT.globals.update(NA=NA, NOT_IN_PAPER=NOT_IN_PAPER, NOT_RUN=NOT_RUN)
 
 
 def build(*, raw_params: Mapping[str, Any], metrics_path: Path, tables: Mapping[str, Any],
@@ -101,14 +233,14 @@ def build(*, raw_params: Mapping[str, Any], metrics_path: Path, tables: Mapping[
         table2b=report_tables.table2(tables, report_tables.TABLE2B),
         table2_by_slice=report_tables.table2_by_slice(tables, slices) if slices else "",
         motion_kinds=report_tables.motion_kinds(tables), speed=report_tables.speed(tables),
-        table3=report_tables.table3(tables, info), ablations=ablations,
+        table3=report_tables.table3(tables, info.data_source), ablations=ablations,
         table8=report_tables.table8(tables), seeds=seeds,
         other_runs=report_tables.other_runs(runset, ablations.used | seeded),
         plots=_plots(eval_dir, here, info, warnings),
         gallery=_gallery(eval_dir, here, gallery, warnings), gallery_warnings=gallery_warnings)
     text = CONTINUATION.sub(" ", text)
     return Document(text=BLANK_RUN.sub("\n\n", text).strip() + "\n", warnings=warnings,
-                    ablation_rows=ablations.rows, ablation_filled=ablations.filled)
+                    ablations=ablations)
 
 
 def _shown(path: Path, here: Path) -> str:
@@ -117,7 +249,7 @@ def _shown(path: Path, here: Path) -> str:
 
 def _slice_text(name: str, info: RunInfo) -> str:
     """What a tag slice measures, as a bullet above a per-slice table."""
-    note = slice_note(name)
+    note = TAG_NOTES.get(name)
     if note and info.clip_random and name == "phrasing=unseen":
         note += " (this run's CLIP weights are random)"
     return f"{code(name)}: {note}" if note else code(name)
@@ -150,7 +282,9 @@ def _what_was_run(info: RunInfo, raw_params: Mapping[str, Any], tables: Mapping[
         "machines": _machines_text(info),
         "interval": tables.get("interval") or {},
         "counts": table(COUNT_HEADERS, counts, ["l"] + ["r"] * 7) if counts else "",
-        "warnings": [*summaries.warnings, *_track_warnings(info)],
+        "warnings": [*summaries.warnings, *(
+            text for name, quality in info.track_quality.items()
+            if (text := implausible(quality, split=name, tracker=info.tracker)))],
         "params_diff": table(["Parameter", "This run", "Default"], diff) if diff else "",
     }
 
@@ -169,11 +303,6 @@ def _track_quality_text(info: RunInfo) -> str:
             f"{shares('invisible_share')}")
 
 
-def _track_warnings(info: RunInfo) -> list[str]:
-    return [text for name, quality in info.track_quality.items()
-            if (text := implausible(quality, split=name, tracker=info.tracker))]
-
-
 def _machines_text(info: RunInfo) -> str:
     """Each stage's machine, stages on one machine named together."""
     if not info.machines:
@@ -185,16 +314,12 @@ def _machines_text(info: RunInfo) -> str:
 
 
 def _total(obj: Any) -> int | None:
-    """A count, or the sum of a {reason: count} mapping, or None."""
-    if isinstance(obj, bool):
-        return None
-    if isinstance(obj, int):
-        return obj
+    """A count, the sum of a {reason: count} mapping, the length of a list, or None."""
     if isinstance(obj, Mapping):
         return sum(v for v in obj.values() if isinstance(v, int) and not isinstance(v, bool))
     if isinstance(obj, list):
         return len(obj)
-    return None
+    return obj if isinstance(obj, int) and not isinstance(obj, bool) else None
 
 
 def _counts(summaries: Summaries) -> list[list[Any]]:

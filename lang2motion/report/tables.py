@@ -1,20 +1,32 @@
-"""The cells of every table of the report: the paper's numbers beside ours, never mixed.
+"""The cells of every table of the report, the paper's numbers beside ours, never mixed, and
+how a number prints.
 
 Tables 1-3, 8, speed and motion-kind accuracy come from this run's tables.json; Tables 4-7, the
 seed tables and the other runs from many runs (:mod:`lang2motion.report.experiments`), one row per
 configuration of the paper's tables (:mod:`lang2motion.report.paper`), filled by the run whose
 overrides are exactly the row's. A run's numbers carry their intervals from its tables.json
 (this run's, or the part `make report` read at an experiment's commit); without one, the values of
-its metrics.json as `dvc exp show` lists it. Nothing is computed but
-formatting; the words around the tables are in ``templates/report.md.j2``.
+its metrics.json as `dvc exp show` lists it. Nothing is computed but formatting; the words around
+the tables are in ``templates/report.md.j2``.
+
+A number of ours prints with its interval, ``0.213 [0.190, 0.236]``, or as ``0.213 (exact)`` (a
+STAT flagged ``"exact"``) or ``n/a``. Tables are tabulate's pipe tables, aligned in plain text
+too; cells are escaped (a ``|`` would split the row); links are relative and percent-encoded.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+from tabulate import tabulate
 
 from lang2motion.report import paper
 from lang2motion.report.experiments import (
@@ -27,23 +39,94 @@ from lang2motion.report.experiments import (
     seed_groups,
 )
 from lang2motion.report.inputs import ALL_SLICE, dig
-from lang2motion.report.markdown import (
-    MS_DIGITS,
-    NA,
-    NOT_IN_PAPER,
-    NOT_RUN,
-    PERCENT,
-    PERCENT_DIGITS,
-    VALUE_DIGITS,
-    code,
-    fmt,
-    fmt_stat,
-    percent,
-    pixels,
-    score,
-    table,
-)
-from lang2motion.report.setting import SYNTH_SOURCE, RunInfo
+
+SYNTH_SOURCE = "synth"     # data.source of the synthetic set (the only one with motion kinds)
+NA = "n/a"                 # a value of ours that is null, NaN or absent
+NOT_IN_PAPER = "—"         # a cell the paper's table does not have
+NOT_RUN = "not run"        # a configuration or method we did not run
+VALUE_DIGITS = 3           # unitless scores, normalised distances, cosines
+PERCENT_DIGITS = 1         # recall and accuracy in percent (as the paper prints them)
+PIXEL_DIGITS = 1           # distances in pixels of a 256 x 256 frame
+MS_DIGITS = 1              # milliseconds
+PERCENT = 100.0
+
+
+def number(value: Any) -> float | None:
+    """``value`` as a finite float, or None (null, NaN, infinite, not a number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def fmt(value: Any, digits: int = VALUE_DIGITS, *, scale: float = 1.0) -> str:
+    """A plain number with ``digits`` decimals, ``n/a`` where missing."""
+    value = number(value)
+    return NA if value is None else f"{value * scale:.{digits}f}"
+
+
+def fmt_stat(stat: Any, digits: int = VALUE_DIGITS, *, scale: float = 1.0) -> str:
+    """A STAT ``{"value", "lo", "hi", "n"}`` (or a bare number) as ``v [lo, hi]``."""
+    if not isinstance(stat, Mapping):
+        return fmt(stat, digits, scale=scale)
+    value, lo, hi = (number(stat.get(k)) for k in ("value", "lo", "hi"))
+    if value is None:
+        return NA
+    text = fmt(value, digits, scale=scale)
+    if lo is None or hi is None:
+        return text
+    if stat.get("exact"):
+        return f"{text} (exact)"
+    return f"{text} [{fmt(lo, digits, scale=scale)}, {fmt(hi, digits, scale=scale)}]"
+
+
+# a recall or accuracy (a fraction) in percent, as the paper prints them; a unitless score,
+# cosine or normalised distance; a distance in pixels of a 256 x 256 frame
+percent = partial(fmt_stat, digits=PERCENT_DIGITS, scale=PERCENT)
+score = partial(fmt_stat, digits=VALUE_DIGITS)
+pixels = partial(fmt_stat, digits=PIXEL_DIGITS)
+
+
+def cell(text: Any) -> str:
+    """Text safe inside a table cell: one line, pipes escaped."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+ALIGN = {"l": "left", "r": "right"}
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+          align: Sequence[str] | None = None) -> str:
+    """A GitHub (pipe) table; ``align`` per column: "l" (default) or "r"."""
+    align = align or ["l"] * len(headers)
+    assert len(align) == len(headers), "one alignment per column"
+    for row in rows:
+        assert len(row) == len(headers), f"row {row!r} has {len(row)} cells, not {len(headers)}"
+    return tabulate([[cell(c) for c in row] for row in rows], headers=[cell(h) for h in headers],
+                    tablefmt="pipe", colalign=[ALIGN[a] for a in align], disable_numparse=True)
+
+
+def code(text: Any) -> str:
+    return f"`{text}`"
+
+
+def relative(path: str | os.PathLike[str], start: str | os.PathLike[str]) -> str:
+    """``path`` relative to folder ``start``, with forward slashes and percent-encoding."""
+    rel = os.path.relpath(Path(path).resolve(), Path(start).resolve())
+    return quote(Path(rel).as_posix())
+
+
+def image(alt: str, target: str) -> str:
+    alt = " ".join(str(alt).split()).replace("[", "(").replace("]", ")")
+    return f"![{alt}]({target})"
+
+
+def link(text: str, target: str) -> str:
+    return f"[{text}]({target})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables 1-3 and 8 and their slices: this run
 
 PAPER, THIS_RUN, OURS = "paper", "this run", "ours"
 FULL_METHOD = "lang2motion"
@@ -90,10 +173,6 @@ def _count(tables: Mapping[str, Any], slice_name: str) -> Any:
     return n if n is not None else NA
 
 
-# ---------------------------------------------------------------------------------------------
-# Tables 1-3 and 8: this run
-
-
 def table1(tables: Mapping[str, Any]) -> str:
     ks = [f"r{k}" for k in paper.RETRIEVAL_KS]
     headers = ["Method", "Type"]
@@ -120,42 +199,34 @@ def table1_by_slice(tables: Mapping[str, Any], names: Sequence[str]) -> str:
                  ["l", "r", "l", "r", "r", "r", "r"])
 
 
-# (the paper's key or "" where it has none, our key, formatter) per column pair of Table 2
-TABLE2A = (("aj", "aj", score), ("oa", "oa", score), ("clip_sim", "clip_sim", score),
-           ("smoothness", "smoothness_px", score), ("", "smoothness", score))
-TABLE2B = (("ade", "ade_px", pixels), ("", "ade", score), ("fde", "fde_px", pixels),
-           ("", "fde", score))
+# Table 2's columns: (header, the paper's key) for the paper's numbers, (header, our key,
+# formatter) for this run's
+TABLE2A = ((f"AJ {PAPER}", "aj"), (f"AJ {THIS_RUN}", "aj", score), (f"OA {PAPER}", "oa"),
+           (f"OA {THIS_RUN}", "oa", score), (f"CLIP sim {PAPER}", "clip_sim"),
+           (f"CLIP sim {THIS_RUN}", "clip_sim", score), (f"Smooth {PAPER}", "smoothness"),
+           (f"Smooth {THIS_RUN} (px)", "smoothness_px", score),
+           (f"Smooth {THIS_RUN} (normalised)", "smoothness", score))
+TABLE2B = ((f"ADE {PAPER} ({paper.ADE_UNIT})", "ade"), (f"ADE {THIS_RUN} (px)", "ade_px", pixels),
+           (f"ADE {THIS_RUN} (normalised)", "ade", score),
+           (f"FDE {PAPER} ({paper.ADE_UNIT})", "fde"), (f"FDE {THIS_RUN} (px)", "fde_px", pixels),
+           (f"FDE {THIS_RUN} (normalised)", "fde", score))
 
 
-def table2(tables: Mapping[str, Any], columns: tuple[tuple[str, str, Any], ...]) -> str:
+def table2(tables: Mapping[str, Any], columns: Sequence[tuple[Any, ...]]) -> str:
     """One half of Table 2 (``TABLE2A`` or ``TABLE2B``): our methods and the paper's rows."""
-    papers = {row.label: row for row in paper.TABLE2}
+    full = next(row for row in paper.TABLE2 if row.label == "Lang2Motion")
 
     def ours(method: str) -> list[str]:
-        cells = []
-        for paper_key, key, formatter in columns:
-            if paper_key:
-                cells.append(papers["Lang2Motion"].values[paper_key] if method == FULL_METHOD
-                             else NOT_IN_PAPER)
-            cells.append(formatter(generation_stat(tables, method, key)))
-        return cells
+        return [column[2](generation_stat(tables, method, column[1])) if len(column) == 3
+                else full.values[column[1]] if method == FULL_METHOD else NOT_IN_PAPER
+                for column in columns]
 
     rows = [["Lang2Motion", *ours(FULL_METHOD)]]
-    for row in paper.TABLE2:
-        if row.label != "Lang2Motion":
-            cells = [f"{row.label} (paper only: {row.kind})"]
-            for paper_key, _, _ in columns:
-                cells += [row.values[paper_key], NOT_RUN] if paper_key else [NOT_RUN]
-            rows.append(cells)
+    rows += [[f"{row.label} (paper only: {row.kind})",
+              *(NOT_RUN if len(column) == 3 else row.values[column[1]] for column in columns)]
+             for row in paper.TABLE2 if row is not full]
     rows += [[label, *ours(method)] for method, label in GENERATORS + NOT_GENERATORS]
-    if columns == TABLE2A:
-        headers = ["Method", f"AJ {PAPER}", f"AJ {THIS_RUN}", f"OA {PAPER}", f"OA {THIS_RUN}",
-                   f"CLIP sim {PAPER}", f"CLIP sim {THIS_RUN}", f"Smooth {PAPER}",
-                   f"Smooth {THIS_RUN} (px)", f"Smooth {THIS_RUN} (normalised)"]
-    else:
-        headers = ["Method", f"ADE {PAPER} ({paper.ADE_UNIT})", f"ADE {THIS_RUN} (px)",
-                   f"ADE {THIS_RUN} (normalised)", f"FDE {PAPER} ({paper.ADE_UNIT})",
-                   f"FDE {THIS_RUN} (px)", f"FDE {THIS_RUN} (normalised)"]
+    headers = ["Method", *(column[0] for column in columns)]
     return table(headers, rows, ["l"] + ["r"] * (len(headers) - 1))
 
 
@@ -210,12 +281,12 @@ def speed(tables: Mapping[str, Any]) -> str:
     return table(["Measure", PAPER, THIS_RUN], rows, ["l", "r", "r"])
 
 
-def table3(tables: Mapping[str, Any], info: RunInfo) -> str:
+def table3(tables: Mapping[str, Any], data_source: str) -> str:
     recognition = tables.get("recognition")
     rows = [[row.label, row.kind, row.values["top1"], row.values["top5"], NOT_RUN, NOT_RUN]
             for row in paper.TABLE3]
     if isinstance(recognition, Mapping):
-        kinds = "synthetic motion kinds" if info.data_source == SYNTH_SOURCE else "motion kinds"
+        kinds = "synthetic motion kinds" if data_source == SYNTH_SOURCE else "motion kinds"
         dataset = (f"{kinds} ({len(recognition.get('classes') or [])} classes, "
                    f"{recognition.get('n', '?')} trajectories)")
         rows.append(["Lang2Motion (this run)", dataset, NOT_IN_PAPER, NOT_IN_PAPER,
@@ -371,14 +442,11 @@ def seed_tables(runset: RunSet) -> tuple[list[tuple[str, str]], set[int]]:
     sample std and per-seed values; and the id() of the runs shown."""
     out, used = [], set()
     for group in seed_groups(runset.runs):
-        out.append((_seed_title(group), _seed_table(group)))
+        runs = ", ".join(f"seed {seed}: {run.label}" for seed, run in group.by_seed.items())
+        out.append((f"**{describe_overrides(group.overrides)}**, {len(group.by_seed)} seeds "
+                    f"({runs})", _seed_table(group)))
         used |= {id(r) for r in group.by_seed.values()}
     return out, used
-
-
-def _seed_title(group: SeedGroup) -> str:
-    runs = ", ".join(f"seed {seed}: {run.label}" for seed, run in group.by_seed.items())
-    return f"**{describe_overrides(group.overrides)}**, {len(group.by_seed)} seeds ({runs})"
 
 
 def _seed_table(group: SeedGroup) -> str:

@@ -20,8 +20,7 @@ from tqdm import tqdm
 from lang2motion.config import DataConfig, EvalConfig, TrackConfig, as_dict
 from lang2motion.data.splits import resolve_split
 from lang2motion.errors import DataError
-from lang2motion.evaluate.gallery import write_gallery
-from lang2motion.evaluate.plots import write_plots
+from lang2motion.evaluate.plots import write_gallery, write_plots
 from lang2motion.evaluate.suite import evaluate_split, measure_speed
 from lang2motion.evaluate.tables import build_tables, headline
 from lang2motion.io import atomic_dir, write_json_atomic

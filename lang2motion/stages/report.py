@@ -1,13 +1,7 @@
-"""The report stage: ``reports/report.md`` from the evaluation's outputs and the experiments.
+"""The report stage: ``reports/report.md`` from the evaluation's outputs, the earlier stages'
+summaries and ``reports/experiments.json`` (:mod:`lang2motion.report`), written atomically.
 
-Reads ``metrics.json``, ``<eval_dir>/tables.json``, the plots and the gallery (the evaluate
-stage's outputs, docs/evaluation-outputs.md), the earlier stages' summaries, and
-``reports/experiments.json``: the committed runs that fill the ablation tables, as ``dvc exp
-show`` listed them when ``lang2motion report`` (``make report``) last ran
-(:mod:`lang2motion.report.experiments`). Every input is a file DVC tracks; the stage reads no git
-and calls no dvc. It recomputes nothing. A missing or malformed metrics.json or tables.json is a
-DataError that says to run the evaluate stage; a missing plot or animation is a warning line in
-the report. The report is written atomically.
+Every input is a file DVC tracks; the stage reads no git, calls no dvc and recomputes nothing.
 """
 
 from __future__ import annotations
@@ -22,16 +16,15 @@ from lang2motion.report.experiments import find_runs
 from lang2motion.report.inputs import (
     load_experiments,
     load_gallery,
-    load_metrics,
     load_summaries,
     load_tables,
+    read_required_json,
 )
 from lang2motion.report.page import build
 
 
 def _as_dvc_names(path: str | os.PathLike[str]) -> str:
-    """A path as ``dvc exp show`` names files: relative to the repository root (the working
-    directory of a stage), with forward slashes."""
+    """A path as ``dvc exp show`` names it: relative to the repository root (the stage's cwd)."""
     return Path(os.path.relpath(path)).as_posix()
 
 
@@ -42,7 +35,7 @@ def run_stage(*, report: ReportConfig, params_path: str | os.PathLike[str],
         ) -> dict[str, Any]:
     """Write the report to ``out_path``; return what it holds and what it warned about."""
     metrics_path, eval_dir, out_path = Path(metrics_path), Path(eval_dir), Path(out_path)
-    metrics = load_metrics(metrics_path)
+    metrics = read_required_json(metrics_path, what="the evaluation's headline metrics")
     tables = load_tables(eval_dir)
     raw_params = read_params_file(params_path)
     experiments, notes = (load_experiments(experiments_path) if report.experiments
@@ -57,7 +50,7 @@ def run_stage(*, report: ReportConfig, params_path: str | os.PathLike[str],
                 gallery_warnings=gallery_warnings, eval_dir=eval_dir, out_path=out_path)
     write_text_atomic(out_path, doc.text)
     return {"out": str(out_path), "runs": len(runset.runs), "notes": runset.notes,
-            "ablation_rows": doc.ablation_rows, "ablation_filled": doc.ablation_filled,
+            "ablation_rows": doc.ablations.rows, "ablation_filled": doc.ablations.filled,
             "gallery": len(gallery), "warnings": doc.warnings}
 
 
