@@ -1,5 +1,6 @@
 """Shared test helpers: a reduced SAM, a tiny trained checkpoint and a tiny prepared data
-folder (example frames with masks, feature shards) for the apps and the demo page."""
+folder (example frames with masks, feature shards) for the apps and the demo page, and the
+sharded stages' tracked workspace, each built once a session, on first use."""
 
 from __future__ import annotations
 
@@ -124,6 +125,15 @@ def write_tiny_data(data_dir: Path, *, videos: int = 3, seed: int = 0) -> Path:
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
     return write_tiny_data(tmp_path_factory.mktemp("data") / "data")
+
+
+@pytest.fixture(scope="session")
+def shards_workspace(tmp_path_factory) -> tuple[Path, list[str]]:
+    """The tiny workspace of the sharded stages' tests (test_distributed_stages.py, and
+    test_distributed_embed.py), prepared, tracked and rendered once for both."""
+    from test_distributed_stages import reference_workspace
+
+    return reference_workspace(tmp_path_factory.mktemp("shards"))
 
 
 def pytest_addoption(parser):

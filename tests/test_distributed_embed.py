@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from test_distributed_stages import _in_process, _subprocess, ws  # noqa: F401 (fixture)
+from test_distributed_stages import _in_process, _subprocess
 
 from lang2motion.io import read_json
 from lang2motion.sharding import parts_root
@@ -22,14 +22,15 @@ from lang2motion.store import load_feature_tensors
 SPLITS = ("train", "valid_u")
 
 
-def _embed_args(ws: Path, out: str) -> list[str]:  # noqa: F811 (ws: the fixture's folder)
+def _embed_args(ws: Path, out: str) -> list[str]:
     return ["--params", str(ws / "params_embed.yaml"), "--raw", str(ws / "data/raw"),
             "--tracks", str(ws / "data/tracks"), "--out", str(ws / out),
             "--summary", str(ws / f"reports/{Path(out).name}.json")]
 
 
 @pytest.fixture(scope="module")
-def embedded(ws):  # noqa: F811
+def embedded(shards_workspace):
+    ws = shards_workspace[0]
     params = yaml.safe_load((ws / "params.yaml").read_text())
     params["clip"].update({"model": "L2M-Tiny", "batch_size": 16})
     (ws / "params_embed.yaml").write_text(yaml.safe_dump(params))
@@ -37,7 +38,7 @@ def embedded(ws):  # noqa: F811
     return ws
 
 
-def _assert_same_features(ws: Path, other: str) -> None:  # noqa: F811
+def _assert_same_features(ws: Path, other: str) -> None:
     for split in SPLITS:
         a = load_feature_tensors(ws / "data/features" / split)
         b = load_feature_tensors(ws / other / split)

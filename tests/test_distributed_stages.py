@@ -164,16 +164,21 @@ def _error_lines(stderr: str) -> list[str]:
             and "video/s]" not in line and "row/s]" not in line]
 
 
-@pytest.fixture(scope="module")
-def ws(tmp_path_factory):
-    """A workspace with tiny prepared data, tracked and rendered by one process."""
-    ws = tmp_path_factory.mktemp("shards")
+def reference_workspace(ws: Path) -> tuple[Path, list[str]]:
+    """``ws`` with tiny prepared data, tracked and rendered by one process (the reference), and
+    what data/ held then. conftest.py's session fixture ``shards_workspace`` builds it once for
+    the tests here and in test_distributed_embed.py; each writes beside it, under its own names."""
     (ws / "reports").mkdir()
     params = _write_params(ws / "params.yaml")
     prepare(data=load_params(params, "data")["data"], out_dir=ws / "data/raw")
     _in_process("track", _track_args(ws, "data/tracks"))
     _in_process("render", _render_args(ws, "data/overlays"))
-    return ws
+    return ws, sorted(p.name for p in (ws / "data").iterdir())
+
+
+@pytest.fixture
+def ws(shards_workspace) -> Path:
+    return shards_workspace[0]
 
 
 def _assert_same_tracks(ws: Path, other: str, reference: str = "data/tracks") -> None:
@@ -213,8 +218,9 @@ def _assert_same_overlays(ws: Path, other: str, reference: str = "data/overlays"
     assert not parts_root(ws / other).exists()
 
 
-def test_reference_run_leaves_no_parts(ws):
-    assert sorted(p.name for p in (ws / "data").iterdir()) == ["overlays", "raw", "tracks"]
+def test_reference_run_leaves_no_parts(shards_workspace):
+    ws, after_reference = shards_workspace
+    assert after_reference == ["overlays", "raw", "tracks"]
     summary = read_json(ws / "reports/tracks.json", what="summary")
     assert [s["shard"] for s in summary["shards"]] == [0]
     assert summary["splits"]["train"]["videos"] == 6

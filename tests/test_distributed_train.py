@@ -60,7 +60,18 @@ def test_two_processes_take_the_same_steps_as_one(tmp_path: Path) -> None:
         load_file(str(tmp_path / "m2/model.safetensors"))
     assert wa.keys() == wb.keys()
     for key in wa:
-        np.testing.assert_allclose(wa[key], wb[key], atol=1e-4, err_msg=key)
+        np.testing.assert_allclose(_without_key_bias(key, wa[key]),
+                                   _without_key_bias(key, wb[key]), atol=1e-4, err_msg=key)
+
+
+def _without_key_bias(key: str, value: np.ndarray) -> np.ndarray:
+    """An attention's in_proj_bias without its key part. A key bias adds the same q.b to every
+    logit of a query, which softmax ignores: its true gradient is 0, so AdamW turns the float
+    rounding that differs between 1 and 2 processes into steps of up to about lr each."""
+    if not key.endswith("in_proj_bias"):
+        return value
+    third = len(value) // 3                 # [query | key | value]
+    return np.concatenate([value[:third], value[2 * third:]])
 
 
 # ---------------------------------------------------------------------------------------------
