@@ -11,6 +11,7 @@ the two sides alternate in ``--rounds`` rounds and each figure is the median of 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     add_debug_flag(parser)
     args = parser.parse_args(argv)
 
+    print(f"machine load (1-min average) before: {os.getloadavg()[0]:.2f}; a figure taken under "
+          "other jobs is not a figure")
     print("| model | threads | encode_text, prefix (ms/text) | open_clip encode_text (ms/text) "
           "| speed-up |\n| --- | ---: | ---: | ---: | ---: |")
     for name in args.models:
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
             ratio = statistics.median(r[1] / r[0] for r in rounds)
             print(f"| {name} | {threads} | {fast_ms:.2f} | {plain_ms:.2f} | {ratio:.2f}x |",
                   flush=True)
+    print(f"machine load (1-min average) after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
