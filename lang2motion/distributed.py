@@ -13,12 +13,9 @@ without a second message. A rank stopped because a peer died says nothing of its
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import datetime
-import itertools
 import logging
-import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -91,20 +88,23 @@ def rank_device(device: torch.device, world: World) -> torch.device:
 
 
 @contextlib.contextmanager
-def process_group(world: World, device: torch.device) -> Iterator[None]:
-    """The default process group for the block (NCCL on CUDA, gloo on the CPU); nothing for a
-    single process."""
+def process_group(world: World, device: torch.device | None = None, *,
+                  timeout: datetime.timedelta | None = None) -> Iterator[None]:
+    """The default process group for the block: NCCL on a CUDA ``device``, else gloo (a sharded
+    preprocessing stage gives no device: its one collective is a barrier); ``timeout`` None is
+    torch's default. Nothing for a single process."""
     if not world.distributed:
         yield
         return
     import torch
     import torch.distributed as dist
 
-    backend = "nccl" if device.type == "cuda" else "gloo"
-    if device.type == "cuda":
+    cuda = device is not None and device.type == "cuda"
+    if cuda:
         torch.cuda.set_device(device)
-    dist.init_process_group(backend=backend, rank=world.rank, world_size=world.size,
-                            **({"device_id": device} if device.type == "cuda" else {}))
+    dist.init_process_group(backend="nccl" if cuda else "gloo", rank=world.rank,
+                            world_size=world.size, timeout=timeout,
+                            device_id=device if cuda else None)
     try:
         yield
     finally:
@@ -129,8 +129,14 @@ def peer_failed(exc: BaseException) -> bool:
                                           "Broken pipe", "NCCL communicator was aborted")))
 
 
-def threads_per_process(nproc: int) -> int:
-    """CPU threads each of ``nproc`` processes on one node should use: the cores shared out."""
+def threads_per_process(nproc: int | None = None) -> int:
+    """CPU threads each of ``nproc`` processes on one node should use: the cores shared out.
+    None: the processes of this stage on this node (torchrun's LOCAL_WORLD_SIZE, else 1)."""
+    if nproc is None:
+        try:
+            nproc = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+        except ValueError:
+            nproc = 1
     return max(1, (os.cpu_count() or 1) // max(nproc, 1))
 
 
@@ -171,72 +177,3 @@ def launch(script: str, argv: Sequence[str], *, nproc: int, param: str) -> int:
 def script_argv() -> list[str]:
     """This process's own arguments, to hand to :func:`launch` unchanged."""
     return list(sys.argv[1:])
-
-
-# ---------------------------------------------------------------------------------------------
-# Sharded preprocessing (track, render, embed): shares of the work, the group the ranks wait in
-
-# How long the ranks of a sharded stage wait at the barrier for the slowest share (gloo's default
-# of 30 minutes is shorter than a rank's share of a large corpus can differ from another's).
-# A rank that fails does not make the others wait this long: torchrun stops them.
-SHARE_WAIT = datetime.timedelta(hours=48)
-
-
-def contiguous_shares(weights: Sequence[float], parts: int) -> list[range]:
-    """``parts`` contiguous blocks of the items ``0 .. len(weights) - 1`` with about equal total
-    weight: a linear partition, so that concatenating the blocks' results in order gives the
-    items' order.
-
-    Cut k (between block k - 1 and block k) is placed where the running total of the weights is
-    nearest ``k / parts`` of the total (the earlier place on a tie), so no block exceeds its
-    equal share by more than one item's weight. Blocks may be empty (more parts than items, or a
-    heavy item). All-zero weights count every item as 1. Integer weights are compared exactly,
-    so every process computes the same blocks.
-    """
-    if parts < 1:
-        raise ValueError(f"parts must be >= 1, got {parts}")
-    values = list(weights)
-    if any(not math.isfinite(w) or w < 0 for w in values):
-        raise ValueError("weights must be finite and >= 0")
-    if values and not any(values):
-        values = [1] * len(values)
-    running = [0, *itertools.accumulate(values)]   # running[i]: weight of the items before i
-    total = running[-1]
-    scaled = [r * parts for r in running]        # compared with k * total: exact for integers
-    bounds = [0]
-    for k in range(1, parts):
-        # the first i whose running total reaches k/parts of the total, then the nearer of i-1, i
-        target = k * total
-        i = bisect.bisect_left(scaled, target)
-        if i > 0 and target - scaled[i - 1] <= scaled[i] - target:
-            i -= 1
-        bounds.append(max(i, bounds[-1]))
-    bounds.append(len(values))
-    return [range(lo, hi) for lo, hi in itertools.pairwise(bounds)]
-
-
-@contextlib.contextmanager
-def share_group(world: World, *, wait: datetime.timedelta = SHARE_WAIT) -> Iterator[None]:
-    """The default process group of a sharded preprocessing stage: gloo whatever the device
-    (its only collective is :func:`barrier` after each rank's share; the work itself never
-    communicates), with ``wait`` as its timeout. Nothing for a single process."""
-    if not world.distributed:
-        yield
-        return
-    import torch.distributed as dist
-
-    dist.init_process_group(backend="gloo", rank=world.rank, world_size=world.size,
-                            timeout=wait)
-    try:
-        yield
-    finally:
-        dist.destroy_process_group()
-
-
-def local_processes() -> int:
-    """Processes of this stage on this node (torchrun's LOCAL_WORLD_SIZE; 1 outside torchrun),
-    to share the node's cores between them."""
-    try:
-        return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-    except ValueError:
-        return 1

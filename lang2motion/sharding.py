@@ -10,7 +10,7 @@ One output, three ways to run a sharded stage (track, render):
   and one ``--merge --num-shards n`` call merges (docs/scaling.md).
 
 A shard is a contiguous block of the stage's ordered work items (videos for track, track rows for
-render) balanced by weight (frames), :func:`lang2motion.distributed.contiguous_shares`, so
+render) balanced by weight (frames), :func:`contiguous_shares`, so
 concatenating the parts in shard order gives exactly the single-process order. Shard i of n
 writes ``<out>.parts/shard-0000i-of-0000n/`` (whole, through :func:`lang2motion.io.atomic_dir`)
 with ``part.json`` last: the stage, the shard, the seconds it took, the stage's summary of the
@@ -21,8 +21,12 @@ the parts.
 
 from __future__ import annotations
 
+import bisect
+import datetime
 import hashlib
+import itertools
 import json
+import math
 import os
 import shutil
 import time
@@ -35,9 +39,8 @@ from typing import Any
 from lang2motion.distributed import (
     World,
     barrier,
-    contiguous_shares,
     current_world,
-    share_group,
+    process_group,
 )
 from lang2motion.entry import relaunch_under_torchrun
 from lang2motion.errors import ConfigError, DataError
@@ -48,6 +51,45 @@ PART_FILE = "part.json"          # written last into each part folder
 PART_FORMAT = "lang2motion.part/1"
 NPROC_PARAM = "dist.nproc"
 EXIT_FAILED = 1                  # stage_role's status until torchrun returns one
+
+
+# How long the ranks of a sharded stage wait at the barrier for the slowest share (gloo's default
+# of 30 minutes is shorter than a rank's share of a large corpus can differ from another's).
+# A rank that fails does not make the others wait this long: torchrun stops them.
+SHARE_WAIT = datetime.timedelta(hours=48)
+
+
+def contiguous_shares(weights: Sequence[float], parts: int) -> list[range]:
+    """``parts`` contiguous blocks of the items ``0 .. len(weights) - 1`` with about equal total
+    weight: a linear partition, so that concatenating the blocks' results in order gives the
+    items' order.
+
+    Cut k (between block k - 1 and block k) is placed where the running total of the weights is
+    nearest ``k / parts`` of the total (the earlier place on a tie), so no block exceeds its
+    equal share by more than one item's weight. Blocks may be empty (more parts than items, or a
+    heavy item). All-zero weights count every item as 1. Integer weights are compared exactly,
+    so every process computes the same blocks.
+    """
+    if parts < 1:
+        raise ValueError(f"parts must be >= 1, got {parts}")
+    values = list(weights)
+    if any(not math.isfinite(w) or w < 0 for w in values):
+        raise ValueError("weights must be finite and >= 0")
+    if values and not any(values):
+        values = [1] * len(values)
+    running = [0, *itertools.accumulate(values)]   # running[i]: weight of the items before i
+    total = running[-1]
+    scaled = [r * parts for r in running]        # compared with k * total: exact for integers
+    bounds = [0]
+    for k in range(1, parts):
+        # the first i whose running total reaches k/parts of the total, then the nearer of i-1, i
+        target = k * total
+        i = bisect.bisect_left(scaled, target)
+        if i > 0 and target - scaled[i - 1] <= scaled[i] - target:
+            i -= 1
+        bounds.append(max(i, bounds[-1]))
+    bounds.append(len(values))
+    return [range(lo, hi) for lo, hi in itertools.pairwise(bounds)]
 
 
 @dataclass(frozen=True)
@@ -205,7 +247,7 @@ def execute(role: Role, *, stage: str, out: str | os.PathLike[str], fingerprint:
     root = parts_root(out)
     shard = role.shard
     try:
-        with share_group(role.world):
+        with process_group(role.world, timeout=SHARE_WAIT):
             if shard is not None:
                 began = time.perf_counter()
                 with atomic_dir(root / shard.name) as folder:

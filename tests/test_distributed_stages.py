@@ -28,11 +28,11 @@ from test_pipeline_e2e import _merge
 from lang2motion.config import load_params
 from lang2motion.data.samples import list_samples
 from lang2motion.data.splits import resolve_split
-from lang2motion.distributed import World, contiguous_shares
+from lang2motion.distributed import World
 from lang2motion.entry import run_with_error_contract
 from lang2motion.errors import ConfigError
 from lang2motion.io import read_json
-from lang2motion.sharding import Role, choose_role, parts_root
+from lang2motion.sharding import Role, choose_role, contiguous_shares, parts_root
 from lang2motion.stages.prepare import run_stage as prepare
 from lang2motion.tracking.track_split import video_work
 

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from lang2motion.config import DataConfig, OverlayConfig, as_dict
 from lang2motion.data.splits import resolve_split
-from lang2motion.distributed import local_processes, threads_per_process
+from lang2motion.distributed import threads_per_process
 from lang2motion.errors import DataError
 from lang2motion.io import atomic_dir
 from lang2motion.render.overlay import FrameSource, overlay_track_row
@@ -49,7 +49,7 @@ def render_split(rows: list[TrackRow], split: FrameSource, *, overlay: OverlayCo
         overlays = overlay_track_row(row, split, overlay=overlay)
         write_mp4(out_dir / video_name(row.track_id), overlays, fps=overlay.fps)
 
-    threads = min(worker_threads(), threads_per_process(local_processes()))
+    threads = min(worker_threads(), threads_per_process())
     done = prefetch(render_one, rows, threads=threads, depth=PREFETCH_PER_THREAD * threads)
     for _ in tqdm(done, total=len(rows), desc=desc, unit="row"):
         pass
