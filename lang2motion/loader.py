@@ -52,15 +52,6 @@ def epoch_order(samples: int, *, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(samples, generator=generator)
 
 
-def split_size_mb(directory: str | Path) -> float:
-    """Size of a split's feature shards on disk, in MiB."""
-    return sum(p.stat().st_size for p in shard_paths(directory)) / BYTES_PER_MB
-
-
-def sample_ids_signature(sample_ids: list[str]) -> str:
-    return hashlib.sha256("\n".join(sample_ids).encode()).hexdigest()
-
-
 def _batch_arrays(data: FeatureTensors, *, use_overlay: bool) -> dict[str, np.ndarray]:
     """The compute_losses keys of ``data``: tracks (R, T, N, 2), image_emb_pooled (R, D),
     overlay (R, T, D) per trajectory; text_emb (S, D) per sample."""
@@ -84,14 +75,7 @@ class InMemorySplit:
         self.samples = len(data)
         self.row = torch.from_numpy(np.asarray(data.row, dtype=np.int64)).to(device)
         self.tensors = to_device(_batch_arrays(data, use_overlay=use_overlay), device)
-
-    @property
-    def clip_model(self) -> str:
-        return self.data.clip_model
-
-    @property
-    def clip_pretrained(self) -> str:
-        return self.data.clip_pretrained
+        self.clip_model, self.clip_pretrained = data.clip_model, data.clip_pretrained
 
     @property
     def meta(self) -> dict[str, int]:
@@ -110,7 +94,8 @@ class InMemorySplit:
 
     def signature(self) -> dict[str, Any]:
         return {"samples": self.samples, "tracks_shape": list(self.data.row_tracks.shape),
-                "sample_ids_sha256": sample_ids_signature(self.data.sample_ids)}
+                "sample_ids_sha256":
+                    hashlib.sha256("\n".join(self.data.sample_ids).encode()).hexdigest()}
 
 
 @dataclass(frozen=True)
@@ -247,7 +232,7 @@ def open_split(directory: str | Path, *, device: torch.device, use_overlay: bool
                stream_above_mb: float, window: int) -> InMemorySplit | StreamedSplit:
     """The training split of ``directory``: streamed when its shards exceed ``stream_above_mb``
     MiB on disk (0: always), else in memory."""
-    size = split_size_mb(directory)
+    size = sum(p.stat().st_size for p in shard_paths(directory)) / BYTES_PER_MB
     if size > stream_above_mb:
         log.info("%s: %.0f MiB of features > train.stream_above_mb %.0f: streaming in chunks",
                  directory, size, stream_above_mb)

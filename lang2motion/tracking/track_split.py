@@ -195,24 +195,18 @@ def track_split(split: MevisSplit, index: SampleIndex, *, tracker: Tracker, grid
     return rows, summary
 
 
-# summary keys of track_split that are counts over its videos (summed over blocks), and those
-# that describe the whole split (equal in every block)
+# summary keys of track_split that are counts over its videos, summed over blocks
 SUMMED = ("videos", "frames_read", "samples", "samples_tracked", "track_rows", "rows_skipped",
           "samples_skipped")
-WHOLE_SPLIT = ("tracker", "frames", "points", "index_skipped")
 
 
 def merge_summaries(summaries: list[dict]) -> dict:
     """The summary of consecutive blocks of one split tracked apart, as if tracked in one call:
     counts summed, skipped examples concatenated in order (at most MAX_SKIP_EXAMPLES), seconds
-    of the slowest block (they ran side by side)."""
-    first = summaries[0]
-    merged = {key: first[key] for key in WHOLE_SPLIT}
+    of the slowest block (they ran side by side); the stage's "share" dropped."""
+    merged = {key: value for key, value in summaries[0].items() if key != "share"}
     merged.update(sum_counts(summaries, SUMMED))
     merged["skipped_examples"] = [e for s in summaries
                                   for e in s["skipped_examples"]][:MAX_SKIP_EXAMPLES]
     merged["seconds"] = max(s["seconds"] for s in summaries)
-    order = ("tracker", "frames", "points", "videos", "frames_read", "samples", "samples_tracked",
-             "track_rows", "rows_skipped", "samples_skipped", "skipped_examples", "index_skipped",
-             "seconds")
-    return {key: merged[key] for key in order}
+    return merged
