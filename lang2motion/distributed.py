@@ -17,7 +17,6 @@ import contextlib
 import datetime
 import logging
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -172,8 +171,3 @@ def launch(script: str, argv: Sequence[str], *, nproc: int, param: str) -> int:
             "a signal 9 is usually the system running out of memory: try fewer processes)"
         ) from None
     return 0
-
-
-def script_argv() -> list[str]:
-    """This process's own arguments, to hand to :func:`launch` unchanged."""
-    return list(sys.argv[1:])

@@ -33,7 +33,6 @@ from lang2motion.distributed import (
     current_world,
     launch,
     peer_failed,
-    script_argv,
 )
 from lang2motion.errors import Lang2MotionError
 
@@ -133,7 +132,7 @@ def relaunch_under_torchrun(script: str, argv: Sequence[str] | None, *, nproc: i
         return None
     if check is not None:
         check()
-    return launch(script, script_argv() if argv is None else argv, nproc=nproc, param=param)
+    return launch(script, sys.argv[1:] if argv is None else argv, nproc=nproc, param=param)
 
 
 def add_shard_options(parser: argparse.ArgumentParser) -> None:

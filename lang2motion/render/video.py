@@ -80,14 +80,11 @@ def write_mp4(
     frames = np.pad(frames, ((0, 0), (0, frames.shape[1] % 2), (0, frames.shape[2] % 2), (0, 0)),
                     mode="edge")
     with atomic_path(path) as tmp:
-        writer = imageio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec=MP4_CODEC,
-                                    pixelformat=MP4_PIXEL_FORMAT, quality=MP4_QUALITY,
-                                    macro_block_size=MP4_MACRO_BLOCK)
-        try:
+        with imageio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec=MP4_CODEC,
+                                pixelformat=MP4_PIXEL_FORMAT, quality=MP4_QUALITY,
+                                macro_block_size=MP4_MACRO_BLOCK) as writer:
             for frame in frames:
                 writer.append_data(frame)
-        finally:
-            writer.close()
 
 
 def _gif_palette(frames: np.ndarray) -> Image.Image:  # frames (T, H, W, 3) uint8

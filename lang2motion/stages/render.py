@@ -31,7 +31,6 @@ STAGE = "render"
 SHEET_ROWS = 6          # track rows shown in the contact sheet, spread over the splits
 SHEET_COLUMNS = 3       # first, middle and last frame of a row
 PREFETCH_PER_THREAD = 2
-HASH_CHUNK = 1 << 20    # bytes read at a time when hashing an input table
 
 
 def video_name(track_id: str) -> str:
@@ -63,11 +62,8 @@ def sheet_rows(count: int, splits: int) -> list[int]:
 
 
 def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def run_stage(*, data: DataConfig, overlay: OverlayConfig, raw_dir: str | os.PathLike[str],
