@@ -9,6 +9,7 @@ swapped in whole.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -38,18 +39,14 @@ class WindowReader:
     def __init__(self, raw_dir: str | os.PathLike[str], split: str, data: FeatureTensors):
         self.split, self.data = resolve_split(raw_dir, split), data
         self.frames = data.tracks.shape[1]
-        self._key: str | None = None
-        self._value: np.ndarray | None = None
+        self._window = functools.lru_cache(maxsize=1)(self._read)
+
+    def _read(self, track_id: str, video_id: str, start: int) -> np.ndarray:
+        return self.split.read_frames(video_id, start, start + self.frames)
 
     def __call__(self, i: int) -> np.ndarray:
-        key = self.data.track_ids[i]
-        if key != self._key:
-            start = int(self.data.starts[i])
-            self._value = self.split.read_frames(self.data.video_ids[i], start,
-                                                 start + self.frames)
-            self._key = key
-        assert self._value is not None
-        return self._value
+        return self._window(self.data.track_ids[i], self.data.video_ids[i],
+                            int(self.data.starts[i]))
 
 
 def first_frame_latents(model: Lang2MotionModel, data: FeatureTensors,
