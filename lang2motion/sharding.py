@@ -320,14 +320,13 @@ def remove_parts(root: Path, count: int) -> None:
         root.rmdir()
 
 
-def move_files(src: Path, dst: Path, *, pattern: str = "*") -> list[str]:
+def move_files(src: Path, dst: Path, *, pattern: str) -> None:
     """Move the files of ``src`` matching ``pattern`` into folder ``dst`` (renames on one file
-    system); return their names, sorted."""
+    system)."""
     dst.mkdir(parents=True, exist_ok=True)
-    names = sorted(p.name for p in src.glob(pattern) if p.is_file())
-    for name in names:
-        os.replace(src / name, dst / name)
-    return names
+    for path in sorted(src.glob(pattern)):
+        if path.is_file():
+            os.replace(path, dst / path.name)
 
 
 def sum_counts(summaries: Sequence[dict[str, Any]], keys: Sequence[str]) -> dict[str, Any]:

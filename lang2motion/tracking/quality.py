@@ -37,11 +37,8 @@ def track_quality(rows: Sequence[TrackRow]) -> dict[str, object]:
         return {"static_share": None, "invisible_share": None, "static_px": STATIC_PX,
                 "rows": 0, "points": 0}
     static = sum(row_displacement_px(r) < STATIC_PX for r in rows)
-    points = invisible = 0
-    for row in rows:
-        visible = np.asarray(row.visible, bool)                      # (T, N)
-        points += visible.shape[1]
-        invisible += int((~visible[1:].any(axis=0)).sum())
+    points = sum(np.shape(row.visible)[1] for row in rows)           # visible (T, N)
+    invisible = sum(int((~np.asarray(row.visible, bool)[1:].any(axis=0)).sum()) for row in rows)
     return {"static_share": static / len(rows),
             "invisible_share": invisible / points if points else None,
             "static_px": STATIC_PX, "rows": len(rows), "points": points}
