@@ -100,8 +100,7 @@ def plain_canvas(
     """A light neutral background for animations without a video frame."""
     if width < 1 or height < 1:
         raise DataError(f"plain_canvas: width and height must be >= 1, got {width} x {height}")
-    canvas = np.empty((height, width, 3), dtype=np.uint8)
-    canvas[:] = CANVAS_RGB
+    canvas = np.full((height, width, 3), CANVAS_RGB, dtype=np.uint8)
     if mask is not None:
         mask = np.asarray(mask)
         if mask.shape != (height, width):
@@ -145,18 +144,14 @@ def labelled(
     frames = np.asarray(frames)
     check_frames(frames, "labelled: frames")
     n_frames, height, width = frames.shape[:3]
-    header = np.empty((HEADER_HEIGHT, width, 3), dtype=np.uint8)
-    header[:] = HEADER_RGB
+    header = np.full((HEADER_HEIGHT, width, 3), HEADER_RGB, dtype=np.uint8)
     text = _fit(_ascii(label), width - 2 * HEADER_PAD)
     if text:
         (_, text_h), _ = cv2.getTextSize(text, FONT, FONT_SCALE, FONT_THICKNESS)
         baseline_y = (HEADER_HEIGHT + text_h) // 2
         cv2.putText(header, text, (HEADER_PAD, baseline_y), FONT, FONT_SCALE, HEADER_TEXT_RGB,
                     FONT_THICKNESS, cv2.LINE_AA)
-    out = np.empty((n_frames, HEADER_HEIGHT + height, width, 3), dtype=np.uint8)
-    out[:, :HEADER_HEIGHT] = header
-    out[:, HEADER_HEIGHT:] = frames
-    return out
+    return np.concatenate([np.broadcast_to(header, (n_frames, *header.shape)), frames], axis=1)
 
 
 def side_by_side(
@@ -172,14 +167,12 @@ def side_by_side(
     panels = [np.asarray(p) for p in panels]
     for i, panel in enumerate(panels):
         check_frames(panel, f"side_by_side: panel {i}")
-    n_frames, height = panels[0].shape[:2]
-    for i, panel in enumerate(panels):
-        if panel.shape[:2] != (n_frames, height):
+        if panel.shape[:2] != panels[0].shape[:2]:
             raise DataError(f"side_by_side: panel {i} has (T, h) = {panel.shape[:2]}, panel 0 "
-                            f"has {(n_frames, height)}; all panels need the same T and h")
+                            f"has {panels[0].shape[:2]}; all panels need the same T and h")
+    n_frames, height = panels[0].shape[:2]
     total = sum(p.shape[2] for p in panels) + gap * (len(panels) - 1)
-    out = np.empty((n_frames, height, total, 3), dtype=np.uint8)
-    out[:] = BACKDROP_RGB
+    out = np.full((n_frames, height, total, 3), BACKDROP_RGB, dtype=np.uint8)
     x = 0
     for panel in panels:
         out[:, :, x:x + panel.shape[2]] = panel
@@ -207,9 +200,8 @@ def strip(
     height, width = images[0].shape[:2]
     columns = min(columns, len(images))
     rows = -(-len(images) // columns)
-    out = np.empty((rows * height + (rows - 1) * gap, columns * width + (columns - 1) * gap, 3),
-                   dtype=np.uint8)
-    out[:] = BACKDROP_RGB
+    out = np.full((rows * height + (rows - 1) * gap, columns * width + (columns - 1) * gap, 3),
+                  BACKDROP_RGB, dtype=np.uint8)
     for i, image in enumerate(images):
         y, x = (i // columns) * (height + gap), (i % columns) * (width + gap)
         out[y:y + height, x:x + width] = image
