@@ -18,8 +18,7 @@ PATHS = {"model": ("models", "checkpoint folder"),
 
 
 def main(argv: list[str] | None = None) -> None:
-    args, params = parse_stage_args(__doc__, argv, stage="evaluate",
-                                    paths=PATHS)
+    args, params = parse_stage_args(__doc__, argv, stage="evaluate", paths=PATHS)
     print_summary(evaluate.summary_lines(evaluate.run_stage(
         data=params["data"], track=params["track"], eval_cfg=params["eval"],
         model_dir=args.model, features_dir=args.features, raw_dir=args.raw,

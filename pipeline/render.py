@@ -21,8 +21,7 @@ PATHS = {"raw": ("data/raw", "folder of MeViS-layout splits"),
 
 
 def main(argv: list[str] | None = None) -> int | None:
-    args, params = parse_stage_args(__doc__, argv, stage="render",
-                                    paths=PATHS, sharded=True)
+    args, params = parse_stage_args(__doc__, argv, stage="render", paths=PATHS, sharded=True)
     role, status = stage_role(__file__, argv, args, params)   # dist.nproc > 1: torchrun
     if status is not None:
         return status
