@@ -9,13 +9,13 @@ import cv2
 import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
+from support.mevis import write_split
 
 from lang2motion.data.mevis import maskindex
 from lang2motion.data.mevis.layout import REASON_NO_OBJECT, Expression, VideoRecord
 from lang2motion.data.mevis.maskindex import scan_top_level_offsets
 from lang2motion.data.mevis.reader import MevisSplit
 from lang2motion.data.mevis.rle import decode_rle, encode_rle, rle_counts
-from lang2motion.data.mevis.writer import write_split
 from lang2motion.errors import DataError
 
 H, W, T = 24, 32, 4

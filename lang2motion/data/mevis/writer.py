@@ -187,15 +187,3 @@ class SplitWriter:
         with atomic_path(self.meta_path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             json.dump(self.meta, fh, sort_keys=True, indent=1)
         return self.split_dir
-
-
-def write_split(root: str | os.PathLike[str], split: str, videos: Sequence[VideoRecord], *,
-                append: bool = False, jpeg_quality: int = JPEG_QUALITY) -> Path:
-    """Write ``videos`` with one :class:`SplitWriter`; return the split folder. Each call
-    rewrites the split's JSON files: many videos go in one call, not one call each."""
-    if not videos:
-        raise DataError(f"{Path(root) / split}: no videos to write")
-    writer = SplitWriter(root, split, append=append, jpeg_quality=jpeg_quality)
-    for record in videos:
-        writer.add(record)
-    return writer.close()
