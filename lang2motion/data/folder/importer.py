@@ -41,11 +41,6 @@ def _where(manifest: Manifest, lines: list[ClipLine]) -> str:
     return f"{manifest.path}, {label} {', '.join(map(str, numbers))}"
 
 
-def _video_id(item: ClipLine) -> str:
-    digest = hashlib.sha1(repr(item.clip_key).encode("utf-8"))
-    return digest.hexdigest()[:VIDEO_ID_HEX]
-
-
 def _per_frame_masks(folder: Path, clip: DecodedClip, where: str
                      ) -> list[np.ndarray | None]:    # T entries of (H, W) bool or None
     """The masks of a ``masks`` folder for each output frame (None where the folder has none)."""
@@ -123,7 +118,7 @@ def _clip_records(manifest: Manifest, lines: list[ClipLine], clip: DecodedClip, 
         for caption in (c for item in items for c in item.captions):
             expressions.append(Expression(str(len(expressions)), caption, (obj_id,),
                                           (anno_id,)))
-    video_id = _video_id(lines[0])
+    video_id = hashlib.sha1(repr(lines[0].clip_key).encode("utf-8")).hexdigest()[:VIDEO_ID_HEX]
     return {split: VideoRecord(video_id=video_id, frames=clip.frames, masks=annos,
                                expressions=expressions)
             for split, (annos, expressions) in parts.items()}

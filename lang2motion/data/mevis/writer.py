@@ -35,10 +35,6 @@ from lang2motion.io import atomic_path, write_bytes_atomic
 TAIL_BYTES = 4096             # enough of the file's end to find its closing brace
 
 
-def default_frame_names(count: int) -> list[str]:
-    return [f"{i:0{FRAME_NAME_DIGITS}d}" for i in range(count)]
-
-
 def _encode_jpeg(rgb: np.ndarray, quality: int, where: str) -> bytes:
     ok, buf = cv2.imencode(FRAME_EXT, np.ascontiguousarray(rgb[:, :, ::-1]),
                            [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -166,7 +162,7 @@ class SplitWriter:
         count = len(record.frames)
         if count == 0:
             raise DataError(f"video {record.video_id}: no frames")
-        names = list(record.frame_names or default_frame_names(count))
+        names = list(record.frame_names or (f"{i:0{FRAME_NAME_DIGITS}d}" for i in range(count)))
         if len(names) != count:
             raise DataError(f"video {record.video_id}: {len(names)} frame names for {count} "
                             "frames")

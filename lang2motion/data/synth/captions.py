@@ -136,17 +136,10 @@ class Template:
     group: str      # TRAIN_GROUP or VALID_GROUP
 
 
-def _build_templates() -> tuple[Template, ...]:
-    out = []
-    for kind in MOTION_KINDS:
-        train, valid = _TEMPLATE_TEXT[kind]
-        for group, patterns in ((TRAIN_GROUP, train), (VALID_GROUP, valid)):
-            for pattern in patterns:
-                out.append(Template(len(out), kind, pattern, group))
-    return tuple(out)
-
-
-TEMPLATES = _build_templates()
+TEMPLATES = tuple(Template(i, *entry) for i, entry in enumerate(
+    (kind, pattern, group) for kind in MOTION_KINDS
+    for group, patterns in zip((TRAIN_GROUP, VALID_GROUP), _TEMPLATE_TEXT[kind], strict=True)
+    for pattern in patterns))
 
 
 def phrasing_sequence(rng: np.random.Generator, *, training: bool) -> Iterator[str | None]:
