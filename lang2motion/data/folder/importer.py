@@ -157,7 +157,7 @@ def import_manifest(root: str | os.PathLike[str], *, out_root: str | os.PathLike
                                 next_anno=next_anno)
         for split, record in records.items():
             if split not in writers:
-                writers[split] = SplitWriter(out_root, split_names[split], append=True)
+                writers[split] = SplitWriter(out_root, split_names[split])
             writers[split].add(record)
             written[split] += 1
     for split in SPLITS:

@@ -92,7 +92,7 @@ def generate_split(out_root: str | Path, split: str, *, videos: int, video_frame
     expressions_total = 0
     used: set[int] = set()
     schedule = kind_schedule(seed, split, videos)
-    writer = SplitWriter(out_root, split, append=True)
+    writer = SplitWriter(out_root, split)
     for index in tqdm(range(videos), desc=f"synth {split}", leave=False, disable=None):
         rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(split.encode()),
                                                              index]))
