@@ -62,7 +62,7 @@ def _per_frame_masks(folder: Path, clip: DecodedClip, where: str
             try:
                 cache[index] = None if path is None else resize(
                     read_mask(path, size=clip.source_size, allow_empty=index != first),
-                    clip.size, nearest=True)
+                    clip.size)
             except DataError as exc:
                 raise DataError(f"{where}: {exc} (the frames of {folder.parent} are "
                                 f"{clip.source_size[1]}x{clip.source_size[0]} WxH)") from None
@@ -93,7 +93,7 @@ def _object_masks(item: ClipLine, clip: DecodedClip, where: str, *,
         raise kind(f"{where}: {region.describe()} on the clip's first frame "
                    f"({clip.source_size[1]}x{clip.source_size[0]} WxH): {exc}{hint}") from None
     masks: list[np.ndarray | None] = [None] * len(clip.frames)
-    masks[0] = resize(mask, clip.size, nearest=True)
+    masks[0] = resize(mask, clip.size)
     return masks
 
 
