@@ -9,13 +9,13 @@ import cv2
 import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
+from support.mevis import write_split
 
 from lang2motion.data.mevis import maskindex
 from lang2motion.data.mevis.layout import REASON_NO_OBJECT, Expression, VideoRecord
 from lang2motion.data.mevis.maskindex import scan_top_level_offsets
 from lang2motion.data.mevis.reader import MevisSplit
 from lang2motion.data.mevis.rle import decode_rle, encode_rle, rle_counts
-from lang2motion.data.mevis.writer import write_split
 from lang2motion.errors import DataError
 
 H, W, T = 24, 32, 4
@@ -159,7 +159,7 @@ def test_lazy_index_never_loads_the_whole_mask_file(tmp_path: Path, indent,
 
     monkeypatch.setattr(maskindex.json, "load", spy_load)
     monkeypatch.setattr(maskindex.json, "loads", spy_loads)
-    maskindex._INDEX_CACHE.clear()
+    maskindex._cached_index.cache_clear()
     split = MevisSplit(tmp_path, "valid_u")
     got = split.object_masks(VID, ["1234"])
     np.testing.assert_array_equal(got[0], truth["masks"][1234][0])
@@ -331,7 +331,7 @@ def test_split_writer_equals_appending_video_by_video(tmp_path: Path) -> None:
                for v in range(3)]
     for record in records:
         write_split(tmp_path / "appended", "train", [record], append=True)
-    writer = SplitWriter(tmp_path / "streamed", "train", append=True)
+    writer = SplitWriter(tmp_path / "streamed", "train")
     for record in records:
         writer.add(record)
     writer.close()
@@ -343,4 +343,4 @@ def test_split_writer_equals_appending_video_by_video(tmp_path: Path) -> None:
             np.testing.assert_array_equal(a.object_masks(record.video_id, [anno]),
                                           b.object_masks(record.video_id, [anno]))
     with pytest.raises(DataError, match="vid0 already present"):
-        SplitWriter(tmp_path / "streamed", "train", append=True).add(records[0])
+        SplitWriter(tmp_path / "streamed", "train").add(records[0])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.mevis import write_split
 
 from lang2motion.data.mevis.layout import (
     REASON_BLANK_TEXT,
@@ -16,7 +17,6 @@ from lang2motion.data.mevis.layout import (
 )
 from lang2motion.data.mevis.reader import MevisSplit
 from lang2motion.data.mevis.rle import encode_rle
-from lang2motion.data.mevis.writer import write_split
 from lang2motion.data.samples import (
     REASON_NEVER_VISIBLE,
     REASON_TOO_SHORT,

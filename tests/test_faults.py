@@ -34,12 +34,12 @@ import pytest
 import torch
 import yaml
 from support.features import FeatureSample, write_feature_shard
+from support.mevis import write_split
 
 from lang2motion.apps.outputs import stem
 from lang2motion.cli import main as cli_main
 from lang2motion.data.mevis.layout import Expression, VideoRecord
 from lang2motion.data.mevis.rle import encode_rle
-from lang2motion.data.mevis.writer import write_split
 from lang2motion.data.splits import MANIFEST_NAME
 from lang2motion.entry import DEBUG_ENV, run_with_error_contract
 from lang2motion.errors import ConfigError, DataError, Lang2MotionError

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from support.mevis import write_split
 
 from lang2motion.config import DataConfig, MevisConfig, SynthConfig
 from lang2motion.data.mevis.layout import Expression, VideoRecord
 from lang2motion.data.mevis.reader import MevisSplit
-from lang2motion.data.mevis.writer import write_split
 from lang2motion.data.samples import REASON_NO_OBJECT, REASON_TOO_SHORT
 from lang2motion.data.splits import MANIFEST_NAME, resolve_split
 from lang2motion.stages import prepare as prepare_module

@@ -3,11 +3,11 @@
 import cv2
 import numpy as np
 import pytest
+from support.mevis import write_split
 
 from lang2motion.config import GridConfig
 from lang2motion.data.mevis.layout import Expression, VideoRecord
 from lang2motion.data.mevis.reader import MevisSplit
-from lang2motion.data.mevis.writer import write_split
 from lang2motion.data.samples import list_samples
 from lang2motion.data.synth.generate import generate_synthetic
 from lang2motion.errors import DataError

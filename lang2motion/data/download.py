@@ -58,13 +58,6 @@ def missing_parts(root: Path, split: str) -> list[str]:
     return missing
 
 
-def _allow_patterns(splits: Sequence[str]) -> list[str]:
-    patterns = []
-    for split in splits:
-        patterns += [f"{split}/*", f"{split}/**", f"*/{split}/*", f"*/{split}/**", f"{split}*.tar*"]
-    return patterns
-
-
 def _download(root: Path, splits: Sequence[str]) -> None:
     try:
         from huggingface_hub import snapshot_download
@@ -75,7 +68,9 @@ def _download(root: Path, splits: Sequence[str]) -> None:
     try:
         # resumable: files already complete in local_dir are skipped
         snapshot_download(repo_id=HF_REPO_ID, repo_type=HF_REPO_TYPE, local_dir=root,
-                          allow_patterns=_allow_patterns(splits), etag_timeout=HUB_TIMEOUT_S)
+                          allow_patterns=[p for s in splits for p in (
+                              f"{s}/*", f"{s}/**", f"*/{s}/*", f"*/{s}/**", f"{s}*.tar*")],
+                          etag_timeout=HUB_TIMEOUT_S)
     except (OSError, ValueError) as exc:
         # connection errors, HTTP errors (401/404/gated) and offline mode all land here
         raise DependencyError(f"could not download {HF_REPO_ID} ({type(exc).__name__}: {exc}).\n"

@@ -38,24 +38,8 @@ OpenPose's nose), so a model given N <= 14 points sees one point order for eithe
 head, neck, left/right shoulder, left/right elbow, left/right wrist, left/right hip,
 left/right knee, left/right ankle.
 
-NTU (joint numbers 1..25 as in the NTU paper):
-
-* priority after the shared 14 (4 3 5 9 6 10 7 11 13 17 14 18 15 19): 1 base of spine,
-  21 spine, 2 middle of spine, 8 left hand, 12 right hand, 16 left foot, 20 right foot,
-  22 left hand tip, 23 left thumb, 24 right hand tip, 25 right thumb.
-* bones, in order: 3-4 neck-head, 5-6, 9-10 shoulder-elbow, 6-7, 10-11 elbow-wrist,
-  13-14, 17-18 hip-knee, 14-15, 18-19 knee-ankle, 21-3 spine-neck, 21-5, 21-9 spine-shoulders,
-  1-13, 1-17 base-hips, 1-2 base-middle, 2-21 middle-spine, 7-8, 11-12 wrist-hand,
-  15-16, 19-20 ankle-foot, 8-22 left hand-tip, 7-23 left wrist-thumb, 12-24 right hand-tip,
-  11-25 right wrist-thumb (the Kinect v2 SDK's bones; 24 in all).
-
-OpenPose-18 (joint numbers 0..17):
-
-* priority after the shared 14 (0 1 5 2 6 3 7 4 11 8 12 9 13 10): 15 left eye, 14 right eye,
-  17 left ear, 16 right ear.
-* bones, in order: 1-0 neck-nose, 5-6, 2-3 shoulder-elbow, 6-7, 3-4 elbow-wrist,
-  11-12, 8-9 hip-knee, 12-13, 9-10 knee-ankle, 1-5, 1-2 neck-shoulders, 5-11, 2-8
-  shoulder-hip (ST-GCN's torso sides), 0-15, 0-14 nose-eyes, 15-17, 14-16 eye-ears (17 in all).
+The priority orders and bones of each layout are the tables ``NTU_LAYOUT`` (joint numbers 1..25
+as in the NTU paper, the Kinect v2 SDK's bones) and ``KINETICS_LAYOUT`` (OpenPose-18, 0..17).
 """
 
 from __future__ import annotations
@@ -379,12 +363,10 @@ def read_kinetics_skeleton(path: str | Path) -> SkeletonSequence:
 def read_skeleton(path: str | Path) -> SkeletonSequence:
     """Read a skeleton file by its suffix: ``.skeleton`` -> NTU, ``.json`` -> Kinetics."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == NTU_SUFFIX:
-        return read_ntu_skeleton(path)
-    if suffix == KINETICS_SUFFIX:
-        return read_kinetics_skeleton(path)
-    raise DataError(f"{path}: unknown skeleton format, expected one of {SKELETON_SUFFIXES}")
+    readers = {NTU_SUFFIX: read_ntu_skeleton, KINETICS_SUFFIX: read_kinetics_skeleton}
+    if path.suffix.lower() not in readers:
+        raise DataError(f"{path}: unknown skeleton format, expected one of {SKELETON_SUFFIXES}")
+    return readers[path.suffix.lower()](path)
 
 
 def list_skeleton_files(folder: str | Path) -> list[Path]:
@@ -399,21 +381,15 @@ def list_skeleton_files(folder: str | Path) -> list[Path]:
 def read_class_names(path: str | Path) -> list[str]:
     """Class names, one per line (line i = class i); blank lines and '#' comments skipped."""
     try:
-        raw = Path(path).read_bytes()
+        text = Path(path).read_bytes().decode("utf-8")
     except OSError as exc:
         raise DataError(f"{path}: cannot read class names ({exc})") from exc
-    return _parse_class_names(str(path), raw)
-
-
-def _parse_class_names(where: str, raw: bytes) -> list[str]:
-    try:
-        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{where}: class names are not UTF-8 ({exc})") from exc
+        raise DataError(f"{path}: class names are not UTF-8 ({exc})") from exc
     names = [s for s in (line.strip() for line in text.splitlines())
              if s and not s.startswith(CLASS_COMMENT)]
     if not names:
-        raise DataError(f"{where}: no class names")
+        raise DataError(f"{path}: no class names")
     return names
 
 
@@ -421,17 +397,7 @@ def _parse_class_names(where: str, raw: bytes) -> list[str]:
 def ntu60_class_names() -> tuple[str, ...]:
     """The 60 NTU RGB+D action names shipped with the package (index = action number - 1),
     read once per process: every NTU file read names its label from it."""
-    resource = resources.files("lang2motion.data").joinpath(NTU60_CLASSES)
-    return tuple(_parse_class_names(f"lang2motion.data/{NTU60_CLASSES}", resource.read_bytes()))
-
-
-# --------------------------------------------------------------------------- joints -> points
-
-
-def _layout(name: str) -> SkeletonLayout:
-    if name not in LAYOUTS:
-        raise ConfigError(f"unknown skeleton layout {name!r}, expected one of {sorted(LAYOUTS)}")
-    return LAYOUTS[name]
+    return tuple(read_class_names(Path(str(resources.files("lang2motion.data") / NTU60_CLASSES))))
 
 
 def _point_plan(layout: SkeletonLayout, points: int) -> list[tuple[int, int, Fraction]]:
@@ -474,7 +440,10 @@ def skeleton_to_points(
     """
     if frames < 1:
         raise ConfigError(f"frames must be >= 1, got {frames}")
-    spec = _layout(seq.layout)
+    if seq.layout not in LAYOUTS:
+        raise ConfigError(f"unknown skeleton layout {seq.layout!r}, expected one of "
+                          f"{sorted(LAYOUTS)}")
+    spec = LAYOUTS[seq.layout]
     n_joints = len(spec.joint_names)
     if seq.joints.ndim != 3 or seq.joints.shape[1:] != (n_joints, 2) or seq.joints.shape[0] < 1:
         raise DataError(f"{seq.name}: joints of shape {seq.joints.shape}, expected "

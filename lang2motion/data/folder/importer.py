@@ -41,11 +41,6 @@ def _where(manifest: Manifest, lines: list[ClipLine]) -> str:
     return f"{manifest.path}, {label} {', '.join(map(str, numbers))}"
 
 
-def _video_id(item: ClipLine) -> str:
-    digest = hashlib.sha1(repr(item.clip_key).encode("utf-8"))
-    return digest.hexdigest()[:VIDEO_ID_HEX]
-
-
 def _per_frame_masks(folder: Path, clip: DecodedClip, where: str
                      ) -> list[np.ndarray | None]:    # T entries of (H, W) bool or None
     """The masks of a ``masks`` folder for each output frame (None where the folder has none)."""
@@ -67,7 +62,7 @@ def _per_frame_masks(folder: Path, clip: DecodedClip, where: str
             try:
                 cache[index] = None if path is None else resize(
                     read_mask(path, size=clip.source_size, allow_empty=index != first),
-                    clip.size, nearest=True)
+                    clip.size)
             except DataError as exc:
                 raise DataError(f"{where}: {exc} (the frames of {folder.parent} are "
                                 f"{clip.source_size[1]}x{clip.source_size[0]} WxH)") from None
@@ -98,7 +93,7 @@ def _object_masks(item: ClipLine, clip: DecodedClip, where: str, *,
         raise kind(f"{where}: {region.describe()} on the clip's first frame "
                    f"({clip.source_size[1]}x{clip.source_size[0]} WxH): {exc}{hint}") from None
     masks: list[np.ndarray | None] = [None] * len(clip.frames)
-    masks[0] = resize(mask, clip.size, nearest=True)
+    masks[0] = resize(mask, clip.size)
     return masks
 
 
@@ -123,7 +118,7 @@ def _clip_records(manifest: Manifest, lines: list[ClipLine], clip: DecodedClip, 
         for caption in (c for item in items for c in item.captions):
             expressions.append(Expression(str(len(expressions)), caption, (obj_id,),
                                           (anno_id,)))
-    video_id = _video_id(lines[0])
+    video_id = hashlib.sha1(repr(lines[0].clip_key).encode("utf-8")).hexdigest()[:VIDEO_ID_HEX]
     return {split: VideoRecord(video_id=video_id, frames=clip.frames, masks=annos,
                                expressions=expressions)
             for split, (annos, expressions) in parts.items()}
@@ -162,7 +157,7 @@ def import_manifest(root: str | os.PathLike[str], *, out_root: str | os.PathLike
                                 next_anno=next_anno)
         for split, record in records.items():
             if split not in writers:
-                writers[split] = SplitWriter(out_root, split_names[split], append=True)
+                writers[split] = SplitWriter(out_root, split_names[split])
             writers[split].add(record)
             written[split] += 1
     for split in SPLITS:

@@ -1,24 +1,8 @@
 """The manifest of a folder of clips (``clips.jsonl`` or ``clips.csv``): reading and checking it.
 
-One line (JSONL) or row (CSV) per (clip, object, caption(s)):
-
-==============  ==========================================================================
-key             value
-==============  ==========================================================================
-video           required: a video file (MP4, MOV, WebM, MKV, AVI, ...) or a folder of frames
-caption         a caption; JSONL may give ``captions``, a list, instead (one or the other)
-mask            the object: a mask PNG of the clip's first frame (> 127 = object), or
-masks           a folder of per-frame mask PNGs named like the frames (``00012.png``: frame
-                12 of a video, or the frame file with that stem in a frame folder), or
-box             a box ``x0,y0,x1,y1`` in pixels of the original frames, or
-points          one or more clicks ``x,y`` (JSONL: ``[[x, y], ...]``; CSV: ``x,y;x,y``)
-split           ``train`` (default) or ``valid``
-start_frame     optional: the clip starts at this frame of the source (0-based), or
-start_time      optional: at this time in seconds; the region describes that frame
-object          optional: an object id; lines of one clip with the same id share the object
-                (give its region on one of them, or the same region on all)
-fps             optional, frame folders only: their frame rate (default: ``data.folder.fps``)
-==============  ==========================================================================
+One line (JSONL) or row (CSV) per (clip, object, caption(s)); the keys (``KEYS``) and their
+meaning are README's 'Train on your own videos' table. A region (one of ``REGION_KEYS``) is in
+pixels of the original frames; CSV gives clicks as ``x,y;x,y``.
 
 Paths are relative to the manifest's folder; ``~``, ``$VAR`` / ``${VAR}`` and, as in a shell,
 ``${VAR:-default}`` are expanded (the example uses ``${LANG2MOTION_REAL_DATA:-...}``). A relative

@@ -58,15 +58,14 @@ def output_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def resize(image: np.ndarray, size: tuple[int, int], *, nearest: bool = False) -> np.ndarray:
-    """``image`` (H0, W0[, 3]) at (H, W): INTER_AREA for frames, nearest for masks."""
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` (H0, W0[, 3]) at (H, W): INTER_AREA for frames, nearest for bool masks."""
     if tuple(image.shape[:2]) == tuple(size):
         return image
-    interpolation = cv2.INTER_NEAREST if nearest else cv2.INTER_AREA
     if image.dtype == bool:
         return cv2.resize(image.astype(np.uint8), (size[1], size[0]),
                           interpolation=cv2.INTER_NEAREST).astype(bool)
-    return cv2.resize(image, (size[1], size[0]), interpolation=interpolation)
+    return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
 
 
 # a source frame: (index, timestamp in seconds, a loader of its (H0, W0, 3) RGB pixels)

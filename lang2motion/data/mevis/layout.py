@@ -43,7 +43,7 @@ class Video:
 
 @dataclass(frozen=True)
 class VideoRecord:
-    """One video to write with :func:`write_split`.
+    """One video to write with :class:`~lang2motion.data.mevis.writer.SplitWriter`.
 
     frames: (T, H, W, 3) uint8 RGB array, or T image files (JPEGs are copied byte for byte).
     masks: anno_id -> T entries, each a (H, W) bool mask or None (object absent). An empty mask

@@ -7,6 +7,7 @@ life of the process) and only the slices of the requested objects are parsed.
 
 from __future__ import annotations
 
+import functools
 import json
 import mmap
 import os
@@ -25,9 +26,6 @@ _CLOSE = (ord("}"), ord("]"))
 _LBRACE = ord("{")
 _COMMA = ord(",")
 _COLON = ord(":")
-
-
-_INDEX_CACHE: dict[tuple[str, int, int], dict[str, tuple[int, int]]] = {}
 
 
 def scan_top_level_offsets(path: str | os.PathLike[str]) -> dict[str, tuple[int, int]]:
@@ -103,6 +101,12 @@ def _add_offset(offsets: dict[str, tuple[int, int]], key: str, start: int, end: 
     offsets[key] = (start, end)
 
 
+@functools.cache
+def _cached_index(path: str, size: int, mtime_ns: int) -> dict[str, tuple[int, int]]:
+    """The index of a file version (size and mtime), computed once per process."""
+    return scan_top_level_offsets(path)
+
+
 class MaskDict:
     """Random access to one ``mask_dict.json`` without loading it whole."""
 
@@ -114,10 +118,7 @@ class MaskDict:
     def offsets(self) -> dict[str, tuple[int, int]]:
         if self._offsets is None:
             stat = self.path.stat()
-            cache_key = (str(self.path.resolve()), stat.st_size, stat.st_mtime_ns)
-            if cache_key not in _INDEX_CACHE:
-                _INDEX_CACHE[cache_key] = scan_top_level_offsets(self.path)
-            self._offsets = _INDEX_CACHE[cache_key]
+            self._offsets = _cached_index(str(self.path.resolve()), stat.st_size, stat.st_mtime_ns)
         return self._offsets
 
     def __contains__(self, anno_id: str) -> bool:

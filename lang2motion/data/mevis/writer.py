@@ -35,10 +35,6 @@ from lang2motion.io import atomic_path, write_bytes_atomic
 TAIL_BYTES = 4096             # enough of the file's end to find its closing brace
 
 
-def default_frame_names(count: int) -> list[str]:
-    return [f"{i:0{FRAME_NAME_DIGITS}d}" for i in range(count)]
-
-
 def _encode_jpeg(rgb: np.ndarray, quality: int, where: str) -> bytes:
     ok, buf = cv2.imencode(FRAME_EXT, np.ascontiguousarray(rgb[:, :, ::-1]),
                            [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -113,10 +109,10 @@ def _meta_entry(record: VideoRecord, names: Sequence[str]) -> dict[str, Any]:
     return {"frames": list(names), "expressions": exps}
 
 
-def _write_mask_dict(path: Path, entries: dict[str, list], *, append: bool) -> None:
+def _write_mask_dict(path: Path, entries: dict[str, list]) -> None:
     """Write (or append to) mask_dict.json; appending streams the old file, never parses it."""
     new_keys = sorted(entries, key=lambda k: (len(k), k))
-    if not (append and path.is_file()):
+    if not path.is_file():
         with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             json.dump({k: entries[k] for k in new_keys}, fh, separators=(",", ":"))
         return
@@ -144,20 +140,16 @@ def _write_mask_dict(path: Path, entries: dict[str, list], *, append: bool) -> N
 class SplitWriter:
     """Writes videos into ``root/split`` in the MeViS layout: :meth:`add` writes a video's
     frames and keeps its masks and expressions, :meth:`close` writes ``mask_dict.json`` and the
-    expressions file once (sorted keys: equal input, equal bytes). Without ``append`` the split
-    must not exist yet."""
+    expressions file once (sorted keys: equal input, equal bytes). An existing split is
+    appended to."""
 
-    def __init__(self, root: str | os.PathLike[str], split: str, *, append: bool = False,
-                 jpeg_quality: int = JPEG_QUALITY):
+    def __init__(self, root: str | os.PathLike[str], split: str):
         self.split_dir = Path(root) / split
-        self.append, self.jpeg_quality = append, jpeg_quality
         self.meta_path = self.split_dir / META_NAMES[0]
         self.meta: dict[str, Any] = {"videos": {}}
-        if append and self.split_dir.is_dir():
+        if self.split_dir.is_dir():
             self.meta_path = find_meta(self.split_dir)
             self.meta = read_json(self.meta_path)
-        elif any(self.split_dir.glob("meta_expressions*.json")):
-            raise DataError(f"{self.split_dir}: split already exists (delete it, or append)")
         self.entries: dict[str, list] = {}
 
     def add(self, record: VideoRecord) -> None:
@@ -166,12 +158,12 @@ class SplitWriter:
         count = len(record.frames)
         if count == 0:
             raise DataError(f"video {record.video_id}: no frames")
-        names = list(record.frame_names or default_frame_names(count))
+        names = list(record.frame_names or (f"{i:0{FRAME_NAME_DIGITS}d}" for i in range(count)))
         if len(names) != count:
             raise DataError(f"video {record.video_id}: {len(names)} frame names for {count} "
                             "frames")
         folder = self.split_dir / FRAMES_DIR / record.video_id
-        size = _write_frames(record, folder, names, self.jpeg_quality)
+        size = _write_frames(record, folder, names, JPEG_QUALITY)
         masks = _record_masks(record, count, size)
         clash = sorted(set(masks) & set(self.entries))
         if clash:
@@ -183,19 +175,7 @@ class SplitWriter:
         """Write the masks and the expressions (last: a split without them is incomplete)."""
         if not self.meta["videos"]:
             raise DataError(f"{self.split_dir}: no videos to write")
-        _write_mask_dict(self.split_dir / MASK_DICT_NAME, self.entries, append=self.append)
+        _write_mask_dict(self.split_dir / MASK_DICT_NAME, self.entries)
         with atomic_path(self.meta_path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             json.dump(self.meta, fh, sort_keys=True, indent=1)
         return self.split_dir
-
-
-def write_split(root: str | os.PathLike[str], split: str, videos: Sequence[VideoRecord], *,
-                append: bool = False, jpeg_quality: int = JPEG_QUALITY) -> Path:
-    """Write ``videos`` with one :class:`SplitWriter`; return the split folder. Each call
-    rewrites the split's JSON files: many videos go in one call, not one call each."""
-    if not videos:
-        raise DataError(f"{Path(root) / split}: no videos to write")
-    writer = SplitWriter(root, split, append=append, jpeg_quality=jpeg_quality)
-    for record in videos:
-        writer.add(record)
-    return writer.close()

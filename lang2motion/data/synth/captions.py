@@ -136,17 +136,10 @@ class Template:
     group: str      # TRAIN_GROUP or VALID_GROUP
 
 
-def _build_templates() -> tuple[Template, ...]:
-    out = []
-    for kind in MOTION_KINDS:
-        train, valid = _TEMPLATE_TEXT[kind]
-        for group, patterns in ((TRAIN_GROUP, train), (VALID_GROUP, valid)):
-            for pattern in patterns:
-                out.append(Template(len(out), kind, pattern, group))
-    return tuple(out)
-
-
-TEMPLATES = _build_templates()
+TEMPLATES = tuple(Template(i, *entry) for i, entry in enumerate(
+    (kind, pattern, group) for kind in MOTION_KINDS
+    for group, patterns in zip((TRAIN_GROUP, VALID_GROUP), _TEMPLATE_TEXT[kind], strict=True)
+    for pattern in patterns))
 
 
 def phrasing_sequence(rng: np.random.Generator, *, training: bool) -> Iterator[str | None]:
@@ -159,32 +152,23 @@ def phrasing_sequence(rng: np.random.Generator, *, training: bool) -> Iterator[s
     return itertools.cycle(PHRASINGS[first:] + PHRASINGS[:first])
 
 
-
-
-def _noun(rng: np.random.Generator, shape: str) -> str:
-    return choose(rng, SHAPE_NOUNS[shape])
-
-
-def _plural(noun: str) -> str:
-    return PLURALS.get(noun, noun + "s")
-
-
 def _single_np(rng: np.random.Generator, obj: SceneObject, objects: list[SceneObject]) -> str:
     unique_shape = sum(o.shape == obj.shape for o in objects) == 1
     if unique_shape and rng.random() < SHORT_NP_P:
-        return f"the {_noun(rng, obj.shape)}"
-    return f"the {obj.colour} {_noun(rng, obj.shape)}"
+        return f"the {choose(rng, SHAPE_NOUNS[obj.shape])}"
+    return f"the {obj.colour} {choose(rng, SHAPE_NOUNS[obj.shape])}"
 
 
 def _group_np(rng: np.random.Generator, members: list[SceneObject]) -> str:
     shapes = {o.shape for o in members}
     if len(shapes) == 1:
-        noun = _plural(_noun(rng, members[0].shape))
+        noun = choose(rng, SHAPE_NOUNS[members[0].shape])
+        noun = PLURALS.get(noun, noun + "s")
         if len(members) == 2 and rng.random() < PLURAL_COUNT_NP_P:
             return f"the two {noun}"
         colours = [o.colour for o in members]
         return f"the {', '.join(colours[:-1])} and {colours[-1]} {noun}"
-    parts = [f"the {o.colour} {_noun(rng, o.shape)}" for o in members]
+    parts = [f"the {o.colour} {choose(rng, SHAPE_NOUNS[o.shape])}" for o in members]
     return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
@@ -236,22 +220,21 @@ def expressions_for(rng: np.random.Generator, objects: list[SceneObject],
             info["phrasing"] = phrasing
         out.append((exp, info))
 
-    def next_phrasings(count: int) -> list[str | None]:
-        return [next(phrasings) for _ in range(count)]
-
     for obj in objects:
         low, high = SINGLE_PER_OBJECT if seen_templates is not None else TRAIN_SINGLE_PER_OBJECT
         count = int(rng.integers(low, high + 1))
-        for template, phrasing in _pick_templates(rng, obj.motion.kind, next_phrasings(count),
-                                                     seen_templates):
+        picks = _pick_templates(rng, obj.motion.kind, list(itertools.islice(phrasings, count)),
+                                seen_templates)
+        for template, phrasing in picks:
             emit([obj], template, phrasing, _caption(template, _single_np(rng, obj, objects),
                                                      obj.motion.direction, plural=False))
     for group in groups:
         members = [objects[i] for i in group]
         kind = members[0].motion.kind
         count = int(rng.integers(MULTI_PER_GROUP[0], MULTI_PER_GROUP[1] + 1))
-        for template, phrasing in _pick_templates(rng, kind, next_phrasings(count),
-                                                     seen_templates):
+        picks = _pick_templates(rng, kind, list(itertools.islice(phrasings, count)),
+                                seen_templates)
+        for template, phrasing in picks:
             text = _caption(template, _group_np(rng, members), members[0].motion.direction,
                             plural=True)
             if kind != "standing_still":

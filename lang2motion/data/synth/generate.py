@@ -44,10 +44,6 @@ def video_id_for(seed: int, split: str, index: int) -> str:
         :VIDEO_ID_HEX]
 
 
-def _video_rng(seed: int, split: str, index: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(split.encode()), index]))
-
-
 def kind_schedule(seed: int, split: str, videos: int) -> list[str]:
     """Primary motion kind of each video: shuffled rounds over every moving kind (balanced)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(split.encode())]))
@@ -96,9 +92,10 @@ def generate_split(out_root: str | Path, split: str, *, videos: int, video_frame
     expressions_total = 0
     used: set[int] = set()
     schedule = kind_schedule(seed, split, videos)
-    writer = SplitWriter(out_root, split, append=True)
+    writer = SplitWriter(out_root, split)
     for index in tqdm(range(videos), desc=f"synth {split}", leave=False, disable=None):
-        rng = _video_rng(seed, split, index)
+        rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(split.encode()),
+                                                             index]))
         video_id = video_id_for(seed, split, index)
         scenario, objects, groups, frames, visible, bg_kind = _make_video(
             rng, video_frames, height, width, schedule[index])

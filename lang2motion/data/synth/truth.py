@@ -26,11 +26,6 @@ def _apply(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ affine[:, :2].T + affine[:, 2]
 
 
-def _invert(affine: np.ndarray) -> np.ndarray:
-    """Inverse of a (2, 3) affine."""
-    return cv2.invertAffineTransform(affine.astype(np.float64))
-
-
 class SynthGroundTruth:
     """The sidecar of one synthetic split: motion labels and exact point tracks."""
 
@@ -138,7 +133,8 @@ class SynthGroundTruth:
         for level in (0, 2):          # exact support first, then dilated for boundary pixels
             for i, anno_id in enumerate(owners):
                 support = self._support(video_id, anno_id)[level]
-                local = _apply(_invert(self.affines(video_id, anno_id)[t0]), points)
+                inverse = cv2.invertAffineTransform(self.affines(video_id, anno_id)[t0])
+                local = _apply(inverse, points)
                 take = (owner < 0) & self._inside(support, local)
                 owner[take] = i
                 sprite_pts[take] = local[take]
@@ -164,7 +160,8 @@ class SynthGroundTruth:
                 vis = own & (px[:, 0] >= 0) & (px[:, 0] < width) & (px[:, 1] >= 0) & (
                     px[:, 1] < height)
                 for other in nearer:
-                    local = _apply(_invert(self.affines(video_id, other)[t]), pts_t)
+                    local = _apply(cv2.invertAffineTransform(self.affines(video_id, other)[t]),
+                                   pts_t)
                     vis &= ~self._inside(self._support(video_id, other)[2], local)
                 visible[t, sel] = vis
         return tracks.astype(np.float32), visible
