@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -185,23 +186,18 @@ class _Lines:
             raise self.fail(f"expected {count} field(s) for {what}, got {len(parts)}")
         return parts
 
-    def integer(self, what: str, text: str) -> int:
+    def number(self, what: str, text: str, *, integer: bool = False) -> Any:
         try:
-            return int(text)
+            value = int(text) if integer else float(text)
         except ValueError:
-            raise self.fail(f"{what}: {text!r} is not an integer") from None
-
-    def number(self, what: str, text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise self.fail(f"{what}: {text!r} is not a number") from None
+            kind = "an integer" if integer else "a number"
+            raise self.fail(f"{what}: {text!r} is not {kind}") from None
         if not math.isfinite(value):
             raise self.fail(f"{what}: {text!r} is not finite")
         return value
 
     def count(self, what: str) -> int:
-        value = self.integer(what, self.fields(what, 1)[0])
+        value = self.number(what, self.fields(what, 1)[0], integer=True)
         if value < 0:
             raise self.fail(f"{what} is negative ({value})")
         return value
@@ -237,7 +233,8 @@ def read_ntu_skeleton(path: str | Path) -> SkeletonSequence:
         n_bodies = lines.count(f"the body count of frame {f + 1}")
         for b in range(n_bodies):
             what = f"body {b + 1} of frame {f + 1}"
-            body_id = lines.integer(f"{what} id", lines.fields(what, NTU_BODY_FIELDS)[0])
+            body_id = lines.number(f"{what} id", lines.fields(what, NTU_BODY_FIELDS)[0],
+                                   integer=True)
             n_joints = lines.count(f"the joint count of {what}")
             if n_joints != NTU_JOINTS:
                 raise lines.fail(f"{what} has {n_joints} joints, expected {NTU_JOINTS}")
@@ -245,7 +242,7 @@ def read_ntu_skeleton(path: str | Path) -> SkeletonSequence:
             for j in range(NTU_JOINTS):
                 joint = f"joint {j + 1} of {what}"
                 parts = lines.fields(joint, NTU_JOINT_FIELDS)
-                state = lines.integer(f"{joint} trackingState", parts[NTU_TRACKING])
+                state = lines.number(f"{joint} trackingState", parts[NTU_TRACKING], integer=True)
                 if state not in NTU_TRACKING_STATES:
                     raise lines.fail(f"{joint}: trackingState {state} is not 0, 1 or 2")
                 rows[j] = (lines.number(f"{joint} colorX", parts[NTU_COLOR_X]),

@@ -101,14 +101,6 @@ def _new_object(rng: np.random.Generator, *, obj_id: int, kind: str, used: set[t
     return SceneObject("", obj_id, pick_shape, colour, size, support, sprite, texture, motion)
 
 
-def _place(rng: np.random.Generator, obj: SceneObject, height: int, width: int) -> None:
-    lx, hx = start_range(obj.motion, obj.size, width, obj.motion.dx)
-    ly, hy = start_range(obj.motion, obj.size, height, obj.motion.dy)
-    obj.x0 = rng.uniform(lx, max(lx, hx))
-    obj.y0 = rng.uniform(ly, max(ly, hy))
-    obj.placed = True
-
-
 def make_scene(rng: np.random.Generator, frames: int, height: int, width: int, primary: str
            ) -> tuple[str, list[SceneObject], list[list[int]]]:
     """Objects with placed motions; also the groups that get multi-object expressions.
@@ -157,7 +149,11 @@ def make_scene(rng: np.random.Generator, frames: int, height: int, width: int, p
         add(choose(rng, MOVING_KINDS))
     for obj in objects:
         if not obj.placed:
-            _place(rng, obj, height, width)
+            lx, hx = start_range(obj.motion, obj.size, width, obj.motion.dx)
+            ly, hy = start_range(obj.motion, obj.size, height, obj.motion.dy)
+            obj.x0 = rng.uniform(lx, max(lx, hx))
+            obj.y0 = rng.uniform(ly, max(ly, hy))
+            obj.placed = True
     depths = rng.permutation(len(objects))
     for obj, depth in zip(objects, depths, strict=True):
         obj.depth = int(depth)
