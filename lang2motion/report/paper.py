@@ -45,7 +45,6 @@ class AblationRow:
     extra: Mapping[str, str] = field(default_factory=dict)   # e.g. the points of a grid
 
 
-# ---------------------------------------------------------------------------------------------
 # Table 1: text-to-trajectory retrieval (Recall@K, %)
 
 RETRIEVAL_KS = (1, 3, 5, 10)
@@ -61,7 +60,6 @@ TABLE1: tuple[PaperRow, ...] = (
 # the paper's row label -> our retrieval method key in tables.json (absent: we did not run it)
 TABLE1_METHODS = {"Random": "random", "CLIP NN": "clip_nn", "Lang2Motion": "lang2motion"}
 
-# ---------------------------------------------------------------------------------------------
 # Table 2: trajectory generation quality and efficiency
 
 TABLE2: tuple[PaperRow, ...] = (
@@ -83,7 +81,6 @@ TABLE2: tuple[PaperRow, ...] = (
 )
 PAPER_SPEED = "0.7s"   # per generated trajectory (Tables 2, 4, 5); the hardware is not stated
 
-# ---------------------------------------------------------------------------------------------
 # Table 3: zero-shot human action recognition from skeleton trajectories (%)
 
 NTU = "NTU RGB+D (60 classes)"
@@ -100,7 +97,6 @@ TABLE3: tuple[PaperRow, ...] = (
 )
 RECOGNIZE_COMMAND = "lang2motion recognize <folder> --classes <file>"
 
-# ---------------------------------------------------------------------------------------------
 # Tables 4-7: ablations, one run per configuration
 
 TABLE4: tuple[AblationRow, ...] = (
@@ -172,7 +168,6 @@ TABLE7: tuple[AblationRow, ...] = tuple(
                              (0.7, "0.78", "32.6"), (1.0, "0.72", "28.9"))
 )
 
-# ---------------------------------------------------------------------------------------------
 # Table 8: generation from other modalities (tables.json method keys)
 
 TABLE8: tuple[tuple[str, PaperRow], ...] = (
