@@ -118,11 +118,8 @@ def _pooled_positions(model: Any, tokens: torch.Tensor) -> torch.Tensor:  # (B, 
 
 
 def _encode_text_prefix(model: Any, tokens: torch.Tensor) -> torch.Tensor:  # (B, L) -> (B, D)
-    """open_clip 3.3.0 ``CLIP.encode_text`` (unnormalised) over the first L positions only.
-
-    The mask is causal and the output is read at one position per text, so with L = the last
-    pooled position + 1 the positions cut off cannot reach the output: same result, less work.
-    """
+    """open_clip 3.3.0 ``CLIP.encode_text`` (unnormalised) over the first L positions only: with
+    a causal mask and L = the last pooled position + 1, cut positions cannot reach the output."""
     from open_clip.transformer import text_global_pool
 
     length = tokens.shape[1]
@@ -528,12 +525,8 @@ def _quiet_random_init_notice() -> Iterator[None]:
 
 def load_clip(*, model: str, pretrained: str, device: str = "auto",
               cache_dir: str | None = None) -> ClipEncoder:
-    """Build a frozen CLIP: ``pretrained`` is ``none``, local weights (file or folder) or a tag.
-
-    Raises ConfigError for an unknown model name or tag, DependencyError when weights are
-    missing, unreadable, do not fit ``model``, or cannot be downloaded. ``cache_dir`` is where
-    tag downloads are cached (default: the Hugging Face cache).
-    """
+    """A frozen CLIP; ``pretrained``: ``none``, local weights (file or folder) or a tag (cached
+    in ``cache_dir``, default the Hugging Face cache)."""
     import open_clip
 
     _register_local_configs()

@@ -21,8 +21,6 @@ ADE_UNIT = "unit not stated"
 
 @dataclass(frozen=True)
 class PaperRow:
-    """One row of a paper table: a label and its printed values by column key."""
-
     label: str
     values: Mapping[str, str]
     kind: str = ""                  # the paper's "Type" column or a group name
@@ -30,17 +28,14 @@ class PaperRow:
 
 @dataclass(frozen=True)
 class AblationRow:
-    """A configuration of an ablation table: the overrides that make it, the paper's values.
-
-    ``paper`` is None for rows the paper does not have (ours only). ``from_full`` names a
-    method of the default run's tables.json that fills the row instead of an experiment (the
-    teacher-forced decode of Table 5, which is a mode of the trained model, not a run).
-    """
+    """A configuration of an ablation table: the overrides that make it, the paper's values."""
 
     label: str
     overrides: Mapping[str, Any]
-    paper: Mapping[str, str] | None
+    paper: Mapping[str, str] | None     # None: a row the paper does not have (ours only)
     group: str = ""
+    # a method of the default run's tables.json that fills the row instead of an experiment
+    # (Table 5's teacher-forced decode: a mode of the trained model, not a run)
     from_full: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)   # e.g. the points of a grid
 
