@@ -31,9 +31,7 @@ def _load(args: argparse.Namespace):
 
 
 def argument_type(convert: Callable[[str], Any], accept: Callable[[Any], bool], *,
-                  expected: str, rule: str) -> Callable[[str], Any]:
-    """An argparse type: "expected <expected>" when ``convert`` fails, "must be <rule>" when
-    ``accept`` says no (``--k 0``)."""
+                  expected: str, rule: str) -> Callable[[str], Any]:   # an argparse type
     def parse(text: str) -> Any:
         try:
             value = convert(text)
@@ -162,8 +160,6 @@ def cmd_recognize(args: argparse.Namespace) -> Any:
 
 
 def cmd_ablations(args: argparse.Namespace) -> None:
-    """Every distinct non-baseline configuration of the paper's Tables 4-7 (the report's own
-    list) as a `dvc exp run -S ...` command, printed or queued."""
     import shutil
     import subprocess
 
@@ -242,6 +238,11 @@ def _model_options(parser: argparse.ArgumentParser, *, json_flag: bool = True) -
     if json_flag:
         parser.add_argument("--json", action="store_true",
                             help="also print the result as JSON")
+
+
+def _class_options(parser: argparse.ArgumentParser, order: str) -> None:
+    parser.add_argument("--classes", nargs="*", default=[], help="class names")
+    parser.add_argument("--classes-file", help=f"a file of class names, one per line{order}")
 
 
 def _output_options(parser: argparse.ArgumentParser) -> None:
@@ -335,8 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Label trajectories with the class names whose CLIP text "
                          "embeddings are closest to their latents.")
     cls.add_argument("inputs", nargs="+", help="trajectory .json files or folders of them")
-    cls.add_argument("--classes", nargs="*", default=[], help="class names")
-    cls.add_argument("--classes-file", help="a file of class names, one per line")
+    _class_options(cls, "")
     cls.add_argument("--k", type=positive_int, default=3, help="labels per trajectory (default 3)")
     _model_options(cls)
 
@@ -345,9 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "(.json) file of a folder against a class list; with labelled files, "
                          "print top-1 and top-5 accuracy (paper Table 3).")
     rec.add_argument("folder")
-    rec.add_argument("--classes", nargs="*", default=[], help="class names")
-    rec.add_argument("--classes-file", help="a file of class names, one per line, in the data "
-                     "set's label order (NTU-60: lang2motion/data/classes/ntu60.txt)")
+    _class_options(rec, ", in the data set's label order (NTU-60: "
+                   "lang2motion/data/classes/ntu60.txt)")
     rec.add_argument("--k", type=positive_int, default=5, help="labels per file (default 5)")
     rec.add_argument("--save", metavar="FILE.json", help="write the result as JSON")
     _model_options(rec)

@@ -1,10 +1,7 @@
-"""Where the initial grid's region comes from: a mask file, a box, or clicks through SAM (for the
-verbs, the demo and the folder importer).
+"""Where the initial grid's region comes from: a mask file, a box, or clicks through SAM.
 
-Pixel convention: integer (x, y) name pixel centres (OpenCV, CoTracker; SAM's prompt encoder
-shifts its inputs by half a pixel for the same reason), so pixel (x, y) spans x +- 0.5.
-
-Legend: H height, W width, K clicked points.
+Integer (x, y) name pixel centres (OpenCV, CoTracker, SAM's prompt encoder), so pixel (x, y)
+spans x +- 0.5. Legend: H height, W width, K clicked points.
 """
 
 from __future__ import annotations
@@ -37,7 +34,6 @@ Box = tuple[float, float, float, float]      # x0, y0, x1, y1 in pixels, both en
 Point = tuple[float, float]                  # x, y in pixels
 
 
-# -- parsing ------------------------------------------------------------------------------------
 def _parse_numbers(text: str, *, option: str, form: str, count: int) -> tuple[float, ...]:
     parts = [p.strip() for p in str(text).split(",")]
     try:
@@ -62,14 +58,9 @@ def _fmt(values: Sequence[float]) -> str:
     return "(" + ", ".join(f"{v:g}" for v in values) + ")"
 
 
-# -- boxes and points ---------------------------------------------------------------------------
 def box_mask(box: Sequence[float], size: tuple[int, int]) -> np.ndarray:
-    """(H, W) bool: the pixels whose centres lie in ``box`` (x0, y0, x1, y1), edges included.
-
-    Pixel (x, y) is centred on integer x, y, so the box (2, 1, 4, 3) covers columns 2..4 and
-    rows 1..3 (3 x 3 pixels) and (2.5, 1, 4, 3) columns 3..4. A box reaching past the image is
-    clipped; ConfigError for an empty or inverted box or one that covers no pixel of the image.
-    """
+    """(H, W) bool: the pixels whose centres lie in ``box`` (x0, y0, x1, y1), edges included:
+    (2, 1, 4, 3) covers columns 2..4 and rows 1..3, (2.5, 1, 4, 3) columns 3..4; clipped."""
     height, width = size
     if len(box) != 4:
         raise ConfigError(f"box {tuple(box)}: expected (x0, y0, x1, y1)")
@@ -89,7 +80,6 @@ def box_mask(box: Sequence[float], size: tuple[int, int]) -> np.ndarray:
 
 
 def _check_points(points: Sequence[Sequence[float]], size: tuple[int, int]) -> np.ndarray:
-    """(K, 2) float64; ConfigError for a point on no pixel."""
     height, width = size
     coords = np.asarray(points, dtype=np.float64)
     if coords.ndim != 2 or coords.shape[1] != 2 or len(coords) == 0:
@@ -123,7 +113,6 @@ def pick_objects(masks: np.ndarray,              # (K, H, W) bool: the known obj
     return masks[picked].any(axis=0), picked
 
 
-# -- SAM ----------------------------------------------------------------------------------------
 def _import_sam() -> tuple[Any, Any]:
     try:
         predictor = importlib.import_module("segment_anything.predictor")
@@ -142,8 +131,7 @@ def _checkpoint_help() -> str:
 
 
 def kind_from_file_name(path: Path, kinds: Sequence[str]) -> str:
-    """The one of ``kinds`` (sam_model_registry's keys) the file name names as a word:
-    ``sam_vit_b_01ec64.pth`` -> ``vit_b``."""
+    """``sam_vit_b_01ec64.pth`` -> ``vit_b``: the one of ``kinds`` the name has as a word."""
     name = path.name.lower()
     found = [k for k in kinds if k != "default"
              and re.search(rf"(?<![a-z0-9]){re.escape(k.lower())}(?![a-z0-9])", name)]
@@ -221,7 +209,6 @@ def _cached_segmenter(path: str, mtime_ns: int, device: str, kind: str | None) -
     return SamSegmenter.from_checkpoint(path, device=device, kind=kind)
 
 
-# -- the one entry point ------------------------------------------------------------------------
 def resolve_region(*, size: tuple[int, int] | None,
                    image: np.ndarray | None,          # (H, W, 3) uint8 RGB first frame
                    mask_path: str | None,
@@ -230,12 +217,10 @@ def resolve_region(*, size: tuple[int, int] | None,
                    sam_checkpoint: str | None,
                    device: str,
                    sam_kind: str | None = None) -> tuple[np.ndarray, str]:
-    """(mask (H, W) bool, how it was made) from exactly one of a mask file, a box or points.
-
-    size: the frame's (H, W) without an image (both given must agree; None: the mask file's).
-    sam_checkpoint None reads $LANG2MOTION_SAM_CHECKPOINT. With a checkpoint and an image, a box
-    or points go through SAM; without, a box is its rectangle and points are refused.
-    """
+    """(mask (H, W) bool, how it was made) from exactly one of a mask file, a box or points;
+    ``size`` (H, W) stands in for the image (None: the mask file's). With a SAM checkpoint
+    (None: $LANG2MOTION_SAM_CHECKPOINT) and an image a box or points go through SAM; without,
+    a box is its rectangle and points are refused."""
     given = [name for name, value in (("--mask", mask_path), ("--box", box), ("--point", points))
              if value is not None and (name != "--point" or len(value) > 0)]
     if len(given) != 1:

@@ -1,16 +1,13 @@
 """Parquet tables exchanged between stages: their schemas, writing and checked reading.
 
-Two tables:
-- tracks (``data/tracks/<split>.parquet``): one row per (video, object set, window), written by
-  the track stage and shared by every expression that names the same objects.
-- features (``data/features/<split>/part-NNNNN.parquet``): one row per trajectory (track row),
-  written by the embed stage: its tracks and per-frame CLIP overlay embeddings stored once, and
-  the samples (expressions) that use it as list columns: ids, caption, motion kind, tags and
-  CLIP text embedding. ``pandas.read_parquet`` shows everything about a trajectory. Row groups
-  of ROWS_PER_GROUP trajectories are the chunks the streamed training loader reads.
+- tracks (``data/tracks/<split>.parquet``, track stage): one row per (video, object set, window),
+  shared by every expression that names the same objects.
+- features (``data/features/<split>/part-NNNNN.parquet``, embed stage): one row per trajectory:
+  its tracks and per-frame CLIP overlay embeddings once, its samples (expressions) as list
+  columns. Row groups of ROWS_PER_GROUP rows are what the streamed training loader reads.
 
-Arrays are flat lists (row-major), their shapes (T, N, D) in the schema metadata, checked on
-read. Legend: T frames, N points, D CLIP embedding size, K expressions of one trajectory.
+Arrays are flat row-major lists, their shapes (T, N, D) in the schema metadata, checked on read.
+Legend: T frames, N points, D CLIP embedding size, K expressions of one trajectory.
 """
 
 from __future__ import annotations
@@ -39,13 +36,9 @@ COORD_LIMIT = 4.0
 
 @dataclass
 class FeatureTensors:
-    """A feature split held in memory as arrays, for training and evaluation.
-
-    S samples (expressions), R trajectories (track rows). What belongs to a trajectory (its tracks
-    and overlay embeddings) is stored once per trajectory (``row_*``, R first) and each sample
-    points at its trajectory through ``row``; the per-sample views ``tracks``, ``image_emb``...
-    gather on demand. Coordinates are normalised to [-1, 1] (eq. 3).
-    """
+    """A feature split in memory: S samples (expressions), R trajectories (track rows). A
+    trajectory's arrays are stored once (``row_*``); sample i's is row ``row[i]``, gathered on
+    demand by the per-sample views. Coordinates are normalised to [-1, 1] (eq. 3)."""
 
     sample_ids: list[str]        # (S,)
     track_ids: list[str]         # (S,) the track row each sample uses
@@ -66,28 +59,23 @@ class FeatureTensors:
     clip_pretrained: str = ""
 
     @property
-    def tracks(self) -> np.ndarray:
-        """(S, T, N, 2) every sample's trajectory (a gathered copy)."""
+    def tracks(self) -> np.ndarray:  # (S, T, N, 2), a gathered copy
         return self.row_tracks[self.row]
 
     @property
-    def visible(self) -> np.ndarray:
-        """(S, T, N)"""
+    def visible(self) -> np.ndarray:  # (S, T, N)
         return self.row_visible[self.row]
 
     @property
-    def image_emb(self) -> np.ndarray:
-        """(S, T, D)"""
+    def image_emb(self) -> np.ndarray:  # (S, T, D)
         return self.row_image_emb[self.row]
 
     @property
-    def image_emb_pooled(self) -> np.ndarray:
-        """(S, D)"""
+    def image_emb_pooled(self) -> np.ndarray:  # (S, D)
         return self.row_image_emb_pooled[self.row]
 
     @property
-    def grid(self) -> np.ndarray:
-        """(S, N, 2) the initial grid: the first frame of every track."""
+    def grid(self) -> np.ndarray:  # (S, N, 2): the first frame of every track
         return self.row_tracks[self.row, 0]
 
     def __len__(self) -> int:
@@ -105,9 +93,6 @@ class FeatureTensors:
                        texts=pick(self.texts), motion_kinds=pick(self.motion_kinds),
                        template_ids=self.template_ids[idx], tags=pick(self.tags),
                        text_emb=self.text_emb[idx], sizes=self.sizes[idx], row=self.row[idx])
-
-
-# ------------------------------------------------------------------------------- tracks table
 
 
 @dataclass(frozen=True)
@@ -137,7 +122,6 @@ TRACKS_SCHEMA = pa.schema([
 
 
 def tracks_path(tracks_dir: str | Path, split: str) -> Path:
-    """Where the tracks table of ``split`` lives under the track stage's output folder."""
     return Path(tracks_dir) / f"{split}.parquet"
 
 
@@ -197,8 +181,8 @@ def check_coordinates(tracks: np.ndarray, *, where: str, ids: list[str] | None =
 
 
 def read_tracks(path: str | Path) -> list[TrackRow]:
-    """Read a tracks table written by :func:`write_tracks`, checking its schema, shapes and
-    coordinates."""
+    """A tracks table written by :func:`write_tracks`, its schema, shapes and coordinates
+    checked."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: tracks table not found (run the track stage first)")
@@ -232,8 +216,6 @@ def read_tracks(path: str | Path) -> list[TrackRow]:
     return rows
 
 
-# ----------------------------------------------------------------------------- features table
-
 SHARD_GLOB = "part-*.parquet"
 # Trajectories per Parquet row group: the unit the streamed loader reads (about 4.5 MB at T=30,
 # D=512), and trajectories per shard file.
@@ -241,8 +223,7 @@ ROWS_PER_GROUP = 64
 ROWS_PER_SHARD = 1024
 
 
-def shard_name(index: int) -> str:
-    """File name of the ``index``-th feature shard: part-00000.parquet, part-00001.parquet..."""
+def shard_name(index: int) -> str:  # part-00000.parquet, part-00001.parquet...
     return f"part-{index:05d}.parquet"
 
 
@@ -495,13 +476,11 @@ def feature_tensors(table: pa.Table, meta: dict, *, where: str) -> FeatureTensor
 
 
 def load_feature_tensors(directory: str | Path) -> FeatureTensors:
-    """Every shard of ``directory`` in memory (see FeatureTensors and :func:`feature_tensors`)."""
     table, meta = read_feature_table(directory)
     return feature_tensors(table, meta, where=str(directory))
 
 
 def _read_tags(sample_ids: list[str], texts: list[str], where: str) -> list[dict[str, str]]:
-    """The tags of every sample: one JSON object of string values each."""
     out = []
     for sample_id, text in zip(sample_ids, texts, strict=True):
         try:

@@ -1,12 +1,9 @@
-"""A loaded checkpoint (the torch module ``Lang2Motion`` + model.json) with its recorded CLIP:
-the one class behind evaluation, the verbs, the demo and the Python API. On numpy batches
-(``encode_tracks``, ``decode_tracks``: evaluation) and on :class:`Trajectory` objects
-(``generate``, ``encode``, ``decode``, ``edit``, ...: the verbs); README shows its use.
-
-A trajectory is encoded as in training, its overlays drawn over the frames given or over a plain
-canvas (a frame-less stand-in for the video: an unfamiliar background to the encoder).
-
-Legend: B batch, T frames, N points, D latent (= CLIP embedding size), H/W frame size.
+"""A loaded checkpoint (``Lang2Motion`` + model.json) with its recorded CLIP: the one class
+behind evaluation (numpy batches: ``encode_tracks``, ``decode_tracks``), the verbs, the demo and
+the Python API (:class:`Trajectory` objects: ``generate``, ``encode``, ``edit``...; README).
+A trajectory is encoded as in training, its overlays drawn over the frames given or a plain
+canvas (an unfamiliar background to the encoder). Legend: B batch, T frames, N points, D latent
+(= CLIP embedding size), H/W frame size.
 """
 
 from __future__ import annotations
@@ -52,8 +49,7 @@ CANVAS_SIDE_RANGE = (16, 4096)
 MAX_INTERPOLATION_STEPS = 64
 
 
-def check_canvas(size: Sequence[int], *, option: str = "size") -> tuple[int, int]:
-    """(W, H) as ints within :data:`CANVAS_SIDE_RANGE`, or a ConfigError naming ``option``."""
+def check_canvas(size: Sequence[int], *, option: str = "size") -> tuple[int, int]:  # (W, H)
     low, high = CANVAS_SIDE_RANGE
     try:
         width, height = (int(v) for v in size)
@@ -70,15 +66,13 @@ def _whole(value: object, low: int, high: float = math.inf) -> bool:
             and low <= value <= high)
 
 
-def check_k(k: int, *, option: str = "k") -> int:
-    """``k`` results: a whole number >= 1 (0 would silently return nothing)."""
+def check_k(k: int, *, option: str = "k") -> int:  # 0 would silently return nothing
     if not _whole(k, 1):
         raise ConfigError(f"{option} must be a whole number >= 1, got {k!r}")
     return int(k)
 
 
 def check_steps(steps: int) -> int:
-    """Interpolation steps: 2 (the two ends) to :data:`MAX_INTERPOLATION_STEPS`."""
     if not _whole(steps, 2, MAX_INTERPOLATION_STEPS):
         raise ConfigError(f"--steps must be a whole number from 2 (the two ends) to "
                           f"{MAX_INTERPOLATION_STEPS}, got {steps!r}")
@@ -86,7 +80,6 @@ def check_steps(steps: int) -> int:
 
 
 def check_prompts(texts: str | Sequence[str]) -> list[str]:
-    """The prompts as a list, refused when there is none or one is not text or blank."""
     texts = [texts] if isinstance(texts, (str, bytes)) else list(texts)
     if not texts:
         raise ConfigError("no prompt given")
@@ -161,7 +154,7 @@ class Lang2MotionModel:
              device_param: str = "--device", batch_size: int = DEFAULT_BATCH,
              clip_model: str | None = None, clip_pretrained: str | None = None
              ) -> Lang2MotionModel:
-        """Load a checkpoint folder with the CLIP it records (``clip_*`` override it);
+        """A checkpoint folder with the CLIP it records (``clip_*`` override it);
         ``device_param``: what an error about ``device`` names."""
         target = resolve_device(device, param=device_param)
         module, meta = load_model(path, device=target)
@@ -289,8 +282,7 @@ class Lang2MotionModel:
         grid = normalise(self.grid(mask), width, height)
         return np.repeat(grid[None], count, axis=0), width, height
 
-    def check_prompts(self, texts: str | Sequence[str]) -> list[str]:
-        """:func:`check_prompts`, warning about every prompt longer than CLIP's context."""
+    def check_prompts(self, texts: str | Sequence[str]) -> list[str]:   # warns on long prompts
         texts = check_prompts(texts)
         clip = self.clip
         for text, count in zip(texts, clip.token_counts(texts), strict=True):
@@ -313,7 +305,6 @@ class Lang2MotionModel:
                                       source=source)
 
     def check_latents(self, latents: object) -> np.ndarray:   # -> (B, D) float32
-        """(B, D) float32; DataError for another shape or NaN (it decodes to NaN tracks)."""
         try:
             array = np.atleast_2d(np.asarray(latents, dtype=np.float32))
         except (TypeError, ValueError) as exc:
@@ -345,8 +336,8 @@ class Lang2MotionModel:
 
     def generate(self, texts: str | Sequence[str], *, mask: np.ndarray | None = None,
                  size: tuple[int, int] = DEFAULT_CANVAS) -> list[Trajectory]:
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        return self.decode(self.text_embeddings(texts), mask=mask, size=size, labels=texts,
+        texts = self.check_prompts(texts)
+        return self.decode(self.encode_texts(texts), mask=mask, size=size, labels=texts,
                            source={"kind": "text"})
 
     # -- trajectory -> latent -------------------------------------------------------------------

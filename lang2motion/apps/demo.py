@@ -1,18 +1,10 @@
-"""`lang2motion demo`: a local web page (Gradio) with Generate, Retrieve and Interpolate / Edit
-tabs on one checkpoint loaded once. UI glue: every result comes from the verbs' own code, so the
-page writes exactly the files the verbs write, into a temporary folder it offers for download.
-:class:`Demo` holds the logic and never imports gradio (its tests need no browser);
-:func:`build_app` lays out the page, :func:`serve_model` serves it.
-
-Objects: on an example frame (the first frames of the checkpoint's valid split) a click picks the
-annotated object under it (the data set's own mask); on an uploaded frame clicks go through SAM
-when the ``sam`` extra and a checkpoint are present; a box works everywhere (through SAM, else
-as its rectangle).
-
-Legend: K objects, P clicks, H/W frame size.
-
-Note: no ``from __future__ import annotations`` here: Gradio reads the handlers' annotations
-(``gr.SelectData``) at run time.
+"""`lang2motion demo`: a local Gradio page (Generate, Retrieve, Interpolate / Edit) on one
+checkpoint. Every result comes from the verbs' own code, written to a temporary folder offered
+for download. :class:`Demo` holds the logic without gradio (tested without a browser);
+:func:`build_app` lays out the page. A click on an example frame picks the data set's annotated
+object under it; on an upload clicks go through SAM when available; a box works everywhere.
+Legend: K objects, P clicks, H/W frame size. No ``from __future__ import annotations``: Gradio
+reads the handlers' annotations (``gr.SelectData``) at run time.
 """
 
 import functools
@@ -66,7 +58,6 @@ OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": 
 
 
 def require_gradio() -> Any:
-    """The gradio module, imported offline; DependencyError naming the extra when missing."""
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
     try:
@@ -82,8 +73,6 @@ def require_gradio() -> Any:
 # -- what the page offers -----------------------------------------------------------------------
 @dataclass
 class Example:
-    """One example frame: a valid video's first frame and its annotated objects there."""
-
     name: str                # video id
     image_path: Path         # the frame file
     image: np.ndarray        # (H, W, 3) uint8 RGB
@@ -97,8 +86,6 @@ class Example:
 
 
 def load_examples(raw_dir: str | os.PathLike[str], split: str) -> list[Example]:
-    """The first frames of a prepared split's first videos, with the mask of every object
-    visible there (none for a split without masks)."""
     data = resolve_split(raw_dir, split)
     examples = []
     for video_id in data.video_ids()[:EXAMPLES_MAX]:
@@ -122,20 +109,16 @@ def load_examples(raw_dir: str | os.PathLike[str], split: str) -> list[Example]:
 
 @dataclass
 class Frame:
-    """The frame the user works on: an example's or an uploaded file."""
-
     path: str                # what generate reads (the example's frame file or the upload)
     example: int | None      # index into Demo.examples, None for an upload
     image: np.ndarray        # (H, W, 3) uint8 RGB
 
 
-def new_session() -> dict[str, Any]:
-    """One browser session's state: the frame, the clicks, a pending box corner, the results."""
+def new_session() -> dict[str, Any]:   # one browser session's state
     return {"frame": None, "clicks": [], "corner": None, "results": []}
 
 
 def parse_prompts(text: str) -> list[str]:
-    """One prompt per non-blank line; ConfigError when there is none."""
     prompts = [line.strip() for line in str(text or "").splitlines() if line.strip()]
     if not prompts:
         raise ConfigError("type a prompt first: the motion in words, one prompt per line, e.g. "
@@ -145,8 +128,6 @@ def parse_prompts(text: str) -> list[str]:
 
 @dataclass
 class Demo:
-    """The model and everything the page computes, without the page (see the module doc)."""
-
     model: Lang2MotionModel
     examples: list[Example]
     examples_from: str                # where the examples came from, or why there are none
@@ -161,7 +142,6 @@ class Demo:
     def __post_init__(self) -> None:
         self.sam_checkpoint = self.sam_checkpoint or os.environ.get(SAM_CHECKPOINT_ENV) or None
 
-    # -- what the page says about itself -------------------------------------------------------
     def header(self) -> str:
         model, meta = self.model, self.model.meta
         lines = [
@@ -188,7 +168,6 @@ class Demo:
                 f"`sam` extra, `{SAM_INSTALL}`, and start the demo with `--sam-checkpoint` or "
                 f"${SAM_CHECKPOINT_ENV}); draw a box instead (used as a rectangle).")
 
-    # -- the frame and the object --------------------------------------------------------------
     def pick_example(self, index: int) -> Frame:
         if not 0 <= index < len(self.examples):
             raise ConfigError(f"no example {index}")
@@ -196,7 +175,6 @@ class Demo:
         return Frame(str(example.image_path), index, example.image)
 
     def load_upload(self, path: str | None) -> Frame:
-        """An uploaded frame; DataError naming the file when it is not a readable image."""
         if not path:
             raise DataError("no file was uploaded")
         return Frame(str(path), None, read_rgb(path))
@@ -209,8 +187,8 @@ class Demo:
 
     def click(self, session: dict[str, Any], x: float, y: float, *, mode: str,
               box_text: str) -> tuple[dict[str, Any], str]:
-        """A click on the frame: a point on the object, or a box corner. Returns the session
-        and the box text (a box's second corner fills it in)."""
+        """A point on the object or a box corner -> (session, box text: filled by the second
+        corner)."""
         frame = self.frame_of(session)
         if mode == BOX_MODE:
             if session["corner"] is None:
@@ -248,7 +226,6 @@ class Demo:
             cv2.circle(image, (round(x), round(y)), CLICK_RADIUS, CLICK_RGB, -1)
         return image
 
-    # -- Generate --------------------------------------------------------------------------------
     def request_dir(self, verb: str) -> Path:
         """A fresh folder for one request's files (beyond REQUESTS_KEPT the oldest go)."""
         self._requests += 1
@@ -261,8 +238,7 @@ class Demo:
 
     def generate(self, session: dict[str, Any], box_text: str, prompts_text: str
                  ) -> tuple[list[dict[str, Any]], str]:
-        """generate's own files for every prompt from the chosen object, and how the region was
-        made."""
+        """generate's files for every prompt from the chosen object, and how the region was made."""
         prompts = parse_prompts(prompts_text)
         frame = self.frame_of(session)
         clicks, box = session["clicks"], (box_text or "").strip()
@@ -295,9 +271,8 @@ class Demo:
         session["results"] = [*session["results"], *written]
         return written, request.region
 
-    # -- Retrieve --------------------------------------------------------------------------------
     def gallery(self, source: str) -> retrieve_verb.Gallery:
-        """A retrieval gallery, loaded once per folder (again when the folder changes)."""
+        """Loaded once per folder (again when it changes)."""
         path = Path(source or self.gallery_source)
         if not path.is_dir():
             raise DataError(f"{path}: no such folder (give a split's feature shards, e.g. "
@@ -323,7 +298,6 @@ class Demo:
             shown.append((str(path), f"{item['rank']}. {item['score']:+.3f} {item['label']}"))
         return shown
 
-    # -- Interpolate / Edit ----------------------------------------------------------------------
     def interpolate(self, session: dict[str, Any], a: str, b: str, steps: int
                     ) -> dict[str, Any]:
         """interpolate's own outputs, from the last Generate's object or a centred disc."""
@@ -355,8 +329,8 @@ class Demo:
 def demo_for(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str],
              sam_checkpoint: str | None, device: str,
              work_dir: str | os.PathLike[str]) -> Demo:
-    """A Demo on the checkpoint's valid split under ``data_dir`` (raw/ for the examples,
-    features/ for retrieval); without data the page offers uploads only and says why."""
+    """A Demo on the checkpoint's valid split under ``data_dir`` (raw/: examples, features/:
+    retrieval); without data the page offers uploads only and says why."""
     split = (model.meta.get("data") or {}).get("valid_split") or "valid_u"
     raw = Path(data_dir) / "raw"
     try:
@@ -372,7 +346,6 @@ def demo_for(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str],
 
 # -- the page -----------------------------------------------------------------------------------
 def build_app(demo: Demo) -> Any:
-    """The Gradio Blocks of the page (:func:`serve_model` launches it)."""
     gr = require_gradio()
 
     def wire(event: Callable[..., Any], handler: Callable[..., tuple], inputs: list[Any],
@@ -548,8 +521,7 @@ def build_app(demo: Demo) -> Any:
 
 def serve_model(model: Lang2MotionModel, *, data_dir: str | os.PathLike[str], host: str,
                 port: int, share: bool, sam_checkpoint: str | None, device: str) -> None:
-    """`lang2motion demo`: the page for ``model`` until Ctrl-C, its files in a temporary folder
-    removed at exit; ``share`` asks Gradio for a public link."""
+    """The page for ``model`` until Ctrl-C; its temporary folder is removed at exit."""
     gr = require_gradio()
     with tempfile.TemporaryDirectory(prefix="lang2motion-demo-") as work:
         os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(work) / "gradio"))

@@ -1,27 +1,19 @@
 """A frozen open_clip model that turns captions and overlay images into embeddings.
 
-``load_clip(model=..., pretrained=...)`` accepts three kinds of ``pretrained``:
-- ``"none"``: random weights (the offline default), seeded in a forked RNG (RANDOM_INIT_SEED):
-  the same stand-in features on every run, without touching the caller's random state.
-- local weights (a path, a name ending in WEIGHT_SUFFIXES, or a folder): safetensors, a
-  ``torch.save`` state dict (or ``{'state_dict': ...}``), OpenAI's TorchScript release
-  (``ViT-B-32.pt``) or a Hugging Face snapshot folder, loaded by open_clip's ``load_checkpoint``
-  and checked strictly. open_clip reads neither the folder nor the TorchScript archive: this
-  module does, the archive's tensors as data (its code never runs, unlike ``torch.jit.load``).
-  Nothing but tensors and plain containers is unpickled.
-- anything else is an open_clip tag (``openai``...) downloaded into the Hugging Face cache.
+``pretrained`` is ``"none"`` (random weights seeded in a forked RNG, RANDOM_INIT_SEED: the same
+stand-in features every run, the caller's random state untouched), local weights (safetensors, a
+``torch.save`` state dict, OpenAI's TorchScript release read as data and never run, or a Hugging
+Face snapshot folder; nothing but tensors and plain containers is unpickled; checked strictly)
+or an open_clip tag (``openai``...) downloaded into the Hugging Face cache.
 
-Activation: OpenAI's weights (and a few others) were trained with QuickGELU; run with plain GELU
-they load without complaint and give wrong embeddings. The activation is chosen, first rule that
-speaks, from: OpenAI's release markers in local weights (a TorchScript archive, or OpenAI's
-non-weight entries ``OPENAI_EXTRA_KEYS`` in the state dict) -> QuickGELU; an
-``open_clip_config.json`` beside the weights file (its ``model_cfg.quick_gelu``); a tag's
-pretrained config; the model name's config. A switch away from the named model's activation is
-logged as a warning. Plain weights with none of these markers cannot be told apart: name the
-matching model (``ViT-B-32-quickgelu``) for a local file of QuickGELU weights.
+Activation: OpenAI's weights were trained with QuickGELU and under GELU load silently with wrong
+embeddings. First rule that speaks: OpenAI's markers in local weights (TorchScript, or
+``OPENAI_EXTRA_KEYS``) -> QuickGELU; an ``open_clip_config.json`` beside the weights; a tag's
+config; the model name's config (a switch away from it is logged). Unmarked QuickGELU weights
+need the matching name (``ViT-B-32-quickgelu``).
 
-Model names are open_clip's registry plus the configs in ``model_configs/`` (``L2M-Tiny``: a tiny
-CLIP for fast tests). Legend: B batch, D embedding size, H height, W width, L token positions.
+Model names: open_clip's registry plus ``model_configs/`` (``L2M-Tiny``: a tiny CLIP for tests).
+Legend: B batch, D embedding size, H height, W width, L token positions.
 """
 
 from __future__ import annotations
@@ -126,11 +118,8 @@ def _pooled_positions(model: Any, tokens: torch.Tensor) -> torch.Tensor:  # (B, 
 
 
 def _encode_text_prefix(model: Any, tokens: torch.Tensor) -> torch.Tensor:  # (B, L) -> (B, D)
-    """open_clip 3.3.0 ``CLIP.encode_text`` (unnormalised) over the first L positions only.
-
-    The mask is causal and the output is read at one position per text, so with L = the last
-    pooled position + 1 the positions cut off cannot reach the output: same result, less work.
-    """
+    """open_clip 3.3.0 ``CLIP.encode_text`` (unnormalised) over the first L positions only: with
+    a causal mask and L = the last pooled position + 1, cut positions cannot reach the output."""
     from open_clip.transformer import text_global_pool
 
     length = tokens.shape[1]
@@ -182,7 +171,7 @@ class ClipEncoder:
                 "activation": self.activation}
 
     def autocast(self) -> Any:
-        """fp16 autocast on CUDA (halves the encoder's time), fp32 on CPU (CPU fp16 is slow)."""
+        """fp16 autocast on CUDA, fp32 on CPU (where fp16 is slow)."""
         return autocast(self.device, torch.float16)
 
     def token_counts(self, texts: list[str]) -> list[int]:
@@ -199,12 +188,8 @@ class ClipEncoder:
         return (tok(list(texts)) != 0).sum(dim=-1).tolist()
 
     def encode_text(self, texts: list[str], *, batch_size: int) -> np.ndarray:  # (B, D) float32
-        """Unnormalised CLIP text embeddings of ``texts``, in order.
-
-        On open_clip's causal CLIP text tower each batch runs only up to its last end-of-text
-        token, and texts are batched by length, so short captions cost a fraction of the 77
-        positions; other text towers run their own ``encode_text``.
-        """
+        """Unnormalised CLIP text embeddings of ``texts``, in order; on the fast path texts are
+        batched by length and each batch runs only up to its last end-of-text token."""
         if batch_size < 1:
             raise ConfigError(f"clip.batch_size must be >= 1, got {batch_size}")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -276,7 +261,7 @@ def _quick_gelu_name(model: str) -> str | None:
     return name if name in open_clip.list_models() else None
 
 
-def _dependency_hint(model: str, tag: str) -> str:
+def _dependency_hint(model: str, tag: str) -> str:  # how to get a tag's weights offline
     import open_clip
 
     cfg = open_clip.get_pretrained_cfg(model, tag)
@@ -298,16 +283,12 @@ def _dependency_hint(model: str, tag: str) -> str:
             f"{activation}; or use clip.pretrained=none for random stand-in weights")
 
 
-# ---------------------------------------------------------------------------- local weights
-
-
 @dataclass(frozen=True)
 class _LocalWeights:
     """A local weights file, with what it says about its activation and preprocessing."""
 
     file: Path
-    torchscript: dict[str, torch.Tensor] | None  # the tensors of a TorchScript archive, else
-    # None: open_clip's load_checkpoint reads the file
+    torchscript: dict[str, torch.Tensor] | None  # a TorchScript archive's tensors, else None
     quick_gelu: bool | None     # None: nothing in or beside the file says
     reason: str                 # why quick_gelu is what it is
     preprocess: dict[str, Any]  # image_mean/image_std from open_clip_config.json, if any
@@ -544,12 +525,8 @@ def _quiet_random_init_notice() -> Iterator[None]:
 
 def load_clip(*, model: str, pretrained: str, device: str = "auto",
               cache_dir: str | None = None) -> ClipEncoder:
-    """Build a frozen CLIP: ``pretrained`` is ``none``, local weights (file or folder) or a tag.
-
-    Raises ConfigError for an unknown model name or tag, DependencyError when weights are
-    missing, unreadable, do not fit ``model``, or cannot be downloaded. ``cache_dir`` is where
-    tag downloads are cached (default: the Hugging Face cache).
-    """
+    """A frozen CLIP; ``pretrained``: ``none``, local weights (file or folder) or a tag (cached
+    in ``cache_dir``, default the Hugging Face cache)."""
     import open_clip
 
     _register_local_configs()

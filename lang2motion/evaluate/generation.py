@@ -52,7 +52,6 @@ def _tracks_pair(pred: object, truth: object, where: str) -> tuple[np.ndarray, n
 def frame_errors(pred: np.ndarray,   # (S, T, N, 2)
                  truth: np.ndarray,  # (S, T, N, 2)
                  ) -> np.ndarray:    # (S, T) float64, normalised units
-    """Mean over points of the Euclidean distance between ``pred`` and ``truth`` per frame."""
     pred, truth = checked("frame_errors", pred=(pred, "S T N 2"), truth=(truth, "S T N 2"))
     return np.linalg.norm(pred - truth, axis=-1).mean(axis=-1)
 
@@ -60,7 +59,6 @@ def frame_errors(pred: np.ndarray,   # (S, T, N, 2)
 def ade(pred: np.ndarray,   # (S, T, N, 2)
         truth: np.ndarray,  # (S, T, N, 2)
         ) -> np.ndarray:    # (S,) float64, normalised units
-    """Average displacement error over frames 1 .. T-1 (frame 0 is given)."""
     pred, truth = _tracks_pair(pred, truth, "ade")
     return frame_errors(pred, truth)[:, GIVEN_FRAMES:].mean(axis=1)
 
@@ -68,7 +66,6 @@ def ade(pred: np.ndarray,   # (S, T, N, 2)
 def fde(pred: np.ndarray,   # (S, T, N, 2)
         truth: np.ndarray,  # (S, T, N, 2)
         ) -> np.ndarray:    # (S,) float64, normalised units
-    """Final displacement error: the mean point distance at the last frame."""
     pred, truth = _tracks_pair(pred, truth, "fde")
     return frame_errors(pred[:, -1:], truth[:, -1:])[:, 0]
 
@@ -88,7 +85,6 @@ def smoothness(tracks: np.ndarray,  # (S, T, N, 2)
 
 def smoothness_px(tracks: np.ndarray,  # (S, T, N, 2)
                   ) -> np.ndarray:     # (S,) float64, 1 - px of a 256 x 256 frame
-    """Smoothness with the velocity changes in pixels of a 256 x 256 frame."""
     return smoothness(tracks, scale=PIXELS_PER_UNIT)
 
 
@@ -121,6 +117,5 @@ def tapvid_against_truth(pred: np.ndarray,           # (S, T, N, 2) generated, a
 def cosine(a: np.ndarray,  # (S, D)
            b: np.ndarray,  # (S, D)
            ) -> np.ndarray:  # (S,) float64
-    """Row-wise cosine similarity of ``a`` and ``b`` (0 where either row is zero)."""
     a, b = checked("cosine", a=(a, "S D"), b=(b, "S D"))
     return (unit_rows(a) * unit_rows(b)).sum(axis=1)

@@ -101,15 +101,11 @@ def inline_metrics(model: Lang2Motion,
                    ade: bool = True,
                    reference: InlineReference | None = None,
                    ) -> dict[str, float]:
-    """recon_ade, text_ade, r1, chance_r1 and n_trajectories on one split (see module doc);
-    with a ``reference``, the baselines, motion-kind accuracy and every tag slice too.
-
-    ``ade=False`` skips the two free-running decodes and returns retrieval figures only (the
-    cheap check of how well the training split itself is aligned).
-
-    ``data`` gives ``tracks``, ``text_emb`` and, when the model uses overlays, ``overlay``
-    (S, T, D) per sample, on the model's device. Runs in eval mode, then restores the mode.
-    """
+    """recon_ade, text_ade, r1, chance_r1 and n_trajectories on one split (module doc); with a
+    ``reference`` the baselines, motion-kind accuracy and tag slices too; ``ade=False``: the
+    retrieval figures only (the cheap check of the training split). ``data`` also gives
+    ``overlay`` (S, T, D) when the model uses overlays, all on the model's device. Runs in eval
+    mode, then restores the mode."""
     if len(track_ids) != data.samples:
         raise ValueError(f"inline_metrics: {len(track_ids)} track ids for "
                          f"{data.samples} samples")

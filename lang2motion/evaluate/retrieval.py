@@ -30,12 +30,8 @@ RECALL_KS = (1, 3, 5, 10)   # the R@k reported (Lang2Motion Table 1)
 def checked_array(value: object, dims: str, *, name: str, where: str,
                   sizes: dict[str, int] | None = None, dtype: type | None = np.float64
                   ) -> np.ndarray:
-    """``value`` as an array of shape ``dims``, or a :class:`DataError` naming ``name``.
-
-    ``dims`` is a space-separated shape such as ``"S T N 2"``: a number is a fixed size, any other
-    token a named size that must agree with every other argument of the same call, through
-    ``sizes`` (filled on first sight). ``dtype=None`` keeps the value's own dtype.
-    """
+    """``value`` as an array of shape ``dims`` (``"S T N 2"``: a number is fixed, a name must
+    agree with ``sizes``, filled on first sight), or a DataError; ``dtype=None`` keeps its own."""
     sizes = {} if sizes is None else sizes
     array = np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
     expected = dims.split()
@@ -65,11 +61,8 @@ def checked(where: str, **arrays: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
 
 def unique_track_index(track_ids: Sequence[str],  # (S,) the track of every sample
                        ) -> tuple[np.ndarray, np.ndarray]:
-    """(firsts (U,), owner (S,)), both int64.
-
-    ``firsts[u]`` is the first sample of the u-th unique track id, in first-appearance order;
-    ``owner[s]`` is the index into ``firsts`` of sample s's track.
-    """
+    """(firsts (U,), owner (S,)) int64: ``firsts[u]`` is the first sample of the u-th unique
+    track, in first-appearance order; ``owner[s]`` indexes ``firsts`` for sample s's track."""
     first: dict[str, int] = {}                  # track -> its first sample, in order
     for sample, track in enumerate(track_ids):
         first.setdefault(track, sample)
@@ -80,7 +73,6 @@ def unique_track_index(track_ids: Sequence[str],  # (S,) the track of every samp
 
 def unit_rows(vectors: np.ndarray,  # (Q, D)
               ) -> np.ndarray:      # (Q, D) float64, each row of norm 1 or all zero
-    """Rows scaled to unit length; a zero row stays zero (so its cosines are 0, not NaN)."""
     vectors = checked_array(vectors, "Q D", name="vectors", where="unit_rows")
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.where(norms > 0, norms, 1.0)
@@ -89,7 +81,6 @@ def unit_rows(vectors: np.ndarray,  # (Q, D)
 def cosine_matrix(queries: np.ndarray,  # (Q, D)
                   gallery: np.ndarray,  # (G, D)
                   ) -> np.ndarray:      # (Q, G) float64
-    """Cosine similarity of every query with every gallery item (0 where either is zero)."""
     queries, gallery = checked("cosine_matrix", queries=(queries, "Q D"),
                                gallery=(gallery, "G D"))
     return unit_rows(queries) @ unit_rows(gallery).T
@@ -98,7 +89,6 @@ def cosine_matrix(queries: np.ndarray,  # (Q, D)
 def target_ranks(similarity: np.ndarray,  # (Q, G)
                  target: np.ndarray,      # (Q,) int, gallery index of each query's target
                  ) -> np.ndarray:         # (Q,) int64, 1 = best
-    """Rank of each query's target, ties counted against it (see the module doc)."""
     similarity, target = checked("target_ranks", similarity=(similarity, "Q G"),
                                  target=(target, "Q", np.int64))
     gallery = similarity.shape[1]
@@ -117,7 +107,6 @@ def target_ranks(similarity: np.ndarray,  # (Q, G)
 def recall_hits(ranks: np.ndarray,  # (Q,) int, 1 = best
                 k: int,
                 ) -> np.ndarray:    # (Q,) bool
-    """Whether each query's target is among the top ``k`` (rank <= k)."""
     if k < 1:
         raise ConfigError(f"recall_hits: k must be >= 1, got {k}")
     ranks = checked_array(ranks, "Q", name="ranks", where="recall_hits", dtype=np.int64)
@@ -125,7 +114,6 @@ def recall_hits(ranks: np.ndarray,  # (Q,) int, 1 = best
 
 
 def random_recall(k: int, gallery_size: int) -> float:
-    """Expected R@k of a uniformly random ranking of ``gallery_size`` items: min(k, G) / G."""
     if k < 1:
         raise ConfigError(f"random_recall: k must be >= 1, got {k}")
     if gallery_size < 1:

@@ -45,10 +45,6 @@ EXP_SHOW = ("exp", "show", "--json")
 DVC_TIMEOUT_S = 600
 
 
-# ---------------------------------------------------------------------------------------------
-# Parameters
-
-
 def flatten(nested: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"loss": {"l1": True}}`` -> ``{"loss.l1": True}``."""
     flat: dict[str, Any] = {}
@@ -83,11 +79,6 @@ def overrides_of(params: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str
             if k not in RESULT_NEUTRAL_KEYS and (k not in base or not same_value(v, base[k]))}
 
 
-def params_from_raw(raw: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
-    """A params.yaml mapping as flat keys, with the defaults where the file is silent."""
-    return {**base, **flatten(raw)}
-
-
 def cli_value(value: Any) -> str:
     """A value as typed after ``-S key=``: YAML spelling for booleans."""
     return str(value).lower() if isinstance(value, bool) else str(value)
@@ -101,10 +92,6 @@ def exp_command(overrides: Mapping[str, Any]) -> str:
 
 def describe_overrides(overrides: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={cli_value(v)}" for k, v in overrides.items()) or "defaults"
-
-
-# ---------------------------------------------------------------------------------------------
-# Runs
 
 
 @dataclass(frozen=True)
@@ -184,8 +171,8 @@ def find_runs(*, raw_params: Mapping[str, Any], metrics: dict[str, Any],
     entries = [] if experiments is None else experiments.get("runs", [])
     baseline = next((dig_file(e, "params", params_file) for e in entries
                      if e["origin"] == BASELINE), None)
-    base = defaults_flat if baseline is None else params_from_raw(baseline, defaults_flat)
-    params = params_from_raw(raw_params, defaults_flat)
+    base = defaults_flat if baseline is None else {**defaults_flat, **flatten(baseline)}
+    params = {**defaults_flat, **flatten(raw_params)}
     # every run against this run's set-up, the ablation keys as in the baseline: one of another
     # data set, tracker, CLIP or length (the synthetic baseline of a MeViS run) fills no row
     reference = {**params, **{k: base[k] for k in ABLATION_KEYS if k in base}}
@@ -204,7 +191,7 @@ def find_runs(*, raw_params: Mapping[str, Any], metrics: dict[str, Any],
             if entry["origin"] == EXPERIMENT:
                 without_metrics.append(entry["name"])
             continue
-        run_params = params_from_raw(raw, defaults_flat)
+        run_params = {**defaults_flat, **flatten(raw)}
         found.runs.append(Run(name=entry["name"], origin=entry["origin"], rev=entry["rev"],
                               time=entry["time"] or "", params=run_params,
                               metrics=committed_metrics, tables=entry.get("tables"),
@@ -226,10 +213,6 @@ def dig_file(entry: Mapping[str, Any], kind: str, path: str) -> dict[str, Any] |
     """The content of ``entry[kind][path]`` (a parameter or metrics file), or None."""
     content = (entry.get(kind) or {}).get(path)
     return content if isinstance(content, dict) else None
-
-
-# ---------------------------------------------------------------------------------------------
-# `dvc exp show`, outside the DVC lock
 
 
 def normalise(exp_show: Any) -> dict[str, Any]:

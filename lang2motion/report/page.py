@@ -21,7 +21,7 @@ import jinja2
 
 from lang2motion.report import paper
 from lang2motion.report import tables as report_tables
-from lang2motion.report.experiments import RunSet, default_params, params_from_raw, same_value
+from lang2motion.report.experiments import RunSet, default_params, flatten, same_value
 from lang2motion.report.inputs import (
     EVALUATE_HINT,
     GALLERY_SHEET,
@@ -271,7 +271,7 @@ def _what_was_run(info: RunInfo, raw_params: Mapping[str, Any], tables: Mapping[
     train = summaries.get("train_metrics")
     counts = _counts(summaries)
     base = default_params()
-    params = params_from_raw(raw_params, base)
+    params = {**base, **flatten(raw_params)}
     diff = [[code(k), code(v), code(base.get(k, "(not a known parameter)"))]
             for k, v in params.items() if k not in base or not same_value(v, base[k])]
     return {

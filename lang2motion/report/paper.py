@@ -21,8 +21,6 @@ ADE_UNIT = "unit not stated"
 
 @dataclass(frozen=True)
 class PaperRow:
-    """One row of a paper table: a label and its printed values by column key."""
-
     label: str
     values: Mapping[str, str]
     kind: str = ""                  # the paper's "Type" column or a group name
@@ -30,22 +28,18 @@ class PaperRow:
 
 @dataclass(frozen=True)
 class AblationRow:
-    """A configuration of an ablation table: the overrides that make it, the paper's values.
-
-    ``paper`` is None for rows the paper does not have (ours only). ``from_full`` names a
-    method of the default run's tables.json that fills the row instead of an experiment (the
-    teacher-forced decode of Table 5, which is a mode of the trained model, not a run).
-    """
+    """A configuration of an ablation table: the overrides that make it, the paper's values."""
 
     label: str
     overrides: Mapping[str, Any]
-    paper: Mapping[str, str] | None
+    paper: Mapping[str, str] | None     # None: a row the paper does not have (ours only)
     group: str = ""
+    # a method of the default run's tables.json that fills the row instead of an experiment
+    # (Table 5's teacher-forced decode: a mode of the trained model, not a run)
     from_full: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)   # e.g. the points of a grid
 
 
-# ---------------------------------------------------------------------------------------------
 # Table 1: text-to-trajectory retrieval (Recall@K, %)
 
 RETRIEVAL_KS = (1, 3, 5, 10)
@@ -61,7 +55,6 @@ TABLE1: tuple[PaperRow, ...] = (
 # the paper's row label -> our retrieval method key in tables.json (absent: we did not run it)
 TABLE1_METHODS = {"Random": "random", "CLIP NN": "clip_nn", "Lang2Motion": "lang2motion"}
 
-# ---------------------------------------------------------------------------------------------
 # Table 2: trajectory generation quality and efficiency
 
 TABLE2: tuple[PaperRow, ...] = (
@@ -83,7 +76,6 @@ TABLE2: tuple[PaperRow, ...] = (
 )
 PAPER_SPEED = "0.7s"   # per generated trajectory (Tables 2, 4, 5); the hardware is not stated
 
-# ---------------------------------------------------------------------------------------------
 # Table 3: zero-shot human action recognition from skeleton trajectories (%)
 
 NTU = "NTU RGB+D (60 classes)"
@@ -100,7 +92,6 @@ TABLE3: tuple[PaperRow, ...] = (
 )
 RECOGNIZE_COMMAND = "lang2motion recognize <folder> --classes <file>"
 
-# ---------------------------------------------------------------------------------------------
 # Tables 4-7: ablations, one run per configuration
 
 TABLE4: tuple[AblationRow, ...] = (
@@ -172,7 +163,6 @@ TABLE7: tuple[AblationRow, ...] = tuple(
                              (0.7, "0.78", "32.6"), (1.0, "0.72", "28.9"))
 )
 
-# ---------------------------------------------------------------------------------------------
 # Table 8: generation from other modalities (tables.json method keys)
 
 TABLE8: tuple[tuple[str, PaperRow], ...] = (

@@ -125,7 +125,6 @@ def link(text: str, target: str) -> str:
     return f"[{text}]({target})"
 
 
-# ---------------------------------------------------------------------------------------------
 # Tables 1-3 and 8 and their slices: this run
 
 PAPER, THIS_RUN, OURS = "paper", "this run", "ours"
@@ -317,7 +316,6 @@ def table8(tables: Mapping[str, Any]) -> str:
                  rows, ["l"] + ["r"] * 9)
 
 
-# ---------------------------------------------------------------------------------------------
 # Tables 4-7, seeds and other runs: many runs
 
 METHOD = "{method}"                   # stands for the method in a tables.json path
