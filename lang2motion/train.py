@@ -1,23 +1,18 @@
-"""The training loop: AdamW on the six Lang2Motion losses, resumable, deterministic on CPU, on one
+"""The training loop: AdamW on the Lang2Motion losses, resumable, deterministic on CPU, on one
 process or many (DistributedDataParallel under torchrun).
 
-The training split comes from :mod:`lang2motion.loader` (in memory, or streamed in chunks when it
-is large); each epoch's order is a pure function of (seed, epoch), so a resumed run sees exactly
-the batches an uninterrupted one would. With W processes every global batch of
-``train.batch_size`` is cut into W disjoint slices, one per rank, and each rank's loss is weighted
-by its share of the batch, so DDP's gradient average is the gradient of the global batch's mean
-loss: the learning dynamics do not depend on W. Rank 0 alone evaluates, logs and writes. Every
-``checkpoint_every`` epochs the run writes
-
-- ``out_dir/model.safetensors`` + ``model.json``: the model so far (see model/checkpoint.py),
-- ``out_dir/last/``: weights, optimizer state, epoch and RNG state to resume from.
-
-Re-running with the same parameters and data resumes from ``last/``; anything else starts
-fresh (and says why). Legend: B batch, S samples, T frames, N points, D feature.
+Each epoch's order is a pure function of (seed, epoch), so a resumed run sees exactly the batches
+an uninterrupted one would. With W processes each global batch is cut into W disjoint slices and
+each rank's loss is weighted by its share, so DDP's gradient average is the global batch's: the
+learning dynamics do not depend on W. Rank 0 alone evaluates, logs and writes ``out_dir/model.*``
+(model/checkpoint.py) and ``out_dir/last/`` (the state to resume from) every
+``checkpoint_every`` epochs; a re-run with the same parameters, data and code resumes from it.
+Legend: B batch, S samples, T frames, N points, D feature.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import subprocess
@@ -64,12 +59,6 @@ LENGTH_KEYS = ("epochs", "min_steps")   # together they set the number of steps
 STREAMED_REFERENCE_SAMPLES = 4096
 
 TrainSplit = InMemorySplit | StreamedSplit
-
-
-def resumable_changes(cfg: TrainConfig) -> frozenset[str]:
-    if cfg.schedule != "constant" or cfg.sampling > 0.0:
-        return RESUMABLE_CHANGES - set(LENGTH_KEYS)
-    return RESUMABLE_CHANGES
 
 
 def check_features(data: FeatureTensors, *, name: str) -> None:
@@ -121,15 +110,10 @@ def train_step(model: Lang2Motion, optimizer: torch.optim.Optimizer,
                *, device: torch.device, lr: float | None = None, sampling: float = 0.0,
                grad_clip: float = 0.0, precision: str = "auto-cuda", weight: float = 1.0,
                objective: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
-    """One optimisation step at learning rate ``lr`` (None: the optimizer's), with scheduled
-    sampling share ``sampling``, the gradient norm clipped to ``grad_clip`` (0: off) and the
-    forward pass at ``precision`` (see ``runtime.autocast``); returns the detached loss terms
-    (scalars on device, unweighted).
-
-    ``objective`` (default: compute_losses on ``model``) is the DDP-wrapped :class:`Objective`
-    in a distributed run; ``weight`` scales the loss before backward (a rank's share of the
-    global batch times the number of ranks, so DDP's average is the global batch's gradient).
-    """
+    """One optimisation step (``lr`` None: the optimizer's; ``grad_clip`` 0: off; ``precision``:
+    see ``runtime.autocast``); returns the detached, unweighted loss terms. ``objective``: the
+    DDP-wrapped :class:`Objective` of a distributed run; ``weight`` scales the loss before
+    backward (the rank's share of the global batch times the number of ranks)."""
     if lr is not None:
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -175,12 +159,10 @@ def mean_losses(model: Lang2Motion, data: BatchSource, loss: LossConfig,
 
 def git_revision() -> str:
     """``git rev-parse HEAD`` of the working directory, or "unknown"."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip() or "unknown"
+    return "unknown"
 
 
 def code_signature() -> str:
@@ -210,11 +192,6 @@ def log_epoch(live: Any, metrics: dict[str, Any]) -> None:
         for key, value in metrics[split].items():
             live.log_metric(f"{split}/{key}", value)
     live.next_step()
-
-
-def _signature_diff(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    keys = sorted(set(saved) | set(current))
-    return [k for k in keys if saved.get(k) != current.get(k)]
 
 
 def check_setup(*, train_shape: tuple[int, int, int], valid_data: FeatureTensors,
@@ -250,11 +227,9 @@ def train(*, train_split: TrainSplit, valid_data: FeatureTensors, model_params: 
           on_step: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, Any]:
     """Train a Lang2Motion model; returns {"epoch", "train": {term: mean}, "valid": {...}}.
 
-    ``live`` is a ``dvclive.Live`` (or None: no logging; only rank 0 gets one). ``extra_meta``
-    is stored in model.json beside the config, parameters, git revision, epoch and metrics.
-    ``world`` (default: from the environment) is this process's place in a distributed run,
-    whose process group must be initialised. ``on_step(step, losses)``, if given, receives every
-    optimisation step's loss terms of the whole global batch (all ranks reduced).
+    ``live``: a ``dvclive.Live`` (rank 0) or None. ``extra_meta`` goes into model.json. ``world``
+    (default: from the environment) needs its process group initialised. ``on_step(step,
+    losses)`` receives each step's loss terms of the whole global batch (all ranks reduced).
     """
     out_dir = Path(out_dir)
     world = world or current_world()
@@ -322,8 +297,10 @@ def _train(*, train_split: TrainSplit, valid_data: FeatureTensors, cfg: ModelCon
     valid_split = InMemorySplit(valid_data, device=device, use_overlay=cfg.use_overlay)
     signature = {
         "model_config": cfg.to_dict(), "loss": params["loss"],
-        "train": {k: v for k, v in params["train"].items()
-                  if k not in resumable_changes(train_cfg)},
+        "train": {k: v for k, v in params["train"].items() if k not in (
+            RESUMABLE_CHANGES - set(LENGTH_KEYS)
+            if train_cfg.schedule != "constant" or train_cfg.sampling > 0.0
+            else RESUMABLE_CHANGES)},
         "train_data": train_split.signature(), "valid_data": valid_split.signature(),
         "code": code_signature(),
     }
@@ -331,7 +308,8 @@ def _train(*, train_split: TrainSplit, valid_data: FeatureTensors, cfg: ModelCon
     last_dir = out_dir / LAST_DIR
     saved = read_train_state_meta(last_dir)
     if saved is not None:
-        differs = _signature_diff(saved.get("signature", {}), signature)
+        old = saved.get("signature", {})
+        differs = [k for k in sorted({*old, *signature}) if old.get(k) != signature.get(k)]
         if int(saved["epoch"]) >= train_cfg.epochs:
             # Resuming is for interrupted (or extended) runs. A finished run that is run again
             # was re-run on purpose (DVC re-runs a stage only when its inputs changed, or when
