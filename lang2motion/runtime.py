@@ -64,21 +64,11 @@ def cpu_has_bf16() -> bool:
 
 def _cpuinfo(path: str = CPUINFO) -> tuple[str, set[str]]:
     """(model name, flags) of the first CPU in ``path`` (Linux); ("", empty) elsewhere."""
-    model, flags = "", set()
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name" and not model:
-                    model = value.strip()
-                elif key == "flags" and not flags:
-                    flags = set(value.split())
-                if model and flags:
-                    break
-    except OSError:
-        pass
-    return model, flags
+    info: dict[str, str] = {}
+    with contextlib.suppress(OSError), open(path, encoding="utf-8", errors="replace") as handle:
+        for key, _, value in (line.partition(":") for line in handle):
+            info.setdefault(key.strip(), value.strip())
+    return info.get("model name", ""), set(info.get("flags", "").split())
 
 
 def machine_facts(device: torch.device | None = None) -> dict[str, object]:
