@@ -1,18 +1,11 @@
 """The one error contract of every entry point (stage scripts, the CLI, benchmark scripts).
 
-A project error (:class:`Lang2MotionError`: bad input, bad parameter, missing dependency) prints
-``<prog>: error: <message>`` on stderr and exits with status 2, without a traceback; ``--debug``
-on the command line or ``LANG2MOTION_DEBUG=1`` in the environment adds the traceback. Anything
-else is a bug and keeps its traceback. Ctrl-C exits with 130 and one line.
-
-Usage in a stage script (see ``pipeline/``)::
-
-    def main(argv: list[str] | None = None) -> None:
-        args, params = parse_stage_args(__doc__, argv, stage="prepare", paths=PATHS)
-        print_summary(prepare.summary_lines(prepare.run_stage(**params, out_dir=args.out)))
-
-    if __name__ == "__main__":
-        sys.exit(run_with_error_contract("prepare", main))
+A project error (:class:`Lang2MotionError`: bad input, parameter or installation) prints
+``<prog>: error: <message>`` on stderr and exits with status 2, without a traceback unless
+``--debug`` or ``LANG2MOTION_DEBUG=1`` asks for it. Anything else is a bug and keeps its
+traceback. Ctrl-C exits with 130 and one line. Stage scripts (``pipeline/``) call
+``sys.exit(run_with_error_contract("prepare", main))`` around a ``main`` that starts with
+:func:`parse_stage_args`.
 """
 
 from __future__ import annotations
@@ -98,13 +91,9 @@ def run_with_error_contract(prog: str, main: Callable[[list[str] | None], int | 
 def parse_stage_args(doc: str, argv: list[str] | None, *, stage: str,
                      paths: Mapping[str, tuple[str, str]], sharded: bool = False
                      ) -> tuple[argparse.Namespace, dict[str, Any]]:
-    """The arguments every stage script takes, and its parameter sections, loaded and checked.
-
-    ``paths`` maps an option name to (default, help): ``{"out": ("data/raw", "...")}`` gives
-    ``--out`` with a Path value. The params.yaml sections ``stage`` reads (lang2motion/config.py,
-    where dvc.yaml's params come from) are loaded and validated before any work starts.
-    ``sharded``: the stage also takes ``--shard i --num-shards n`` and ``--merge``
-    (:mod:`lang2motion.sharding`).
+    """The arguments every stage script takes, and the sections ``stage`` reads, loaded and
+    checked before any work. ``paths``: option name -> (default, help), a Path option each;
+    ``sharded``: also ``--shard i --num-shards n`` and ``--merge`` (:mod:`lang2motion.sharding`).
     """
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0],
                                      epilog="The stage's body: see the module named in the "
@@ -123,12 +112,10 @@ def parse_stage_args(doc: str, argv: list[str] | None, *, stage: str,
 
 def relaunch_under_torchrun(script: str, argv: Sequence[str] | None, *, nproc: int, param: str,
                             check: Callable[[], None] | None = None) -> int | None:
-    """Run the stage script ``script`` again as ``nproc`` processes under torchrun, with this
-    process's arguments (``argv``, default ``sys.argv[1:]``), when ``param`` asks for more than
-    one and this process is not already one of torchrun's; ``check()`` first, so that bad input
-    gets one message rather than one per rank. Returns their exit status, or None: go on here.
-    Used by train (``train.nproc``) and the sharded stages (``dist.nproc``, through
-    :func:`lang2motion.sharding.stage_role`)."""
+    """Run ``script`` again as ``nproc`` processes under torchrun with this process's arguments
+    (``argv``, default ``sys.argv[1:]``), unless ``nproc`` is 1 or this is already one of them
+    (then None: go on here); ``check()`` first, so that bad input gets one message rather than
+    one per rank. Returns their exit status."""
     if nproc <= 1 or "WORLD_SIZE" in os.environ:
         return None
     if check is not None:

@@ -41,7 +41,7 @@ from lang2motion.model.checkpoint import (
 from lang2motion.model.config import ModelConfig
 from lang2motion.model.losses import TERMS, compute_losses
 from lang2motion.runtime import autocast, machine_facts, resolve_device, resolve_precision
-from lang2motion.schedule import learning_rate, planned_epochs, sampling_share, warmup_steps
+from lang2motion.schedule import planned_epochs, step_schedule, steps_per_epoch
 from lang2motion.store import FeatureTensors
 
 log = logging.getLogger(__name__)
@@ -126,17 +126,6 @@ def train_step(model: Lang2Motion, optimizer: torch.optim.Optimizer,
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
     return {k: v.detach() for k, v in losses.items()}
-
-
-def step_schedule(cfg: TrainConfig, *, step: int, total_steps: int,
-                  steps_per_epoch: int) -> tuple[float, float]:
-    """(learning rate, sampling share) of optimisation step ``step`` of ``total_steps``."""
-    lr = learning_rate(step, lr=cfg.lr, schedule=cfg.schedule,
-                       warmup_steps=warmup_steps(cfg.warmup_epochs, steps_per_epoch),
-                       total_steps=total_steps, min_lr_ratio=cfg.min_lr_ratio)
-    share = sampling_share(step / max(total_steps - 1, 1), max_share=cfg.sampling,
-                           start=cfg.sampling_start, end=cfg.sampling_end)
-    return lr, share
 
 
 @torch.no_grad()
@@ -336,7 +325,7 @@ def _train(*, train_split: TrainSplit, valid_data: FeatureTensors, cfg: ModelCon
     # baselines, slices and motion-kind references of the valid split: computed once
     reference = inline_reference(valid_data, fit_data) if world.is_main else None
     samples = train_split.samples
-    steps = -(-samples // train_cfg.batch_size)
+    steps = steps_per_epoch(samples, train_cfg.batch_size)
     meta = {"params": params, "git_rev": git_revision(), "machine": machine_facts(device),
             "world_size": world.size, **extra_meta}
     if live is not None:
