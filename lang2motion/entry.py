@@ -102,8 +102,17 @@ def parse_stage_args(doc: str, argv: list[str] | None, *, stage: str,
     for name, (default, text) in paths.items():
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=Path, default=default,
                             help=f"{text} (default: {default})")
-    if sharded:
-        add_shard_options(parser)
+    if sharded:     # a SLURM array's options (docs/scaling.md): compute one shard, or merge them
+        group = parser.add_argument_group(
+            "sharding without torchrun (a SLURM array; dist.nproc is not used with these)")
+        group.add_argument("--shard", type=int, metavar="I",
+                           help="compute shard I of --num-shards only and write its part files "
+                                "(<out>.parts/); no merge")
+        group.add_argument("--num-shards", type=int, metavar="N",
+                           help="the number of shards the work is split into")
+        group.add_argument("--merge", action="store_true",
+                           help="check that the N parts exist and were made with the same "
+                                "parameters and input, then assemble the output from them")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     setup_logging()
@@ -121,20 +130,6 @@ def relaunch_under_torchrun(script: str, argv: Sequence[str] | None, *, nproc: i
     if check is not None:
         check()
     return launch(script, script_argv() if argv is None else argv, nproc=nproc, param=param)
-
-
-def add_shard_options(parser: argparse.ArgumentParser) -> None:
-    """A SLURM array's options (docs/scaling.md): compute one shard, or merge them all."""
-    group = parser.add_argument_group(
-        "sharding without torchrun (a SLURM array; dist.nproc is not used with these)")
-    group.add_argument("--shard", type=int, metavar="I",
-                       help="compute shard I of --num-shards only and write its part files "
-                            "(<out>.parts/); no merge")
-    group.add_argument("--num-shards", type=int, metavar="N",
-                       help="the number of shards the work is split into")
-    group.add_argument("--merge", action="store_true",
-                       help="check that the N parts exist and were made with the same "
-                            "parameters and input, then assemble the output from them")
 
 
 def print_summary(lines: Sequence[str]) -> None:

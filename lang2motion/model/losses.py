@@ -106,15 +106,12 @@ def compute_losses(model: torch.nn.Module,
                    teacher_forcing: bool = True,
                    sampling: float = 0.0,
                    ) -> dict[str, torch.Tensor]:
-    """Every term of the Lang2Motion objective and ``total`` = recon + sum of weight * term.
+    """Every term of the objective and ``total`` = recon + sum of weight * term.
 
-    ``model`` is a :class:`lang2motion.model.Lang2Motion`. A term whose weight is zero is not
-    computed at all (no text rows in the decode when ``text_recon`` is 0) and reported as 0.
-    Reconstruction always counts with weight 1. With ``teacher_forcing`` (training) both the
-    reconstruction and the text reconstruction decode with the ground truth as p*_{t-1} (eq. 2),
-    each step taking the decoder's own previous output instead with probability ``sampling``
-    (scheduled sampling); without, each uses its own outputs. ``contrastive`` (not in the paper)
-    adds :func:`contrastive_loss` between the text embeddings and z.
+    ``model``: a :class:`lang2motion.model.Lang2Motion`. A term of weight zero is not computed
+    (no text rows in the decode when ``text_recon`` is 0) and reported as 0. With
+    ``teacher_forcing`` (training) both reconstructions decode with the ground truth as p*_{t-1}
+    (eq. 2), each step taking the decoder's own output with probability ``sampling``.
     """
     missing = [k for k in ("tracks", "text_emb") if k not in batch]
     if missing:
