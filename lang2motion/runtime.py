@@ -36,11 +36,8 @@ _Out = TypeVar("_Out")
 
 
 def resolve_device(name: str, *, param: str = "device") -> torch.device:
-    """auto -> CUDA when present, else CPU; cpu / cuda / cuda:N as given.
-
-    ``param`` names the parameter or option in errors (``train.device``, ``--device``). Asking for
-    CUDA where there is none is a ConfigError that says to use auto or cpu.
-    """
+    """auto -> CUDA when present, else CPU; cpu / cuda / cuda:N as given, a ConfigError naming
+    ``param`` (``train.device``, ``--device``) where that CUDA device does not exist."""
     check_device_name(name, param=param)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -72,10 +69,8 @@ def _cpuinfo(path: str = CPUINFO) -> tuple[str, set[str]]:
 
 
 def machine_facts(device: torch.device | None = None) -> dict[str, object]:
-    """What a run's floating-point results depend on besides the code and the data: the CPU
-    (model, the kernel-selecting flags it has, native bf16), the ATen CPU kernel level, the torch
-    intra-op thread count and version, and the GPU when ``device`` is one. JSON-ready; every
-    stage summary records it."""
+    """What a run's floating-point results depend on besides the code and the data (CPU, kernel
+    flags, threads, torch, GPU), JSON-ready; every stage summary records it."""
     model, flags = _cpuinfo()
     facts: dict[str, object] = {
         "cpu": model or platform.processor() or platform.machine() or "unknown",
@@ -112,11 +107,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 def autocast(device: torch.device, dtype: torch.dtype = torch.bfloat16, *,
              precision: str = "auto-cuda") -> contextlib.AbstractContextManager:
-    """Mixed precision for a block.
-
-    ``precision`` ``auto-cuda`` (inference paths): ``dtype`` on CUDA, fp32 elsewhere; ``fp32``:
-    none; ``bf16``: bfloat16 autocast on any device (training's ``train.precision`` after
-    :func:`resolve_precision`)."""
+    """Mixed precision for a block: ``auto-cuda`` (inference) ``dtype`` on CUDA, fp32 elsewhere;
+    ``fp32`` none; ``bf16`` on any device (``train.precision`` after :func:`resolve_precision`)."""
     if precision == "fp32":
         return contextlib.nullcontext()
     if precision == "bf16":

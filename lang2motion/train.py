@@ -93,9 +93,8 @@ def check_features(data: FeatureTensors, *, name: str) -> None:
 
 
 class Objective(torch.nn.Module):
-    """The model and its losses as one module: DistributedDataParallel synchronises gradients
-    for what runs inside a wrapped module's forward, and compute_losses calls the model's encode
-    and decode, not its forward."""
+    """The model and its losses as one module: DDP synchronises gradients for what runs inside
+    a wrapped module's forward, and compute_losses calls encode and decode, not forward."""
 
     def __init__(self, model: Lang2Motion, loss: LossConfig):
         super().__init__()
@@ -155,17 +154,14 @@ def git_revision() -> str:
 
 
 def code_signature() -> str:
-    """sha256 over the source that defines what training computes: this module and every package
-    file it imports (the same walker that derives dvc.yaml's code dependencies). A resumable
-    state saved by other code is stale."""
+    """sha256 over this module and every package file it imports (as dvc.yaml's code deps): a
+    resumable state saved by other code is stale."""
     return files_signature(module_files(__name__))
 
 
 def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
-    state = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
+    cuda = {"cuda": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}
+    return {"torch": torch.get_rng_state(), **cuda}
 
 
 def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
@@ -176,7 +172,7 @@ def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None
 
 def log_epoch(live: Any, metrics: dict[str, Any]) -> None:
     """One epoch's train and valid metrics to dvclive (not its speed: a timing differs on every
-    rerun), then the next step."""
+    rerun)."""
     for split in ("train", "valid"):
         for key, value in metrics[split].items():
             live.log_metric(f"{split}/{key}", value)
@@ -186,9 +182,8 @@ def log_epoch(live: Any, metrics: dict[str, Any]) -> None:
 def check_setup(*, train_shape: tuple[int, int, int], valid_data: FeatureTensors,
                 model_params: ModelParams, train_cfg: TrainConfig, loss: LossConfig,
                 world: World | None = None) -> tuple[ModelConfig, torch.device]:
-    """Everything training needs, checked before anything is written (callers open their
-    logs after this): the valid split, the model the training split's (T, N, D) implies, the
-    device of this rank."""
+    """The model the training split's (T, N, D) implies and this rank's device, checked with the
+    valid split before anything is written (callers open their logs after this)."""
     check_features(valid_data, name="valid")
     frames, points, dim = train_shape
     if (frames, points) != valid_data.row_tracks.shape[1:3] or dim != valid_data.text_emb.shape[1]:
