@@ -40,14 +40,8 @@ LR_SCHEDULES = ("constant", "cosine", "linear")
 PRECISIONS = ("auto", "fp32", "bf16")
 # RGB of the trail colours of the paper's Table 7 (overlay.color)
 OVERLAY_COLORS: dict[str, tuple[int, int, int]] = {
-    "cyan": (0, 255, 255),
-    "blue": (0, 0, 255),
-    "white": (255, 255, 255),
-    "red": (255, 0, 0),
-    "green": (0, 255, 0),
-    "yellow": (255, 255, 0),
-    "black": (0, 0, 0),
-}
+    "cyan": (0, 255, 255), "blue": (0, 0, 255), "white": (255, 255, 255), "red": (255, 0, 0),
+    "green": (0, 255, 0), "yellow": (255, 255, 0), "black": (0, 0, 0)}
 DEVICE = "a device name"         # param's accepts: auto | cpu | cuda | cuda:<index>
 NOT_EMPTY = "not empty"          # param's accepts: a string that is not blank
 _RANGE = re.compile(r"(>=|>) (\S+)|([\[(])(\S+), (\S+)([\])])")   # param's accepts: a range
@@ -77,7 +71,7 @@ def param(default: Any = dataclasses.MISSING, accepts: str | Sequence[Any] = "",
         if match is None:
             raise ValueError(f"param: cannot read the range {accepts!r}")
         op, low, left, low2, high, right = match.groups()
-        bounds = ((float(low), op == ">", None, False) if op else
+        bounds = ((float(low), op == ">", math.inf, False) if op else
                   (float(low2), left == "(", float(high), right == ")"))
     meta = {"help": help, "accepts": accepts if isinstance(accepts, str) else tuple(accepts),
             "bounds": bounds, "read_by": tuple(read_by) if read_by is not None else None,
@@ -116,11 +110,11 @@ def _check_field(value: Any, meta: typing.Mapping[str, Any], where: str) -> None
                           f"got {value!r}")
     elif meta["bounds"] is not None:
         low, low_open, high, high_open = meta["bounds"]
-        in_range = accepts if high is None else f"in {accepts}"
+        in_range = accepts if accepts.startswith(">") else f"in {accepts}"
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{where} must be a finite number {in_range}, got {value!r}")
         if (value <= low if low_open else value < low) or (
-                high is not None and (value >= high if high_open else value > high)):
+                value >= high if high_open else value > high):
             raise ConfigError(f"{where} must be {in_range}, got {value!r}")
 
 
@@ -422,18 +416,9 @@ class ReportConfig:
 
 
 SECTIONS: dict[str, type] = {
-    "data": DataConfig,
-    "grid": GridConfig,
-    "track": TrackConfig,
-    "overlay": OverlayConfig,
-    "clip": ClipConfig,
-    "dist": DistConfig,
-    "model": ModelParams,
-    "loss": LossConfig,
-    "train": TrainConfig,
-    "eval": EvalConfig,
-    "report": ReportConfig,
-}
+    "data": DataConfig, "grid": GridConfig, "track": TrackConfig, "overlay": OverlayConfig,
+    "clip": ClipConfig, "dist": DistConfig, "model": ModelParams, "loss": LossConfig,
+    "train": TrainConfig, "eval": EvalConfig, "report": ReportConfig}
 
 
 # ---------------------------------------------------------------------------------------------

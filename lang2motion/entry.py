@@ -64,23 +64,22 @@ def run_with_error_contract(prog: str, main: Callable[[list[str] | None], int | 
         argv: list[str] | None = None) -> int:
     """Call ``main(argv)`` under the error contract; return the process exit status."""
     world = current_world() if "WORLD_SIZE" in os.environ else None
+    distributed = world is not None and world.distributed
     try:
         status = main(argv)
     except Lang2MotionError as exc:
         if debug_requested(argv):
             traceback.print_exc()
-        if world is not None and world.distributed:
-            # another rank's progress bar may hold the line: start a fresh one
-            print(f"\n{format_error(f'{prog} ({world.label()})', exc)}", file=sys.stderr)
-        else:
-            print(format_error(prog, exc), file=sys.stderr)
+        # distributed: another rank's progress bar may hold the line, so start a fresh one
+        label = f"\n{prog} ({world.label()})" if distributed else prog
+        print(format_error(label, exc), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         # a collective broken by another rank's end: that rank reports; this one stops quietly
-        if world is not None and world.distributed and peer_failed(exc):
+        if distributed and peer_failed(exc):
             if debug_requested(argv):
                 traceback.print_exc()
             return EXIT_PEER_FAILED
