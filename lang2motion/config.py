@@ -118,11 +118,6 @@ def _check_field(value: Any, meta: typing.Mapping[str, Any], where: str) -> None
             raise ConfigError(f"{where} must be {in_range}, got {value!r}")
 
 
-def check_value(value: Any, cls: type, name: str, *, where: str) -> None:
-    """ConfigError naming ``where`` unless ``value`` is accepted by field ``name`` of ``cls``."""
-    _check_field(value, cls.__dataclass_fields__[name].metadata, where)
-
-
 # ---------------------------------------------------------------------------------------------
 # Sections
 
@@ -316,6 +311,57 @@ class ModelParams:
         if self.latent % self.heads:
             raise ConfigError(f"model.latent ({self.latent}) must be divisible by model.heads "
                               f"({self.heads})")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig(ModelParams):
+    """The model section of params.yaml (inherited) plus the data shapes it is built for: all
+    that rebuilds a model, stored in a checkpoint's model.json (model/checkpoint.py)."""
+
+    points: int                      # N, grid.size ** 2
+    frames: int                      # T, data.frames
+    clip_dim: int = 512              # D of the CLIP text / image features; must equal latent
+
+    def __post_init__(self) -> None:
+        check_fields(self, "model")     # the model section's own accepted values
+        if self.latent != self.clip_dim:
+            raise ConfigError(f"model.latent ({self.latent}) must equal the CLIP embedding size "
+                              f"({self.clip_dim})")
+        if self.points < 1:
+            raise ConfigError(f"model points (grid.size ** 2) must be >= 1, got {self.points}")
+        _check_field(self.frames, DataConfig.__dataclass_fields__["frames"].metadata,
+                     "model frames (data.frames)")
+
+    @classmethod
+    def from_params(cls, params: ModelParams, *, points: int, frames: int,
+                    clip_dim: int) -> ModelConfig:
+        """The model section of params.yaml plus the data shapes it is trained on."""
+        return cls(points=points, frames=frames, clip_dim=clip_dim,
+                   **dataclasses.asdict(params))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], *, where: str = "model config") -> ModelConfig:
+        """Rebuild from :meth:`to_dict` output; unknown or missing keys are a ConfigError."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(values).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"{where}: unknown model config key(s) {unknown}")
+        missing = sorted({"points", "frames"} - set(values))
+        if missing:
+            raise ConfigError(f"{where}: model config lacks {missing}")
+        # a field added after checkpoints were first written: its ``legacy`` value, the one
+        # those checkpoints were trained with, rebuilds the same model from an older model.json
+        legacy = {f.name: f.metadata["legacy"] for f in dataclasses.fields(ModelParams)
+                  if f.metadata["legacy"] is not dataclasses.MISSING}
+        values = {**legacy, **values}
+        hints = typing.get_type_hints(cls)
+        return cls(**{k: coerce(v, hints[k], f"{where}: model_config.{k}")
+                      for k, v in values.items()})
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from lang2motion.codedeps import files_signature, module_files
-from lang2motion.config import LossConfig, ModelParams, TrainConfig, as_dict, flagged
+from lang2motion.config import LossConfig, ModelConfig, ModelParams, TrainConfig, as_dict, flagged
 from lang2motion.distributed import World, current_world, rank_device
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.evaluate.inline import BatchSource, inline_metrics, inline_reference
@@ -38,7 +38,6 @@ from lang2motion.model.checkpoint import (
     save_model,
     save_train_state,
 )
-from lang2motion.model.config import ModelConfig
 from lang2motion.model.losses import TERMS, compute_losses
 from lang2motion.runtime import autocast, machine_facts, resolve_device, resolve_precision
 from lang2motion.schedule import planned_epochs, step_schedule, steps_per_epoch

@@ -15,10 +15,10 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from lang2motion.config import ModelConfig
 from lang2motion.errors import DataError
 from lang2motion.io import atomic_path, read_json, write_json_atomic
 from lang2motion.model.autoencoder import Lang2Motion
-from lang2motion.model.config import ModelConfig
 
 WEIGHTS_NAME = "model.safetensors"
 META_NAME = "model.json"
