@@ -103,25 +103,23 @@ class Objective(torch.nn.Module):
         return compute_losses(self.model, batch, self.loss, sampling=sampling)
 
 
-def train_step(model: Lang2Motion, optimizer: torch.optim.Optimizer,
-               batch: dict[str, torch.Tensor], loss: LossConfig,
-               *, device: torch.device, lr: float | None = None, sampling: float = 0.0,
-               grad_clip: float = 0.0, precision: str = "auto-cuda", weight: float = 1.0,
-               objective: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
-    """One optimisation step (``lr`` None: the optimizer's; ``grad_clip`` 0: off; ``precision``:
-    see ``runtime.autocast``); returns the detached, unweighted loss terms. ``objective``: the
-    DDP-wrapped :class:`Objective` of a distributed run; ``weight`` scales the loss before
-    backward (the rank's share of the global batch times the number of ranks)."""
+def train_step(objective: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               batch: dict[str, torch.Tensor], *, device: torch.device, lr: float | None = None,
+               sampling: float = 0.0, grad_clip: float = 0.0, precision: str = "auto-cuda",
+               weight: float = 1.0) -> dict[str, torch.Tensor]:
+    """One optimisation step of an :class:`Objective` (DDP-wrapped in a distributed run)
+    (``lr`` None: the optimizer's; ``grad_clip`` 0: off; ``precision``: see
+    ``runtime.autocast``); returns the detached, unweighted loss terms. ``weight`` scales the
+    loss before backward (the rank's share of the global batch times the number of ranks)."""
     if lr is not None:
         for group in optimizer.param_groups:
             group["lr"] = lr
     with autocast(device, precision=precision):
-        losses = (objective(batch, sampling) if objective is not None
-                  else compute_losses(model, batch, loss, sampling=sampling))
+        losses = objective(batch, sampling)
     optimizer.zero_grad(set_to_none=True)
     (losses["total"] * weight).backward()
     if grad_clip > 0.0:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        torch.nn.utils.clip_grad_norm_(objective.parameters(), grad_clip)
     optimizer.step()
     return {k: v.detach() for k, v in losses.items()}
 
@@ -266,14 +264,14 @@ def _train(*, train_split: TrainSplit, valid_data: FeatureTensors, cfg: ModelCon
         log.info("training on %s at %s, %d process(es), %s training data", device, precision,
                  world.size, "streamed" if train_split.streamed else "in-memory")
     model = Lang2Motion(cfg).to(device)
-    objective = None
+    objective: torch.nn.Module = Objective(model, loss)
     if world.distributed:
         from torch.nn.parallel import DistributedDataParallel
 
         # DDP broadcasts rank 0's initial weights; every rank then applies the same averaged
         # gradients, so the replicas stay equal
         objective = DistributedDataParallel(
-            Objective(model, loss), device_ids=[device.index] if device.type == "cuda" else None,
+            objective, device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=not cfg.use_overlay)
     optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr,
                                   weight_decay=train_cfg.weight_decay)
@@ -346,9 +344,9 @@ def _train(*, train_split: TrainSplit, valid_data: FeatureTensors, cfg: ModelCon
             if count == 0:
                 local = global_index[:1]
             weight = count * world.size / len(global_index)
-            losses = train_step(model, optimizer, train_split.batch(local), loss, device=device,
+            losses = train_step(objective, optimizer, train_split.batch(local), device=device,
                                 lr=lr, sampling=share, grad_clip=train_cfg.grad_clip,
-                                precision=precision, weight=weight, objective=objective)
+                                precision=precision, weight=weight)
             seen += len(global_index)
             for k, v in losses.items():
                 sums[k] += v.float() * count
