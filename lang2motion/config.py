@@ -497,16 +497,13 @@ def check_fields(obj: Any, where: str) -> None:
     for f in dataclasses.fields(obj):
         if f.metadata:
             _check_field(getattr(obj, f.name), f.metadata, f"{where}.{f.name}")
-    validate = getattr(obj, "validate", None)
-    if validate is not None:
-        validate()
+    getattr(obj, "validate", lambda: None)()
 
 
 def from_dict(cls: type, values: Any, where: str) -> Any:
     """Build dataclass ``cls`` from a mapping: unknown keys, wrong types and values outside the
     accepted ones are ConfigErrors naming ``where.<key>``."""
-    if values is None:
-        values = {}
+    values = {} if values is None else values
     if not isinstance(values, dict):
         raise ConfigError(f"{where} must be a mapping of parameters, got {values!r}")
     hints = typing.get_type_hints(cls)
