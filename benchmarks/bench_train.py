@@ -40,7 +40,7 @@ from lang2motion.loader import InMemorySplit
 from lang2motion.model import Lang2Motion, ModelConfig
 from lang2motion.runtime import resolve_device, resolve_precision
 from lang2motion.store import FeatureTensors, load_feature_tensors
-from lang2motion.train import train_step
+from lang2motion.train import Objective, train_step
 
 MEVIS_V2_TRAIN_EXPRESSIONS = 27_502  # MeViS v2 train split, one sample per expression
 PAPER_EPOCHS = 200
@@ -129,8 +129,9 @@ def time_steps(model, optimizer, batches, loss, device, steps: int, *, precision
     """Seconds per step over ``steps`` steps drawn from the iterator ``batches``."""
     synchronize(device)
     start = time.perf_counter()
+    objective = Objective(model, loss)
     for _ in range(steps):
-        train_step(model, optimizer, next(batches), loss, device=device, precision=precision,
+        train_step(objective, optimizer, next(batches), device=device, precision=precision,
                    sampling=sampling)
     synchronize(device)
     return (time.perf_counter() - start) / steps

@@ -1,23 +1,14 @@
-"""What each DVC stage depends on: the package files its script runs, and its parameters.
+"""What each DVC stage depends on: the package files its script imports (transitively), and
+its parameters (the ``read_by`` of lang2motion/config.py).
 
-The files are its ``lang2motion`` imports, transitively.
+A hand-kept deps list drifts, and a stage that does not declare a file it runs is not re-run
+when that file changes (a stale result that looks fresh). The import statements are read without
+importing anything (not ``if TYPE_CHECKING:`` blocks, which never run). Non-Python files read at
+run time are claimed in ``PACKAGE_DATA``. ``tests/test_dvc_deps.py`` checks dvc.yaml against
+this; training's resume signature hashes the files of ``lang2motion.train``.
 
-DVC re-runs a stage when one of its declared dependencies changes, so a stage must declare every
-package file its script imports; a hand-kept list drifts (a changed reader would not re-run the
-stages that read with it: a stale result that looks fresh). This walker reads the import
-statements (module level and inside functions; not ``if TYPE_CHECKING:`` blocks, which never run)
-without importing anything. ``tests/test_dvc_deps.py`` checks dvc.yaml against it, and training's
-resume signature hashes the files it lists for ``lang2motion.train``.
-
-    python -m lang2motion.codedeps pipeline/train.py          # the files a stage script runs
-    python -m lang2motion.codedeps --dvc pipeline/train.py    # the same as dvc.yaml deps
-    python -m lang2motion.codedeps --update dvc.yaml          # rewrite every stage's code deps
-                                                              # and params (`make deps`)
-
-Package files that are not Python but are read at run time (model configs, class lists) are
-claimed by the module that reads them in ``PACKAGE_DATA``; a test checks none is unclaimed.
-A stage's ``params:`` are the parameters lang2motion/config.py declares it reads (``read_by``);
-``tests/test_dvc_yaml.py`` checks them.
+    python -m lang2motion.codedeps [--dvc] pipeline/train.py   # the files a stage script runs
+    python -m lang2motion.codedeps --update dvc.yaml           # rewrite deps and params
 """
 
 from __future__ import annotations
@@ -56,11 +47,6 @@ def module_path(name: str) -> Path | None:
     return None
 
 
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
 def _imported_names(tree: ast.AST) -> Iterable[str]:
     """Dotted names of every module an ``import`` / ``from ... import`` may load at run time.
 
@@ -70,7 +56,8 @@ def _imported_names(tree: ast.AST) -> Iterable[str]:
     stack = [tree]
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in (getattr(node.test, "id", None),
+                                                            getattr(node.test, "attr", None)):
             stack.extend(node.orelse)          # the TYPE_CHECKING branch never runs
             continue
         if isinstance(node, ast.Module):
@@ -86,12 +73,6 @@ def _imported_names(tree: ast.AST) -> Iterable[str]:
         stack.extend(ast.iter_child_nodes(node))
 
 
-def _with_parents(name: str) -> list[str]:
-    """``a.b.c`` -> [a, a.b, a.b.c]: importing a module runs its packages' __init__ first."""
-    parts = name.split(".")
-    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
-
-
 def imported_files(source: Path) -> list[Path]:
     """Every package file that running ``source`` (a script or a module file) imports, sorted."""
     seen: set[Path] = set()
@@ -100,8 +81,9 @@ def imported_files(source: Path) -> list[Path]:
         path = todo.pop()
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for name in _imported_names(tree):
-            for module in _with_parents(name):
-                found = module_path(module)
+            parts = name.split(".")    # importing a.b.c runs a and a.b's __init__ first
+            for i in range(1, len(parts) + 1):
+                found = module_path(".".join(parts[:i]))
                 if found is not None and found not in seen:
                     seen.add(found)
                     todo.append(found)

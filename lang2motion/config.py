@@ -1,27 +1,19 @@
 """Every parameter of params.yaml, declared once: one frozen dataclass per section.
 
-A field's ``param(...)`` holds everything known about that parameter, side by side: its default,
-a one-line description with its unit, its accepted values (choices, a range, non-empty, a
-device name), which DVC stages read it and its flags (``result_neutral``: changes how fast or
-where a run computes, or only its intervals, not its numbers; ``resumable``: may change between
-a training run and its resumption; ``legacy``: the value checkpoints written before the field
-existed were trained with). A section's ``READ_BY`` names the stages that read its fields unless
-a field says otherwise.
-
-Everything else is derived from these declarations: params.yaml with its comments
-(``make params``: ``python -m lang2motion.config --write params.yaml``), the ``params:`` list of
-every stage in dvc.yaml (``python -m lang2motion.codedeps --update dvc.yaml``), the sections a
-stage script loads, and the sets of flagged keys; ``tests/test_dvc_yaml.py`` fails when a
-generated file differs. A bad value fails at load time, before any slow work, with the
-parameter's name, its value and what is accepted. Checks that involve several fields, or that
-depend on the data source, live in a section's ``validate``.
-
-``load_params(path, "track", "grid")`` returns ``{"track": TrackConfig, "grid": GridConfig}``;
-unknown sections or keys are refused with the known names.
+A field's ``param(...)`` holds its default, a one-line description with its unit, its accepted
+values, the DVC stages that read it (default: the section's ``READ_BY``) and its flags
+(``result_neutral``: changes only how fast or where a run computes, or its intervals;
+``resumable``: may change between a training run and its resumption; ``legacy``: the value
+checkpoints written before the field existed were trained with). params.yaml with its comments
+(``python -m lang2motion.config --write params.yaml``) and dvc.yaml's ``params:`` lists are
+generated from these declarations; ``tests/test_dvc_yaml.py`` fails when they differ. A bad value
+fails at load time, before any slow work, with its name, value and what is accepted; checks that
+involve several fields live in a section's ``validate``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import re
@@ -48,14 +40,8 @@ LR_SCHEDULES = ("constant", "cosine", "linear")
 PRECISIONS = ("auto", "fp32", "bf16")
 # RGB of the trail colours of the paper's Table 7 (overlay.color)
 OVERLAY_COLORS: dict[str, tuple[int, int, int]] = {
-    "cyan": (0, 255, 255),
-    "blue": (0, 0, 255),
-    "white": (255, 255, 255),
-    "red": (255, 0, 0),
-    "green": (0, 255, 0),
-    "yellow": (255, 255, 0),
-    "black": (0, 0, 0),
-}
+    "cyan": (0, 255, 255), "blue": (0, 0, 255), "white": (255, 255, 255), "red": (255, 0, 0),
+    "green": (0, 255, 0), "yellow": (255, 255, 0), "black": (0, 0, 0)}
 DEVICE = "a device name"         # param's accepts: auto | cpu | cuda | cuda:<index>
 NOT_EMPTY = "not empty"          # param's accepts: a string that is not blank
 _RANGE = re.compile(r"(>=|>) (\S+)|([\[(])(\S+), (\S+)([\])])")   # param's accepts: a range
@@ -76,20 +62,16 @@ def param(default: Any = dataclasses.MISSING, accepts: str | Sequence[Any] = "",
           read_by: Sequence[str] | None = None, result_neutral: bool = False,
           resumable: bool = False, legacy: Any = dataclasses.MISSING,
           factory: Any = dataclasses.MISSING) -> Any:
-    """A dataclass field with everything known about its parameter.
-
-    ``accepts``: the choices (a sequence), a range as written in params.yaml (">= 0", "> 0.0",
-    "[0.0, 1.0)": brackets closed, parentheses open), DEVICE or NOT_EMPTY; "": any value of the
-    field's type. ``help``: what it is, with its unit. ``read_by``: the stages that read it
-    (default: the section's ``READ_BY``). Flags: see the module docstring. ``factory``: a nested
-    section."""
+    """A dataclass field declaring its parameter. ``accepts``: the choices (a sequence), a range
+    as params.yaml writes it (">= 0", "[0.0, 1.0)"), DEVICE, NOT_EMPTY, or "" (any value of the
+    type); ``factory``: a nested section."""
     bounds = None
     if isinstance(accepts, str) and accepts not in ("", DEVICE, NOT_EMPTY):
         match = _RANGE.fullmatch(accepts)
         if match is None:
             raise ValueError(f"param: cannot read the range {accepts!r}")
         op, low, left, low2, high, right = match.groups()
-        bounds = ((float(low), op == ">", None, False) if op else
+        bounds = ((float(low), op == ">", math.inf, False) if op else
                   (float(low2), left == "(", float(high), right == ")"))
     meta = {"help": help, "accepts": accepts if isinstance(accepts, str) else tuple(accepts),
             "bounds": bounds, "read_by": tuple(read_by) if read_by is not None else None,
@@ -128,17 +110,12 @@ def _check_field(value: Any, meta: typing.Mapping[str, Any], where: str) -> None
                           f"got {value!r}")
     elif meta["bounds"] is not None:
         low, low_open, high, high_open = meta["bounds"]
-        in_range = accepts if high is None else f"in {accepts}"
+        in_range = accepts if accepts.startswith(">") else f"in {accepts}"
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{where} must be a finite number {in_range}, got {value!r}")
         if (value <= low if low_open else value < low) or (
-                high is not None and (value >= high if high_open else value > high)):
+                value >= high if high_open else value > high):
             raise ConfigError(f"{where} must be {in_range}, got {value!r}")
-
-
-def check_value(value: Any, cls: type, name: str, *, where: str) -> None:
-    """ConfigError naming ``where`` unless ``value`` is accepted by field ``name`` of ``cls``."""
-    _check_field(value, cls.__dataclass_fields__[name].metadata, where)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,6 +313,57 @@ class ModelParams:
                               f"({self.heads})")
 
 
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig(ModelParams):
+    """The model section of params.yaml (inherited) plus the data shapes it is built for: all
+    that rebuilds a model, stored in a checkpoint's model.json (model/checkpoint.py)."""
+
+    points: int                      # N, grid.size ** 2
+    frames: int                      # T, data.frames
+    clip_dim: int = 512              # D of the CLIP text / image features; must equal latent
+
+    def __post_init__(self) -> None:
+        check_fields(self, "model")     # the model section's own accepted values
+        if self.latent != self.clip_dim:
+            raise ConfigError(f"model.latent ({self.latent}) must equal the CLIP embedding size "
+                              f"({self.clip_dim})")
+        if self.points < 1:
+            raise ConfigError(f"model points (grid.size ** 2) must be >= 1, got {self.points}")
+        _check_field(self.frames, DataConfig.__dataclass_fields__["frames"].metadata,
+                     "model frames (data.frames)")
+
+    @classmethod
+    def from_params(cls, params: ModelParams, *, points: int, frames: int,
+                    clip_dim: int) -> ModelConfig:
+        """The model section of params.yaml plus the data shapes it is trained on."""
+        return cls(points=points, frames=frames, clip_dim=clip_dim,
+                   **dataclasses.asdict(params))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], *, where: str = "model config") -> ModelConfig:
+        """Rebuild from :meth:`to_dict` output; unknown or missing keys are a ConfigError."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(values).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"{where}: unknown model config key(s) {unknown}")
+        missing = sorted({"points", "frames"} - set(values))
+        if missing:
+            raise ConfigError(f"{where}: model config lacks {missing}")
+        # a field added after checkpoints were first written: its ``legacy`` value, the one
+        # those checkpoints were trained with, rebuilds the same model from an older model.json
+        legacy = {f.name: f.metadata["legacy"] for f in dataclasses.fields(ModelParams)
+                  if f.metadata["legacy"] is not dataclasses.MISSING}
+        values = {**legacy, **values}
+        hints = typing.get_type_hints(cls)
+        return cls(**{k: coerce(v, hints[k], f"{where}: model_config.{k}")
+                      for k, v in values.items()})
+
+
 @dataclass(frozen=True)
 class LossConfig:
     """Weights of the training losses (paper eqs. 4-9); reconstruction always weighs 1."""
@@ -434,70 +462,48 @@ class ReportConfig:
 
 
 SECTIONS: dict[str, type] = {
-    "data": DataConfig,
-    "grid": GridConfig,
-    "track": TrackConfig,
-    "overlay": OverlayConfig,
-    "clip": ClipConfig,
-    "dist": DistConfig,
-    "model": ModelParams,
-    "loss": LossConfig,
-    "train": TrainConfig,
-    "eval": EvalConfig,
-    "report": ReportConfig,
-}
+    "data": DataConfig, "grid": GridConfig, "track": TrackConfig, "overlay": OverlayConfig,
+    "clip": ClipConfig, "dist": DistConfig, "model": ModelParams, "loss": LossConfig,
+    "train": TrainConfig, "eval": EvalConfig, "report": ReportConfig}
 
 
 # ---------------------------------------------------------------------------------------------
 # Loading
 
 
+# a parameter's type: the YAML types it takes, and what its error says it must be
+_KINDS = {bool: ((bool,), "true or false"), int: ((int,), "an integer"),
+          float: ((int, float), "a number"), str: ((str, int, float), "a string")}
+
+
 def coerce(value: Any, annotation: Any, where: str) -> Any:
     """``value`` as the annotated type, or a ConfigError naming ``where`` and the value."""
     if dataclasses.is_dataclass(annotation):
         return from_dict(annotation, value, where)
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false, got {value!r}")
-        return value
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where} must be an integer, got {value!r}")
-        return value
-    if annotation is float:
-        if isinstance(value, str):     # YAML 1.1 reads 1e-3 (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} must be a number, got {value!r}")
-        return float(value)
-    if annotation is str:
-        if value is None:
-            return ""
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
-        return str(value)
-    raise TypeError(f"{where}: unsupported parameter type {annotation!r}")
+    if annotation is str and value is None:
+        return ""
+    if annotation is float and isinstance(value, str):   # YAML 1.1 reads 1e-3 (no dot) as str
+        with contextlib.suppress(ValueError):
+            return float(value)
+    types, words = _KINDS[annotation]
+    if not isinstance(value, types) or isinstance(value, bool) != (annotation is bool):
+        raise ConfigError(f"{where} must be {words}, got {value!r}")
+    return annotation(value)
 
 
 def check_fields(obj: Any, where: str) -> None:
-    """Check every field of a section object against its declared accepted values, then its
-    ``validate`` (also for objects built without :func:`from_dict`, e.g. from a checkpoint)."""
+    """Check every field of a section object, then its ``validate`` (also for objects built
+    without :func:`from_dict`, e.g. from a checkpoint)."""
     for f in dataclasses.fields(obj):
         if f.metadata:
             _check_field(getattr(obj, f.name), f.metadata, f"{where}.{f.name}")
-    validate = getattr(obj, "validate", None)
-    if validate is not None:
-        validate()
+    getattr(obj, "validate", lambda: None)()
 
 
 def from_dict(cls: type, values: Any, where: str) -> Any:
     """Build dataclass ``cls`` from a mapping: unknown keys, wrong types and values outside the
     accepted ones are ConfigErrors naming ``where.<key>``."""
-    if values is None:
-        values = {}
+    values = {} if values is None else values
     if not isinstance(values, dict):
         raise ConfigError(f"{where} must be a mapping of parameters, got {values!r}")
     hints = typing.get_type_hints(cls)
@@ -529,12 +535,8 @@ def read_params_file(path: str | Path) -> dict[str, Any]:
 
 
 def load_params(path: str | Path = "params.yaml", *sections: str) -> dict[str, Any]:
-    """Read the named sections of a params file into validated frozen dataclasses.
-
-    With no section names every section present in the file is read. Sections absent from the
-    file get their defaults. Unknown sections are refused. A section a stage does not read is
-    not validated by that stage.
-    """
+    """The named sections of a params file (default: those it holds) as validated dataclasses;
+    absent sections get their defaults, unknown ones are refused."""
     raw = read_params_file(path)
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
@@ -563,9 +565,8 @@ def defaults() -> dict[str, dict[str, Any]]:
 # What the declarations say: flags, readers, params.yaml
 
 
-@dataclass(frozen=True)
-class Parameter:
-    """One parameter of params.yaml: its dotted key, default and declaration."""
+class Parameter(typing.NamedTuple):
+    """One parameter of params.yaml (or a nested section): dotted key, default, declaration."""
 
     key: str                               # e.g. data.synth.seed
     default: Any
@@ -573,19 +574,20 @@ class Parameter:
     read_by: tuple[str, ...]
 
 
+def _walk(cls: type, prefix: str) -> Iterator[Parameter]:
+    """The fields of section ``cls`` in order, each nested section before its own fields."""
+    for f in dataclasses.fields(cls):
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        yield Parameter(f"{prefix}{f.name}", default, f.metadata,
+                        f.metadata["read_by"] or cls.READ_BY)
+        if dataclasses.is_dataclass(default):
+            yield from _walk(type(default), f"{prefix}{f.name}.")
+
+
 def parameters() -> Iterator[Parameter]:
     """Every parameter, in params.yaml's order."""
-    def walk(cls: type, prefix: str) -> Iterator[Parameter]:
-        for f in dataclasses.fields(cls):
-            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-            if dataclasses.is_dataclass(default):
-                yield from walk(type(default), f"{prefix}{f.name}.")
-            else:
-                yield Parameter(f"{prefix}{f.name}", default, f.metadata,
-                                f.metadata["read_by"] or cls.READ_BY)
-
     for name, cls in SECTIONS.items():
-        yield from walk(cls, f"{name}.")
+        yield from (p for p in _walk(cls, f"{name}.") if not dataclasses.is_dataclass(p.default))
 
 
 def flagged(flag: str) -> frozenset[str]:
@@ -629,26 +631,20 @@ def _commented(first: str, text: str, unbroken: str = "") -> list[str]:
 def params_yaml_text() -> str:
     """params.yaml as generated from the declarations: the defaults, each with its comment."""
     out = [PARAMS_HEADER.rstrip("\n")]
-
-    def section(cls: type, depth: int) -> None:
-        pad = "  " * depth
-        for f in dataclasses.fields(cls):
-            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-            if dataclasses.is_dataclass(default):
-                out.extend(_commented(f"{pad}{f.name}:", f.metadata["help"]))
-                section(type(default), depth + 1)
-                continue
-            value = yaml.safe_dump(default, default_flow_style=True).removesuffix("\n...\n")
-            accepted = accepted_text(f.metadata)
-            out.extend(_commented(f"{pad}{f.name}: {value.strip()}", f.metadata["help"],
-                                  f"[{accepted}]" if accepted else ""))
-
     for name, cls in SECTIONS.items():
         out.append("")
         out.extend(f"# {line}".rstrip() for line in textwrap.wrap(
             " ".join(cls.__doc__.split()), LINE_WIDTH - 2))
         out.append(f"{name}:")
-        section(cls, 1)
+        for p in _walk(cls, f"{name}."):
+            first = "  " * p.key.count(".") + p.key.rsplit(".", 1)[1] + ":"
+            if dataclasses.is_dataclass(p.default):
+                out.extend(_commented(first, p.meta["help"]))
+                continue
+            value = yaml.safe_dump(p.default, default_flow_style=True).removesuffix("\n...\n")
+            accepted = accepted_text(p.meta)
+            out.extend(_commented(f"{first} {value.strip()}", p.meta["help"],
+                                  f"[{accepted}]" if accepted else ""))
     return "\n".join(out) + "\n"
 
 

@@ -1,18 +1,11 @@
 """The one error contract of every entry point (stage scripts, the CLI, benchmark scripts).
 
-A project error (:class:`Lang2MotionError`: bad input, bad parameter, missing dependency) prints
-``<prog>: error: <message>`` on stderr and exits with status 2, without a traceback; ``--debug``
-on the command line or ``LANG2MOTION_DEBUG=1`` in the environment adds the traceback. Anything
-else is a bug and keeps its traceback. Ctrl-C exits with 130 and one line.
-
-Usage in a stage script (see ``pipeline/``)::
-
-    def main(argv: list[str] | None = None) -> None:
-        args, params = parse_stage_args(__doc__, argv, stage="prepare", paths=PATHS)
-        print_summary(prepare.summary_lines(prepare.run_stage(**params, out_dir=args.out)))
-
-    if __name__ == "__main__":
-        sys.exit(run_with_error_contract("prepare", main))
+A project error (:class:`Lang2MotionError`: bad input, parameter or installation) prints
+``<prog>: error: <message>`` on stderr and exits with status 2, without a traceback unless
+``--debug`` or ``LANG2MOTION_DEBUG=1`` asks for it. Anything else is a bug and keeps its
+traceback. Ctrl-C exits with 130 and one line. Stage scripts (``pipeline/``) call
+``sys.exit(run_with_error_contract("prepare", main))`` around a ``main`` that starts with
+:func:`parse_stage_args`.
 """
 
 from __future__ import annotations
@@ -70,23 +63,22 @@ def run_with_error_contract(prog: str, main: Callable[[list[str] | None], int | 
         argv: list[str] | None = None) -> int:
     """Call ``main(argv)`` under the error contract; return the process exit status."""
     world = current_world() if "WORLD_SIZE" in os.environ else None
+    distributed = world is not None and world.distributed
     try:
         status = main(argv)
     except Lang2MotionError as exc:
         if debug_requested(argv):
             traceback.print_exc()
-        if world is not None and world.distributed:
-            # another rank's progress bar may hold the line: start a fresh one
-            print(f"\n{format_error(f'{prog} ({world.label()})', exc)}", file=sys.stderr)
-        else:
-            print(format_error(prog, exc), file=sys.stderr)
+        # distributed: another rank's progress bar may hold the line, so start a fresh one
+        label = f"\n{prog} ({world.label()})" if distributed else prog
+        print(format_error(label, exc), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
         # a collective broken by another rank's end: that rank reports; this one stops quietly
-        if world is not None and world.distributed and peer_failed(exc):
+        if distributed and peer_failed(exc):
             if debug_requested(argv):
                 traceback.print_exc()
             return EXIT_PEER_FAILED
@@ -97,13 +89,9 @@ def run_with_error_contract(prog: str, main: Callable[[list[str] | None], int | 
 def parse_stage_args(doc: str, argv: list[str] | None, *, stage: str,
                      paths: Mapping[str, tuple[str, str]], sharded: bool = False
                      ) -> tuple[argparse.Namespace, dict[str, Any]]:
-    """The arguments every stage script takes, and its parameter sections, loaded and checked.
-
-    ``paths`` maps an option name to (default, help): ``{"out": ("data/raw", "...")}`` gives
-    ``--out`` with a Path value. The params.yaml sections ``stage`` reads (lang2motion/config.py,
-    where dvc.yaml's params come from) are loaded and validated before any work starts.
-    ``sharded``: the stage also takes ``--shard i --num-shards n`` and ``--merge``
-    (:mod:`lang2motion.sharding`).
+    """The arguments every stage script takes, and the sections ``stage`` reads, loaded and
+    checked before any work. ``paths``: option name -> (default, help), a Path option each;
+    ``sharded``: also ``--shard i --num-shards n`` and ``--merge`` (:mod:`lang2motion.sharding`).
     """
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0],
                                      epilog="The stage's body: see the module named in the "
@@ -112,8 +100,17 @@ def parse_stage_args(doc: str, argv: list[str] | None, *, stage: str,
     for name, (default, text) in paths.items():
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=Path, default=default,
                             help=f"{text} (default: {default})")
-    if sharded:
-        add_shard_options(parser)
+    if sharded:     # a SLURM array's options (docs/scaling.md): compute one shard, or merge them
+        group = parser.add_argument_group(
+            "sharding without torchrun (a SLURM array; dist.nproc is not used with these)")
+        group.add_argument("--shard", type=int, metavar="I",
+                           help="compute shard I of --num-shards only and write its part files "
+                                "(<out>.parts/); no merge")
+        group.add_argument("--num-shards", type=int, metavar="N",
+                           help="the number of shards the work is split into")
+        group.add_argument("--merge", action="store_true",
+                           help="check that the N parts exist and were made with the same "
+                                "parameters and input, then assemble the output from them")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     setup_logging()
@@ -122,31 +119,15 @@ def parse_stage_args(doc: str, argv: list[str] | None, *, stage: str,
 
 def relaunch_under_torchrun(script: str, argv: Sequence[str] | None, *, nproc: int, param: str,
                             check: Callable[[], None] | None = None) -> int | None:
-    """Run the stage script ``script`` again as ``nproc`` processes under torchrun, with this
-    process's arguments (``argv``, default ``sys.argv[1:]``), when ``param`` asks for more than
-    one and this process is not already one of torchrun's; ``check()`` first, so that bad input
-    gets one message rather than one per rank. Returns their exit status, or None: go on here.
-    Used by train (``train.nproc``) and the sharded stages (``dist.nproc``, through
-    :func:`lang2motion.sharding.stage_role`)."""
+    """Run ``script`` again as ``nproc`` processes under torchrun with this process's arguments
+    (``argv``, default ``sys.argv[1:]``), unless ``nproc`` is 1 or this is already one of them
+    (then None: go on here); ``check()`` first, so that bad input gets one message rather than
+    one per rank. Returns their exit status."""
     if nproc <= 1 or "WORLD_SIZE" in os.environ:
         return None
     if check is not None:
         check()
     return launch(script, sys.argv[1:] if argv is None else argv, nproc=nproc, param=param)
-
-
-def add_shard_options(parser: argparse.ArgumentParser) -> None:
-    """A SLURM array's options (docs/scaling.md): compute one shard, or merge them all."""
-    group = parser.add_argument_group(
-        "sharding without torchrun (a SLURM array; dist.nproc is not used with these)")
-    group.add_argument("--shard", type=int, metavar="I",
-                       help="compute shard I of --num-shards only and write its part files "
-                            "(<out>.parts/); no merge")
-    group.add_argument("--num-shards", type=int, metavar="N",
-                       help="the number of shards the work is split into")
-    group.add_argument("--merge", action="store_true",
-                       help="check that the N parts exist and were made with the same "
-                            "parameters and input, then assemble the output from them")
 
 
 def print_summary(lines: Sequence[str]) -> None:

@@ -53,19 +53,6 @@ def _umask() -> int:
     return umask
 
 
-def replace_dir(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-    """Move folder ``src`` over ``dst``: at every moment ``dst`` is the old or the new whole."""
-    src, dst = Path(src), Path(dst)
-    trash = dst.with_name(f"{TRASH_PREFIX}{dst.name}")
-    if trash.exists():
-        shutil.rmtree(trash)
-    if dst.exists():
-        os.replace(dst, trash)
-    os.replace(src, dst)
-    if trash.exists():
-        shutil.rmtree(trash)
-
-
 def remove_leftovers(path: str | os.PathLike[str]) -> None:
     """Delete the staging and trash folders an interrupted write of ``path`` left beside it."""
     final = Path(path)
@@ -79,18 +66,20 @@ def remove_leftovers(path: str | os.PathLike[str]) -> None:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield an empty staging folder beside ``path``; on success it replaces ``path`` whole.
-
-    On error the staging folder is deleted and ``path`` keeps its previous content.
-    """
+    """Yield an empty staging folder beside ``path``; on success it replaces ``path`` whole (at
+    every moment ``path`` is the old or the new whole); on error ``path`` is left as it was."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(final)
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{final.name}.", dir=final.parent))
     os.chmod(staging, 0o777 & ~_umask())   # mkdtemp makes 0700 folders
+    trash = final.with_name(f"{TRASH_PREFIX}{final.name}")   # remove_leftovers removed any
     try:
         yield staging
-        replace_dir(staging, final)
+        if final.exists():
+            os.replace(final, trash)
+        os.replace(staging, final)
+        shutil.rmtree(trash, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

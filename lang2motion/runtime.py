@@ -36,11 +36,8 @@ _Out = TypeVar("_Out")
 
 
 def resolve_device(name: str, *, param: str = "device") -> torch.device:
-    """auto -> CUDA when present, else CPU; cpu / cuda / cuda:N as given.
-
-    ``param`` names the parameter or option in errors (``train.device``, ``--device``). Asking for
-    CUDA where there is none is a ConfigError that says to use auto or cpu.
-    """
+    """auto -> CUDA when present, else CPU; cpu / cuda / cuda:N as given, a ConfigError naming
+    ``param`` (``train.device``, ``--device``) where that CUDA device does not exist."""
     check_device_name(name, param=param)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -64,28 +61,16 @@ def cpu_has_bf16() -> bool:
 
 def _cpuinfo(path: str = CPUINFO) -> tuple[str, set[str]]:
     """(model name, flags) of the first CPU in ``path`` (Linux); ("", empty) elsewhere."""
-    model, flags = "", set()
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name" and not model:
-                    model = value.strip()
-                elif key == "flags" and not flags:
-                    flags = set(value.split())
-                if model and flags:
-                    break
-    except OSError:
-        pass
-    return model, flags
+    info: dict[str, str] = {}
+    with contextlib.suppress(OSError), open(path, encoding="utf-8", errors="replace") as handle:
+        for key, _, value in (line.partition(":") for line in handle):
+            info.setdefault(key.strip(), value.strip())
+    return info.get("model name", ""), set(info.get("flags", "").split())
 
 
 def machine_facts(device: torch.device | None = None) -> dict[str, object]:
-    """What a run's floating-point results depend on besides the code and the data: the CPU
-    (model, the kernel-selecting flags it has, native bf16), the ATen CPU kernel level, the torch
-    intra-op thread count and version, and the GPU when ``device`` is one. JSON-ready; every
-    stage summary records it."""
+    """What a run's floating-point results depend on besides the code and the data (CPU, kernel
+    flags, threads, torch, GPU), JSON-ready; every stage summary records it."""
     model, flags = _cpuinfo()
     facts: dict[str, object] = {
         "cpu": model or platform.processor() or platform.machine() or "unknown",
@@ -122,11 +107,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 def autocast(device: torch.device, dtype: torch.dtype = torch.bfloat16, *,
              precision: str = "auto-cuda") -> contextlib.AbstractContextManager:
-    """Mixed precision for a block.
-
-    ``precision`` ``auto-cuda`` (inference paths): ``dtype`` on CUDA, fp32 elsewhere; ``fp32``:
-    none; ``bf16``: bfloat16 autocast on any device (training's ``train.precision`` after
-    :func:`resolve_precision`)."""
+    """Mixed precision for a block: ``auto-cuda`` (inference) ``dtype`` on CUDA, fp32 elsewhere;
+    ``fp32`` none; ``bf16`` on any device (``train.precision`` after :func:`resolve_precision`)."""
     if precision == "fp32":
         return contextlib.nullcontext()
     if precision == "bf16":

@@ -1,29 +1,20 @@
-"""Training schedules as pure functions of the optimisation step: learning rate and the share of
-the decoder's own predictions (scheduled sampling).
+"""Training schedules as pure functions of the optimisation step, never of state, so a resumed
+run gets exactly the values an uninterrupted one would.
 
-Both depend only on (step, total steps, parameters), never on state, so a resumed run gets
-exactly the values an uninterrupted one would.
-
-Learning rate (``train.schedule``): a linear warm-up from ``lr / warmup_steps`` to ``lr`` over
-``warmup_steps`` steps, then ``constant``, ``linear`` or ``cosine`` decay to
-``lr * min_lr_ratio`` at the last step.
-
-Training length (``train.epochs``, ``train.min_steps``): :func:`planned_epochs` raises the epochs
-of a small data set until it gets at least ``min_steps`` optimiser steps, since a fixed epoch
-count means very few steps there (72 expressions at batch 32: 8 epochs = 24 steps, which learn
-nothing) and many on a large one (the demo's 2370: 8 epochs = 600 steps).
+Training length: :func:`planned_epochs` raises the epochs of a small data set to ``min_steps``
+optimiser steps, since a fixed epoch count means very few steps there (72 expressions at batch
+32: 8 epochs = 24 steps, which learn nothing) and many on a large one.
 
 Scheduled sampling (Bengio et al. 2015): with probability ``share`` the autoregressive decoder is
-fed its own previous prediction instead of the ground truth. The share ramps linearly from 0 at
-``start`` (a fraction of training) to ``max_share`` at ``end`` and stays there: 0 everywhere is the
-paper's teacher forcing, 1 is free running (the mode the decoder is used in).
+fed its own previous prediction instead of the ground truth; 0 everywhere is the paper's teacher
+forcing, 1 is free running (the mode the decoder is used in).
 """
 
 from __future__ import annotations
 
 import math
 
-from lang2motion.config import LR_SCHEDULES
+from lang2motion.config import LR_SCHEDULES, TrainConfig
 from lang2motion.errors import ConfigError
 
 
@@ -42,7 +33,9 @@ def planned_epochs(*, epochs: int, min_steps: int, samples: int, batch_size: int
 
 def learning_rate(step: int, *, lr: float, schedule: str, warmup_steps: int, total_steps: int,
                   min_lr_ratio: float) -> float:
-    """The learning rate of optimisation step ``step`` (0-based) of ``total_steps``."""
+    """The learning rate of step ``step`` (0-based) of ``total_steps``: a linear warm-up from
+    ``lr / warmup_steps`` to ``lr``, then constant, or a linear or cosine decay to
+    ``lr * min_lr_ratio`` at the last step."""
     if schedule not in LR_SCHEDULES:
         raise ConfigError(f"train.schedule must be one of {', '.join(LR_SCHEDULES)}, "
                           f"got {schedule!r}")
@@ -74,3 +67,14 @@ def sampling_share(progress: float, *, max_share: float, start: float, end: floa
 def warmup_steps(warmup_epochs: float, steps_per_epoch: int) -> int:
     """Whole steps of a warm-up given in (possibly fractional) epochs."""
     return round(warmup_epochs * steps_per_epoch)
+
+
+def step_schedule(cfg: TrainConfig, *, step: int, total_steps: int,
+                  steps_per_epoch: int) -> tuple[float, float]:
+    """(learning rate, sampling share) of optimisation step ``step`` of ``total_steps``."""
+    lr = learning_rate(step, lr=cfg.lr, schedule=cfg.schedule,
+                       warmup_steps=warmup_steps(cfg.warmup_epochs, steps_per_epoch),
+                       total_steps=total_steps, min_lr_ratio=cfg.min_lr_ratio)
+    share = sampling_share(step / max(total_steps - 1, 1), max_share=cfg.sampling,
+                           start=cfg.sampling_start, end=cfg.sampling_end)
+    return lr, share

@@ -1,23 +1,18 @@
-"""The training loop: AdamW on the six Lang2Motion losses, resumable, deterministic on CPU, on one
+"""The training loop: AdamW on the Lang2Motion losses, resumable, deterministic on CPU, on one
 process or many (DistributedDataParallel under torchrun).
 
-The training split comes from :mod:`lang2motion.loader` (in memory, or streamed in chunks when it
-is large); each epoch's order is a pure function of (seed, epoch), so a resumed run sees exactly
-the batches an uninterrupted one would. With W processes every global batch of
-``train.batch_size`` is cut into W disjoint slices, one per rank, and each rank's loss is weighted
-by its share of the batch, so DDP's gradient average is the gradient of the global batch's mean
-loss: the learning dynamics do not depend on W. Rank 0 alone evaluates, logs and writes. Every
-``checkpoint_every`` epochs the run writes
-
-- ``out_dir/model.safetensors`` + ``model.json``: the model so far (see model/checkpoint.py),
-- ``out_dir/last/``: weights, optimizer state, epoch and RNG state to resume from.
-
-Re-running with the same parameters and data resumes from ``last/``; anything else starts
-fresh (and says why). Legend: B batch, S samples, T frames, N points, D feature.
+Each epoch's order is a pure function of (seed, epoch), so a resumed run sees exactly the batches
+an uninterrupted one would. With W processes each global batch is cut into W disjoint slices and
+each rank's loss is weighted by its share, so DDP's gradient average is the global batch's: the
+learning dynamics do not depend on W. Rank 0 alone evaluates, logs and writes ``out_dir/model.*``
+(model/checkpoint.py) and ``out_dir/last/`` (the state to resume from) every
+``checkpoint_every`` epochs; a re-run with the same parameters, data and code resumes from it.
+Legend: B batch, S samples, T frames, N points, D feature.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import subprocess
@@ -31,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from lang2motion.codedeps import files_signature, module_files
-from lang2motion.config import LossConfig, ModelParams, TrainConfig, as_dict, flagged
+from lang2motion.config import LossConfig, ModelConfig, ModelParams, TrainConfig, as_dict, flagged
 from lang2motion.distributed import World, current_world, rank_device
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.evaluate.inline import BatchSource, inline_metrics, inline_reference
@@ -43,10 +38,9 @@ from lang2motion.model.checkpoint import (
     save_model,
     save_train_state,
 )
-from lang2motion.model.config import ModelConfig
 from lang2motion.model.losses import TERMS, compute_losses
 from lang2motion.runtime import autocast, machine_facts, resolve_device, resolve_precision
-from lang2motion.schedule import learning_rate, planned_epochs, sampling_share, warmup_steps
+from lang2motion.schedule import planned_epochs, step_schedule, steps_per_epoch
 from lang2motion.store import FeatureTensors
 
 log = logging.getLogger(__name__)
@@ -64,12 +58,6 @@ LENGTH_KEYS = ("epochs", "min_steps")   # together they set the number of steps
 STREAMED_REFERENCE_SAMPLES = 4096
 
 TrainSplit = InMemorySplit | StreamedSplit
-
-
-def resumable_changes(cfg: TrainConfig) -> frozenset[str]:
-    if cfg.schedule != "constant" or cfg.sampling > 0.0:
-        return RESUMABLE_CHANGES - set(LENGTH_KEYS)
-    return RESUMABLE_CHANGES
 
 
 def check_features(data: FeatureTensors, *, name: str) -> None:
@@ -104,9 +92,8 @@ def check_features(data: FeatureTensors, *, name: str) -> None:
 
 
 class Objective(torch.nn.Module):
-    """The model and its losses as one module: DistributedDataParallel synchronises gradients
-    for what runs inside a wrapped module's forward, and compute_losses calls the model's encode
-    and decode, not its forward."""
+    """The model and its losses as one module: DDP synchronises gradients for what runs inside
+    a wrapped module's forward, and compute_losses calls encode and decode, not forward."""
 
     def __init__(self, model: Lang2Motion, loss: LossConfig):
         super().__init__()
@@ -116,43 +103,25 @@ class Objective(torch.nn.Module):
         return compute_losses(self.model, batch, self.loss, sampling=sampling)
 
 
-def train_step(model: Lang2Motion, optimizer: torch.optim.Optimizer,
-               batch: dict[str, torch.Tensor], loss: LossConfig,
-               *, device: torch.device, lr: float | None = None, sampling: float = 0.0,
-               grad_clip: float = 0.0, precision: str = "auto-cuda", weight: float = 1.0,
-               objective: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
-    """One optimisation step at learning rate ``lr`` (None: the optimizer's), with scheduled
-    sampling share ``sampling``, the gradient norm clipped to ``grad_clip`` (0: off) and the
-    forward pass at ``precision`` (see ``runtime.autocast``); returns the detached loss terms
-    (scalars on device, unweighted).
-
-    ``objective`` (default: compute_losses on ``model``) is the DDP-wrapped :class:`Objective`
-    in a distributed run; ``weight`` scales the loss before backward (a rank's share of the
-    global batch times the number of ranks, so DDP's average is the global batch's gradient).
-    """
+def train_step(objective: torch.nn.Module, optimizer: torch.optim.Optimizer,
+               batch: dict[str, torch.Tensor], *, device: torch.device, lr: float | None = None,
+               sampling: float = 0.0, grad_clip: float = 0.0, precision: str = "auto-cuda",
+               weight: float = 1.0) -> dict[str, torch.Tensor]:
+    """One optimisation step of an :class:`Objective` (DDP-wrapped in a distributed run)
+    (``lr`` None: the optimizer's; ``grad_clip`` 0: off; ``precision``: see
+    ``runtime.autocast``); returns the detached, unweighted loss terms. ``weight`` scales the
+    loss before backward (the rank's share of the global batch times the number of ranks)."""
     if lr is not None:
         for group in optimizer.param_groups:
             group["lr"] = lr
     with autocast(device, precision=precision):
-        losses = (objective(batch, sampling) if objective is not None
-                  else compute_losses(model, batch, loss, sampling=sampling))
+        losses = objective(batch, sampling)
     optimizer.zero_grad(set_to_none=True)
     (losses["total"] * weight).backward()
     if grad_clip > 0.0:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        torch.nn.utils.clip_grad_norm_(objective.parameters(), grad_clip)
     optimizer.step()
     return {k: v.detach() for k, v in losses.items()}
-
-
-def step_schedule(cfg: TrainConfig, *, step: int, total_steps: int,
-                  steps_per_epoch: int) -> tuple[float, float]:
-    """(learning rate, sampling share) of optimisation step ``step`` of ``total_steps``."""
-    lr = learning_rate(step, lr=cfg.lr, schedule=cfg.schedule,
-                       warmup_steps=warmup_steps(cfg.warmup_epochs, steps_per_epoch),
-                       total_steps=total_steps, min_lr_ratio=cfg.min_lr_ratio)
-    share = sampling_share(step / max(total_steps - 1, 1), max_share=cfg.sampling,
-                           start=cfg.sampling_start, end=cfg.sampling_end)
-    return lr, share
 
 
 @torch.no_grad()
@@ -175,26 +144,21 @@ def mean_losses(model: Lang2Motion, data: BatchSource, loss: LossConfig,
 
 def git_revision() -> str:
     """``git rev-parse HEAD`` of the working directory, or "unknown"."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip() or "unknown"
+    return "unknown"
 
 
 def code_signature() -> str:
-    """sha256 over the source that defines what training computes: this module and every package
-    file it imports (the same walker that derives dvc.yaml's code dependencies). A resumable
-    state saved by other code is stale."""
+    """sha256 over this module and every package file it imports (as dvc.yaml's code deps): a
+    resumable state saved by other code is stale."""
     return files_signature(module_files(__name__))
 
 
 def _rng_state(device: torch.device) -> dict[str, torch.Tensor]:
-    state = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
+    cuda = {"cuda": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}
+    return {"torch": torch.get_rng_state(), **cuda}
 
 
 def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
@@ -205,24 +169,18 @@ def _set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None
 
 def log_epoch(live: Any, metrics: dict[str, Any]) -> None:
     """One epoch's train and valid metrics to dvclive (not its speed: a timing differs on every
-    rerun), then the next step."""
+    rerun)."""
     for split in ("train", "valid"):
         for key, value in metrics[split].items():
             live.log_metric(f"{split}/{key}", value)
     live.next_step()
 
 
-def _signature_diff(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    keys = sorted(set(saved) | set(current))
-    return [k for k in keys if saved.get(k) != current.get(k)]
-
-
 def check_setup(*, train_shape: tuple[int, int, int], valid_data: FeatureTensors,
                 model_params: ModelParams, train_cfg: TrainConfig, loss: LossConfig,
                 world: World | None = None) -> tuple[ModelConfig, torch.device]:
-    """Everything training needs, checked before anything is written (callers open their
-    logs after this): the valid split, the model the training split's (T, N, D) implies, the
-    device of this rank."""
+    """The model the training split's (T, N, D) implies and this rank's device, checked with the
+    valid split before anything is written (callers open their logs after this)."""
     check_features(valid_data, name="valid")
     frames, points, dim = train_shape
     if (frames, points) != valid_data.row_tracks.shape[1:3] or dim != valid_data.text_emb.shape[1]:
@@ -250,11 +208,9 @@ def train(*, train_split: TrainSplit, valid_data: FeatureTensors, model_params: 
           on_step: Callable[[int, dict[str, float]], None] | None = None) -> dict[str, Any]:
     """Train a Lang2Motion model; returns {"epoch", "train": {term: mean}, "valid": {...}}.
 
-    ``live`` is a ``dvclive.Live`` (or None: no logging; only rank 0 gets one). ``extra_meta``
-    is stored in model.json beside the config, parameters, git revision, epoch and metrics.
-    ``world`` (default: from the environment) is this process's place in a distributed run,
-    whose process group must be initialised. ``on_step(step, losses)``, if given, receives every
-    optimisation step's loss terms of the whole global batch (all ranks reduced).
+    ``live``: a ``dvclive.Live`` (rank 0) or None. ``extra_meta`` goes into model.json. ``world``
+    (default: from the environment) needs its process group initialised. ``on_step(step,
+    losses)`` receives each step's loss terms of the whole global batch (all ranks reduced).
     """
     out_dir = Path(out_dir)
     world = world or current_world()
@@ -308,22 +264,24 @@ def _train(*, train_split: TrainSplit, valid_data: FeatureTensors, cfg: ModelCon
         log.info("training on %s at %s, %d process(es), %s training data", device, precision,
                  world.size, "streamed" if train_split.streamed else "in-memory")
     model = Lang2Motion(cfg).to(device)
-    objective = None
+    objective: torch.nn.Module = Objective(model, loss)
     if world.distributed:
         from torch.nn.parallel import DistributedDataParallel
 
         # DDP broadcasts rank 0's initial weights; every rank then applies the same averaged
         # gradients, so the replicas stay equal
         objective = DistributedDataParallel(
-            Objective(model, loss), device_ids=[device.index] if device.type == "cuda" else None,
+            objective, device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=not cfg.use_overlay)
     optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr,
                                   weight_decay=train_cfg.weight_decay)
     valid_split = InMemorySplit(valid_data, device=device, use_overlay=cfg.use_overlay)
     signature = {
         "model_config": cfg.to_dict(), "loss": params["loss"],
-        "train": {k: v for k, v in params["train"].items()
-                  if k not in resumable_changes(train_cfg)},
+        "train": {k: v for k, v in params["train"].items() if k not in (
+            RESUMABLE_CHANGES - set(LENGTH_KEYS)
+            if train_cfg.schedule != "constant" or train_cfg.sampling > 0.0
+            else RESUMABLE_CHANGES)},
         "train_data": train_split.signature(), "valid_data": valid_split.signature(),
         "code": code_signature(),
     }
@@ -331,7 +289,8 @@ def _train(*, train_split: TrainSplit, valid_data: FeatureTensors, cfg: ModelCon
     last_dir = out_dir / LAST_DIR
     saved = read_train_state_meta(last_dir)
     if saved is not None:
-        differs = _signature_diff(saved.get("signature", {}), signature)
+        old = saved.get("signature", {})
+        differs = [k for k in sorted({*old, *signature}) if old.get(k) != signature.get(k)]
         if int(saved["epoch"]) >= train_cfg.epochs:
             # Resuming is for interrupted (or extended) runs. A finished run that is run again
             # was re-run on purpose (DVC re-runs a stage only when its inputs changed, or when
@@ -358,7 +317,7 @@ def _train(*, train_split: TrainSplit, valid_data: FeatureTensors, cfg: ModelCon
     # baselines, slices and motion-kind references of the valid split: computed once
     reference = inline_reference(valid_data, fit_data) if world.is_main else None
     samples = train_split.samples
-    steps = -(-samples // train_cfg.batch_size)
+    steps = steps_per_epoch(samples, train_cfg.batch_size)
     meta = {"params": params, "git_rev": git_revision(), "machine": machine_facts(device),
             "world_size": world.size, **extra_meta}
     if live is not None:
@@ -385,9 +344,9 @@ def _train(*, train_split: TrainSplit, valid_data: FeatureTensors, cfg: ModelCon
             if count == 0:
                 local = global_index[:1]
             weight = count * world.size / len(global_index)
-            losses = train_step(model, optimizer, train_split.batch(local), loss, device=device,
+            losses = train_step(objective, optimizer, train_split.batch(local), device=device,
                                 lr=lr, sampling=share, grad_clip=train_cfg.grad_clip,
-                                precision=precision, weight=weight, objective=objective)
+                                precision=precision, weight=weight)
             seen += len(global_index)
             for k, v in losses.items():
                 sums[k] += v.float() * count

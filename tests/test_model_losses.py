@@ -162,8 +162,8 @@ def test_contrastive_weight_enters_the_total() -> None:
 def test_one_decode_call_equals_two_separate_decodes(decoder: str, sampling: float) -> None:
     """compute_losses decodes z and the text embedding in one call of twice the batch; each
     row must come out as it would from a decode of its own."""
+    from lang2motion.config import ModelConfig
     from lang2motion.model.autoencoder import Lang2Motion
-    from lang2motion.model.config import ModelConfig
 
     torch.manual_seed(0)
     cfg = ModelConfig(points=4, frames=5, latent=8, clip_dim=8, layers=1, heads=2, ff=16,

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lang2motion.model.config import ModelConfig
+from lang2motion.config import ModelConfig
 from lang2motion.model.decoders import build_decoder
 from lang2motion.model.encoder import TrajectoryEncoder
 

@@ -1,12 +1,7 @@
-"""Self-describing checkpoints: safetensors weights beside a JSON that rebuilds the model.
-
-``<dir>/model.safetensors`` holds the weights; ``<dir>/model.json`` holds ``model_config``
-(a :class:`ModelConfig`) plus whatever metadata the caller adds (params, git revision, epoch,
-metrics). Both are written atomically; a random ``save_id`` stored in both files detects a pair
-torn apart by an interrupted save.
-
-The resumable training state (model + optimizer + epoch + RNG) lives in its own folder, see
-:func:`save_train_state`.
+"""Self-describing checkpoints: ``model.safetensors`` beside ``model.json``, which holds
+``model_config`` (rebuilds the model) and the caller's metadata; a random ``save_id`` in both
+detects a pair torn apart by an interrupted save. The resumable training state (model,
+optimizer, epoch, RNG) lives in its own folder: :func:`save_train_state`.
 """
 
 from __future__ import annotations
@@ -20,10 +15,10 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from lang2motion.config import ModelConfig
 from lang2motion.errors import DataError
 from lang2motion.io import atomic_path, read_json, write_json_atomic
 from lang2motion.model.autoencoder import Lang2Motion
-from lang2motion.model.config import ModelConfig
 
 WEIGHTS_NAME = "model.safetensors"
 META_NAME = "model.json"
@@ -33,16 +28,17 @@ CONFIG_KEY = "model_config"
 SAVE_ID_KEY = "save_id"
 
 
-def _contiguous(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], **metadata: str) -> None:
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp),
+                  metadata=metadata or None)
 
 
 def save_model(directory: str | Path, model: Lang2Motion, meta: dict[str, Any]) -> None:
     """Write ``model.safetensors`` then ``model.json`` (config + ``meta``) into ``directory``."""
     directory = Path(directory)
     save_id = uuid.uuid4().hex
-    with atomic_path(directory / WEIGHTS_NAME) as tmp:
-        save_file(_contiguous(model.state_dict()), str(tmp), metadata={SAVE_ID_KEY: save_id})
+    _save_tensors(directory / WEIGHTS_NAME, model.state_dict(), **{SAVE_ID_KEY: save_id})
     write_json_atomic(directory / META_NAME,
                       {**meta, CONFIG_KEY: model.cfg.to_dict(), SAVE_ID_KEY: save_id})
 
@@ -121,10 +117,9 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor],
 def save_train_state(directory: str | Path, *, model: Lang2Motion,
                      optimizer: torch.optim.Optimizer, epoch: int,
                      rng: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    """Write a resumable state: ``state-<epoch>.safetensors`` (weights, optimizer tensors, RNG
-    states) then ``state.json`` (epoch, optimizer hyper-parameters, ``meta``), which names the
-    tensor file. The JSON is the commit point: a run killed between the two writes still finds
-    the previous pair intact. Older tensor files are removed afterwards.
+    """Write ``state-<epoch>.safetensors`` (weights, optimizer tensors, RNG) then ``state.json``
+    (epoch, optimizer hyper-parameters, ``meta``), which names the tensor file: the commit point,
+    so a run killed between the two writes still finds the previous pair. Older files go after.
     """
     directory = Path(directory)
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
@@ -132,8 +127,7 @@ def save_train_state(directory: str | Path, *, model: Lang2Motion,
     tensors.update(optim_tensors)
     tensors.update({f"rng.{k}": v for k, v in rng.items()})
     name = STATE_TENSORS_PATTERN.format(epoch=epoch)
-    with atomic_path(directory / name) as tmp:
-        save_file(_contiguous(tensors), str(tmp))
+    _save_tensors(directory / name, tensors)
     write_json_atomic(directory / STATE_META_NAME,
                       {"epoch": epoch, "tensors": name, "optimizer": optim_meta, **meta})
     for old in directory.glob(STATE_TENSORS_PATTERN.replace("{epoch:05d}", "*")):

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import nn
 
-from lang2motion.model.config import ModelConfig
+from lang2motion.config import ModelConfig
 
 SINUSOID_BASE = 10000.0  # the usual "Attention is all you need" wavelength base
 

@@ -9,7 +9,7 @@ import torch
 from einops import rearrange, repeat
 from torch import nn
 
-from lang2motion.model.config import ModelConfig
+from lang2motion.config import ModelConfig
 
 # Learned embeddings start small, as in ViT / nanoGPT, so that at initialisation the token sum
 # is dominated by the projected coordinates rather than by random position vectors.

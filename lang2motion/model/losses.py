@@ -29,6 +29,12 @@ def _check_pair(pred: torch.Tensor, target: torch.Tensor) -> None:
                          f"{tuple(target.shape)} must both be (B, T, N, 2)")
 
 
+def _check_vectors(what: str, embedding: torch.Tensor, z: torch.Tensor) -> None:
+    if embedding.shape != z.shape or z.ndim != 2:
+        raise ValueError(f"loss: {what} {tuple(embedding.shape)} and latent {tuple(z.shape)} "
+                         "must both be (B, D)")
+
+
 def recon_loss(pred: torch.Tensor,    # (B, T, N, 2)
                target: torch.Tensor,  # (B, T, N, 2)
                *,
@@ -70,9 +76,7 @@ def cosine_loss(embedding: torch.Tensor,  # (B, D) CLIP text or pooled image emb
                 z: torch.Tensor,          # (B, D) trajectory latent
                 ) -> torch.Tensor:        # () scalar
     """Eqs. 7 and 8: 1 - cos(embedding, z), averaged over the batch."""
-    if embedding.shape != z.shape or z.ndim != 2:
-        raise ValueError(f"loss: embedding {tuple(embedding.shape)} and latent "
-                         f"{tuple(z.shape)} must both be (B, D)")
+    _check_vectors("embedding", embedding, z)
     return (1.0 - F.cosine_similarity(embedding.float(), z.float(), dim=-1)).mean()
 
 
@@ -90,9 +94,7 @@ def contrastive_loss(text_emb: torch.Tensor,  # (B, D) CLIP text embeddings
     other texts, and the matching latent above the other latents. Other captions of the same
     trajectory in one batch count as negatives (rare at batch 32 of ~2,400 expressions).
     """
-    if text_emb.shape != z.shape or z.ndim != 2:
-        raise ValueError(f"loss: text {tuple(text_emb.shape)} and latent {tuple(z.shape)} "
-                         "must both be (B, D)")
+    _check_vectors("text", text_emb, z)
     logits = F.normalize(text_emb.float(), dim=-1) @ F.normalize(z.float(), dim=-1).T
     logits = logits / temperature                                              # (B, B)
     target = torch.arange(z.shape[0], device=z.device)
@@ -106,15 +108,12 @@ def compute_losses(model: torch.nn.Module,
                    teacher_forcing: bool = True,
                    sampling: float = 0.0,
                    ) -> dict[str, torch.Tensor]:
-    """Every term of the Lang2Motion objective and ``total`` = recon + sum of weight * term.
+    """Every term of the objective and ``total`` = recon + sum of weight * term.
 
-    ``model`` is a :class:`lang2motion.model.Lang2Motion`. A term whose weight is zero is not
-    computed at all (no text rows in the decode when ``text_recon`` is 0) and reported as 0.
-    Reconstruction always counts with weight 1. With ``teacher_forcing`` (training) both the
-    reconstruction and the text reconstruction decode with the ground truth as p*_{t-1} (eq. 2),
-    each step taking the decoder's own previous output instead with probability ``sampling``
-    (scheduled sampling); without, each uses its own outputs. ``contrastive`` (not in the paper)
-    adds :func:`contrastive_loss` between the text embeddings and z.
+    ``model``: a :class:`lang2motion.model.Lang2Motion`. A term of weight zero is not computed
+    (no text rows in the decode when ``text_recon`` is 0) and reported as 0. With
+    ``teacher_forcing`` (training) both reconstructions decode with the ground truth as p*_{t-1}
+    (eq. 2), each step taking the decoder's own output with probability ``sampling``.
     """
     missing = [k for k in ("tracks", "text_emb") if k not in batch]
     if missing:

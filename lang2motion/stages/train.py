@@ -98,8 +98,6 @@ def check(*, data: DataConfig, grid: GridConfig, model: ModelParams, loss: LossC
                 world=World(rank=0, size=nproc))
 
 
-
-
 def run_stage(*, data: DataConfig, grid: GridConfig, overlay: OverlayConfig, model: ModelParams,
         loss: LossConfig, train: TrainConfig, features_dir: str | os.PathLike[str],
         out_dir: str | os.PathLike[str], metrics_path: str | os.PathLike[str],
