@@ -42,7 +42,7 @@ from lang2motion.distributed import (
     current_world,
     process_group,
 )
-from lang2motion.entry import relaunch_under_torchrun
+from lang2motion.entry import parse_stage_args, print_summary, relaunch_under_torchrun
 from lang2motion.errors import ConfigError, DataError
 from lang2motion.io import atomic_dir, read_json, remove_leftovers, write_json_atomic
 
@@ -50,7 +50,7 @@ PARTS_SUFFIX = ".parts"          # <out>.parts/ holds the part folders of output
 PART_FILE = "part.json"          # written last into each part folder
 PART_FORMAT = "lang2motion.part/1"
 NPROC_PARAM = "dist.nproc"
-EXIT_FAILED = 1                  # stage_role's status until torchrun returns one
+EXIT_FAILED = 1                  # run_sharded_script's status until torchrun returns one
 
 
 # How long the ranks of a sharded stage wait at the barrier for the slowest share (gloo's default
@@ -174,24 +174,28 @@ def choose_role(*, shard: int | None, num_shards: int | None, merge: bool, nproc
     return Role()
 
 
-def stage_role(script: str, argv: Sequence[str] | None, args: Any,
-               params: dict[str, Any]) -> tuple[Role, int | None]:
-    """A sharded stage script's role from its ``--shard``/``--num-shards``/``--merge`` options and
-    ``dist.nproc`` (popped from ``params``). With ``dist.nproc`` > 1 outside torchrun the script
-    is first re-run as that many processes: then (role, their exit status), else (role, None).
-    After a failed re-run the parts the ranks wrote are deleted (rank 0 deletes them after a
-    successful merge)."""
+def run_sharded_script(doc: str, script: str, argv: list[str] | None, *, stage: str,
+                       paths: dict[str, tuple[str, str]],
+                       body: Callable[[Any, dict[str, Any], Role], list[str]]) -> int | None:
+    """The ``main`` of a sharded stage script (track, render, embed): its options and parameters,
+    then its role from ``--shard``/``--num-shards``/``--merge`` and ``dist.nproc`` (popped from
+    the parameters), then ``body(args, params, role)``'s summary lines printed. With
+    ``dist.nproc`` > 1 outside torchrun the script is instead re-run as that many processes and
+    their exit status returned; after a failed re-run the parts the ranks wrote are deleted
+    (rank 0 deletes them after a successful merge)."""
+    args, params = parse_stage_args(doc, argv, stage=stage, paths=paths, sharded=True)
     role = choose_role(shard=args.shard, num_shards=args.num_shards, merge=args.merge,
                        nproc=params.pop("dist").nproc)
-    if not role.launch:
-        return role, None
-    status = EXIT_FAILED
-    try:
-        status = relaunch_under_torchrun(script, argv, nproc=role.launch, param=NPROC_PARAM)
-        return role, status
-    finally:
-        if status:
-            remove_parts(parts_root(args.out), role.launch)
+    if role.launch:
+        status = EXIT_FAILED
+        try:
+            status = relaunch_under_torchrun(script, argv, nproc=role.launch, param=NPROC_PARAM)
+            return status
+        finally:
+            if status:
+                remove_parts(parts_root(args.out), role.launch)
+    print_summary(body(args, params, role))
+    return None
 
 
 def fingerprint(obj: Any) -> str:

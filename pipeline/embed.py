@@ -8,10 +8,12 @@ does the same by hand, and --shard/--merge serve a SLURM array (docs/scaling.md)
 
 from __future__ import annotations
 
+import argparse
 import sys
+from typing import Any
 
-from lang2motion.entry import parse_stage_args, print_summary, run_with_error_contract
-from lang2motion.sharding import stage_role
+from lang2motion.entry import run_with_error_contract
+from lang2motion.sharding import Role, run_sharded_script
 from lang2motion.stages import embed
 
 PATHS = {"raw": ("data/raw", "folder of MeViS-layout splits"),
@@ -20,15 +22,15 @@ PATHS = {"raw": ("data/raw", "folder of MeViS-layout splits"),
          "summary": ("reports/embed_summary.json", "JSON summary: which CLIP, how fast")}
 
 
-def main(argv: list[str] | None = None) -> int | None:
-    args, params = parse_stage_args(__doc__, argv, stage="embed", paths=PATHS, sharded=True)
-    role, status = stage_role(__file__, argv, args, params)   # dist.nproc > 1: torchrun
-    if status is not None:
-        return status
-    print_summary(embed.summary_lines(embed.run_stage(
+def run_share(args: argparse.Namespace, params: dict[str, Any], role: Role) -> list[str]:
+    """This process's share of the stage (or the merge, or all of it), as summary lines."""
+    return embed.summary_lines(embed.run_stage(
         **params, raw_dir=args.raw, tracks_dir=args.tracks, out_dir=args.out,
-        summary_path=args.summary, role=role)))
-    return None
+        summary_path=args.summary, role=role))
+
+
+def main(argv: list[str] | None = None) -> int | None:
+    return run_sharded_script(__doc__, __file__, argv, stage="embed", paths=PATHS, body=run_share)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ hand, and --shard/--merge serve a SLURM array (docs/scaling.md). The output is t
 
 from __future__ import annotations
 
+import argparse
 import sys
+from typing import Any
 
-from lang2motion.entry import parse_stage_args, print_summary, run_with_error_contract
-from lang2motion.sharding import stage_role
+from lang2motion.entry import run_with_error_contract
+from lang2motion.sharding import Role, run_sharded_script
 from lang2motion.stages import track
 
 PATHS = {"raw": ("data/raw", "folder of MeViS-layout splits"),
@@ -19,14 +21,14 @@ PATHS = {"raw": ("data/raw", "folder of MeViS-layout splits"),
          "summary": ("reports/track_summary.json", "JSON summary: rows, skips, timing")}
 
 
+def run_share(args: argparse.Namespace, params: dict[str, Any], role: Role) -> list[str]:
+    """This process's share of the stage (or the merge, or all of it), as summary lines."""
+    return track.summary_lines(track.run_stage(
+        **params, raw_dir=args.raw, out_dir=args.out, summary_path=args.summary, role=role))
+
+
 def main(argv: list[str] | None = None) -> int | None:
-    args, params = parse_stage_args(__doc__, argv, stage="track", paths=PATHS, sharded=True)
-    role, status = stage_role(__file__, argv, args, params)   # dist.nproc > 1: torchrun
-    if status is not None:
-        return status
-    print_summary(track.summary_lines(track.run_stage(
-        **params, raw_dir=args.raw, out_dir=args.out, summary_path=args.summary, role=role)))
-    return None
+    return run_sharded_script(__doc__, __file__, argv, stage="track", paths=PATHS, body=run_share)
 
 
 if __name__ == "__main__":
