@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -160,11 +161,7 @@ def cmd_recognize(args: argparse.Namespace) -> Any:
 
 
 def cmd_ablations(args: argparse.Namespace) -> None:
-    import shutil
-    import subprocess
-
-    from lang2motion.errors import DependencyError
-    from lang2motion.report.experiments import exp_command
+    from lang2motion.report.experiments import dvc, exp_command
     from lang2motion.report.paper import TABLE4, TABLE5, TABLE6, TABLE7
 
     unique: dict[tuple, dict[str, Any]] = {}
@@ -175,12 +172,9 @@ def cmd_ablations(args: argparse.Namespace) -> None:
     if not args.queue:
         print("\n".join(commands))
         return
-    if shutil.which("dvc") is None:
-        raise DependencyError("dvc is not on PATH: run from the project's environment "
-                              "(.venv/bin/lang2motion ablations --queue, or make ablations)")
-    for command in commands:
+    for command in commands:    # `dvc exp run -S ...`: the same with --queue
         words = command.split()
-        subprocess.run([*words[:3], "--queue", *words[3:]], check=True)
+        dvc(*words[1:3], "--queue", *words[3:])
     print(f"queued {len(commands)} experiments; run them with `dvc queue start`, follow with "
           "`dvc queue status`, then rebuild the report: `make report`")
 
@@ -417,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
             result = args.func(args)        # a verb's result, printed as JSON on --json
             if getattr(args, "json", False):
                 print(json.dumps(result, indent=2))
+        except BrokenPipeError:
+            # the reader went away (`lang2motion ablations | head`): nothing more to say
+            sys.stdout = open(os.devnull, "w")   # noqa: SIM115 - keeps the exit flush quiet
         except OSError as exc:
             # the disk, not the code: a read-only folder, a full disk, a file in the way
             raise DataError(f"{exc.filename or 'a file'}: {exc.strerror or exc}") from exc

@@ -231,7 +231,8 @@ def test_dvc_failing_or_missing_is_one_paragraph(
     err = capsys.readouterr().err
     assert "not inside of a DVC repository" in err and "Traceback" not in err
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    with pytest.raises(DependencyError, match="dvc is not on PATH"):
+    monkeypatch.setattr("sys.executable", str(tmp_path / "empty" / "python"))
+    with pytest.raises(DependencyError, match="dvc is neither on PATH nor beside this Python"):
         refresh(out)
 
 

@@ -22,6 +22,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,10 +254,12 @@ def normalise(exp_show: Any) -> dict[str, Any]:
 def dvc(*args: str, capture: bool = True) -> str:
     """stdout of ``dvc <args>`` (``capture=False``: shown as it runs, "" returned); a
     DependencyError or DataError in one paragraph when it cannot run or fails."""
-    exe = shutil.which("dvc")
+    # on PATH, else beside this interpreter (`.venv/bin/lang2motion report` with no venv active)
+    exe = shutil.which("dvc") or shutil.which("dvc", path=str(Path(sys.executable).parent))
     if exe is None:
-        raise DependencyError("dvc is not on PATH: run from the project's environment "
-                              "(make report, or .venv/bin/lang2motion report)")
+        raise DependencyError("dvc is neither on PATH nor beside this Python: run from the "
+                              "project's environment (make report, or .venv/bin/lang2motion "
+                              "report)")
     command = " ".join(("dvc", *args))
     try:
         proc = subprocess.run([exe, *args], capture_output=capture, text=True, check=False,
