@@ -145,6 +145,9 @@ def _pick_and_click(page, setup, index: int = 0) -> np.ndarray:
     page.locator("#examples button.thumbnail-item").nth(index).click()
     page.wait_for_function("document.querySelector('#status').innerText.includes('Example')")
     page.wait_for_selector("#frame img")
+    # the frame image is replaced when the example loads: wait until the new one is decoded
+    page.wait_for_function("(() => { const img = document.querySelector('#frame img');"
+                           " return img !== null && img.complete && img.naturalWidth > 0; })()")
     mask = setup["examples"][index].masks[0]
     x, y = _object_pixel(mask)
     shown = page.evaluate("""() => {
